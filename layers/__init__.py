@@ -1,0 +1,30 @@
+"""Attention building blocks for Keras 3, written with `keras.ops` only.
+
+Every attention layer shares one call convention::
+
+    layer(query, value, key=None, *, query_mask=None, value_mask=None,
+          attention_mask=None, use_causal_mask=False,
+          return_attention_scores=False, training=None)
+
+and honours implicit Keras masks (from `mask_zero=True` embeddings).
+"""
+
+from layers.additive import AdditiveAttention
+from layers.base import SingleHeadAttention
+from layers.dot_product import DotProductAttention
+from layers.multi_head import MultiHeadAttention
+from layers.pooling import AttentionPooling
+from layers.positional import PositionEmbedding, SinusoidalPositionEncoding, TokenAndPositionEmbedding
+from layers.transformer import TransformerEncoderBlock
+
+__all__ = [
+    "AdditiveAttention",
+    "AttentionPooling",
+    "DotProductAttention",
+    "MultiHeadAttention",
+    "PositionEmbedding",
+    "SingleHeadAttention",
+    "SinusoidalPositionEncoding",
+    "TokenAndPositionEmbedding",
+    "TransformerEncoderBlock",
+]

@@ -1,0 +1,167 @@
+"""The attention computation every layer of the package shares.
+
+Masks are boolean and ``True`` where attention is allowed. Every layer turns its
+masks (implicit Keras masks, ``query_mask``, ``value_mask``, ``attention_mask``,
+``use_causal_mask``) into one ``(batch, T_q, T_k)`` mask with
+:func:`combine_masks`, then attends with :func:`attend` (explicit scores) or
+:func:`scaled_dot_product` (fused kernel where possible). Both paths agree:
+
+* masked key columns get weight exactly 0;
+* a query row with nothing to attend to (a padded query, or a row whose keys are
+  all masked) gets all-zero weights and a zero context vector, never NaN;
+* the softmax runs in float32 and masked logits are replaced (``where``), not
+  offset by a constant, so float16/bfloat16 cannot overflow.
+"""
+
+from keras import ops
+
+
+def large_negative(dtype):
+    """A logit that softmax turns into 0 yet is finite in ``dtype``.
+
+    float16 tops out at 65504, so ``-1e9`` would become ``-inf`` there; use 70% of
+    the dtype's range instead, as `keras.layers.Softmax` does.
+    """
+    if str(dtype) == "float16":
+        return -0.7 * 65504.0
+    return -1e9
+
+
+def causal_mask(query_length, key_length):
+    """Lower-triangular ``(1, T_q, T_k)`` mask: query ``i`` sees keys ``<= i``.
+
+    When ``T_q < T_k`` (new queries after a cache of earlier keys) the queries are
+    aligned with the *last* ``T_q`` keys, so query ``i`` sees keys
+    ``<= i + T_k - T_q``.
+    """
+    rows = ops.expand_dims(ops.arange(query_length), 1) + (key_length - query_length)
+    cols = ops.expand_dims(ops.arange(key_length), 0)
+    return ops.expand_dims(ops.greater_equal(rows, cols), 0)
+
+
+def combine_masks(
+    query,
+    key,
+    *,
+    query_mask=None,
+    value_mask=None,
+    attention_mask=None,
+    use_causal_mask=False,
+):
+    """All masks of one call as a single boolean ``(batch, T_q, T_k)`` mask.
+
+    Args:
+        query: `(batch, T_q, ...)` tensor (only its shape is used).
+        key: `(batch, T_k, ...)` tensor (only its shape is used).
+        query_mask: `(batch, T_q)`, False at padded queries; their rows become 0.
+        value_mask: `(batch, T_k)`, False at padded keys/values.
+        attention_mask: `(batch, T_q, T_k)` or broadcastable, False where a query
+            may not attend to a key.
+        use_causal_mask: forbid attention to later positions.
+
+    Returns:
+        A boolean tensor broadcastable to `(batch, T_q, T_k)`, or `None` when no
+        mask applies.
+    """
+    mask = None
+
+    def merge(new):
+        new = ops.cast(new, "bool")
+        return new if mask is None else ops.logical_and(mask, new)
+
+    if query_mask is not None:
+        mask = merge(ops.expand_dims(query_mask, -1))
+    if value_mask is not None:
+        mask = merge(ops.expand_dims(value_mask, -2))
+    if attention_mask is not None:
+        if len(attention_mask.shape) != 3:
+            raise ValueError(
+                "`attention_mask` must have shape (batch, T_q, T_k); "
+                f"received shape {tuple(attention_mask.shape)}."
+            )
+        mask = merge(attention_mask)
+    if use_causal_mask:
+        mask = merge(causal_mask(ops.shape(query)[1], ops.shape(key)[1]))
+    return mask
+
+
+def _rows_with_keys(mask):
+    """``(..., T_q, 1)``: True where a query row may attend to at least one key."""
+    return ops.any(mask, axis=-1, keepdims=True)
+
+
+def masked_softmax(scores, mask=None):
+    """Softmax over the last axis where ``mask`` is True; empty rows are all 0.
+
+    Computed in float32 and cast back to the dtype of ``scores``.
+    """
+    dtype = scores.dtype
+    scores = ops.cast(scores, "float32")
+    if mask is None:
+        return ops.cast(ops.softmax(scores, axis=-1), dtype)
+    scores = ops.where(mask, scores, large_negative("float32"))
+    weights = ops.softmax(scores, axis=-1)
+    weights = ops.where(ops.logical_and(mask, _rows_with_keys(mask)), weights, 0.0)
+    return ops.cast(weights, dtype)
+
+
+def attend(scores, value, mask=None, *, dropout=None, training=None):
+    """Weights from explicit scores, then the weighted sum of the values.
+
+    Args:
+        scores: `(batch, heads, T_q, T_k)` unnormalized scores.
+        value: `(batch, T_k, heads, d_v)`.
+        mask: boolean `(batch, T_q, T_k)` (shared by all heads) or `None`.
+        dropout: optional `keras.layers.Dropout` applied to the weights.
+
+    Returns:
+        `(context, weights)`: `(batch, T_q, heads, d_v)` and the weights
+        `(batch, heads, T_q, T_k)` before dropout.
+    """
+    if mask is not None:
+        mask = ops.expand_dims(mask, 1)
+    weights = masked_softmax(scores, mask)
+    dropped = weights if dropout is None else dropout(weights, training=training)
+    context = ops.einsum("bnts,bsnh->btnh", dropped, value)
+    return context, weights
+
+
+def scaled_dot_product(
+    query,
+    key,
+    value,
+    mask=None,
+    *,
+    scale,
+    dropout=None,
+    training=None,
+    return_attention_scores=False,
+):
+    """``softmax(scale * Q K^T) V`` per head, fused where nothing else is needed.
+
+    The fused kernel (`keras.ops.dot_product_attention`) runs when the weights are
+    not requested and dropout is inactive; otherwise the scores are computed
+    explicitly and passed to :func:`attend`. Both give the same numbers.
+
+    Args:
+        query: `(batch, T_q, heads, d_k)`.
+        key: `(batch, T_k, heads, d_k)`.
+        value: `(batch, T_k, heads, d_v)`.
+        mask: boolean `(batch, T_q, T_k)` or `None`.
+        scale: multiplier of the dot products, e.g. `1 / sqrt(d_k)`.
+
+    Returns:
+        `(context, weights)`; `weights` is `None` on the fused path.
+    """
+    dropout_active = dropout is not None and dropout.rate > 0 and bool(training)
+    if return_attention_scores or dropout_active:
+        scores = ops.einsum("btnh,bsnh->bnts", query, key) * ops.cast(scale, query.dtype)
+        return attend(scores, value, mask, dropout=dropout, training=training)
+    if mask is None:
+        return ops.dot_product_attention(query, key, value, scale=scale), None
+    mask = ops.cast(mask, "bool")
+    heads_mask = ops.expand_dims(mask, 1)
+    context = ops.dot_product_attention(query, key, value, mask=heads_mask, scale=scale)
+    # (batch, T_q, 1, 1): zero the rows that had nothing to attend to, as `attend` does.
+    valid_rows = ops.expand_dims(_rows_with_keys(mask), -1)
+    return ops.where(valid_rows, context, ops.zeros_like(context)), None

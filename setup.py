@@ -1,0 +1,30 @@
+"""attention-zoo: a Keras 3 model zoo of attention models."""
+
+from pathlib import Path
+
+from setuptools import setup
+
+setup(
+    name="attention-zoo",
+    version="0.1.0",
+    description="Keras 3 attention layers, a registry of ready attention models, and training recipes.",
+    long_description=Path(__file__).with_name("README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    packages=["layers", "zoo", "recipes"],
+    python_requires=">=3.10",
+    install_requires=[
+        "tensorflow>=2.21,<2.22",
+        "keras>=3.15",
+        "keras-hub>=0.32",
+        "tensorboard",
+    ],
+    extras_require={
+        "dev": [
+            "pytest",
+            "hypothesis",
+            # Layers and zoo must run on JAX too; the suite checks them there.
+            "jax[cpu]",
+        ],
+    },
+    entry_points={"console_scripts": ["zoo = recipes.cli:main"]},
+)
