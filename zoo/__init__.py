@@ -1,0 +1,12 @@
+"""Registry of ready attention architectures.
+
+>>> import zoo
+>>> zoo.list_models(task="text-classification")
+['bilstm_attention', 'transformer_classifier_small', 'transformer_classifier_tiny']
+>>> model = zoo.build("transformer_classifier_tiny", vocab_size=8000, num_classes=2)
+"""
+
+from zoo import text  # noqa: F401  (registers the text models)
+from zoo.registry import build, default_config, describe, list_models, register
+
+__all__ = ["build", "default_config", "describe", "list_models", "register"]

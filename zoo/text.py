@@ -1,0 +1,118 @@
+"""Text classifiers: BiLSTM with attention pooling, and Transformer encoders."""
+
+import keras
+
+import layers
+from zoo.registry import register
+
+TASK = "text-classification"
+
+
+def _token_input(sequence_length=None):
+    return keras.Input(shape=(sequence_length,), dtype="int32", name="token_ids")
+
+
+def _classifier_head(x, num_classes, dropout):
+    x = keras.layers.Dropout(dropout, name="head_dropout")(x)
+    return keras.layers.Dense(num_classes, name="logits")(x)
+
+
+def _check_positive(**values):
+    for name, value in values.items():
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"`{name}` must be a positive integer; received {name}={value!r}.")
+
+
+@register(
+    "bilstm_attention",
+    task=TASK,
+    paper="Zhou et al. 2016, Attention-Based Bidirectional Long Short-Term Memory Networks for Relation Classification",
+)
+def bilstm_attention(
+    vocab_size=20000,
+    sequence_length=None,
+    num_classes=2,
+    embedding_dim=128,
+    lstm_units=128,
+    attention_units=None,
+    embedding_dropout=0.3,
+    lstm_dropout=0.3,
+    dropout=0.5,
+):
+    """Embedding -> BiLSTM -> attention pooling -> tanh -> softmax classifier (Zhou et al., 2016).
+
+    The forward and backward LSTM outputs are summed element-wise (the paper's
+    Eq. 7-8), pooled with ``alpha = softmax(w^T tanh(H))`` and passed through
+    ``tanh``; dropout on embeddings, LSTM outputs and the penultimate layer as in
+    the paper. Embeddings are learned from scratch. Outputs logits.
+    `sequence_length=None` accepts any length; token id 0 is padding.
+    """
+    _check_positive(vocab_size=vocab_size, num_classes=num_classes, embedding_dim=embedding_dim, lstm_units=lstm_units)
+    tokens = _token_input(sequence_length)
+    x = keras.layers.Embedding(vocab_size, embedding_dim, mask_zero=True, name="embedding")(tokens)
+    x = keras.layers.Dropout(embedding_dropout, name="embedding_dropout")(x)
+    x = keras.layers.Bidirectional(
+        keras.layers.LSTM(lstm_units, return_sequences=True), merge_mode="sum", name="bilstm"
+    )(x)
+    x = keras.layers.Dropout(lstm_dropout, name="lstm_dropout")(x)
+    x = layers.AttentionPooling(attention_units, name="attention_pooling")(x)
+    x = keras.layers.Activation("tanh", name="sentence_representation")(x)
+    return keras.Model(tokens, _classifier_head(x, num_classes, dropout))
+
+
+POOLINGS = ("mean", "attention")
+
+
+@register(
+    "transformer_classifier_tiny",
+    task=TASK,
+    paper="Vaswani et al. 2017, Attention Is All You Need (encoder only)",
+)
+def transformer_classifier(
+    vocab_size=20000,
+    sequence_length=128,
+    num_classes=2,
+    hidden_dim=128,
+    num_layers=2,
+    num_heads=2,
+    intermediate_dim=256,
+    dropout=0.1,
+    norm_first=False,
+    pooling="mean",
+):
+    """Token + learned position embedding -> N Transformer encoder blocks -> pooling -> classifier.
+
+    `pooling="mean"` averages the real (unpadded) positions; `"attention"` uses
+    `layers.AttentionPooling`. `sequence_length` is the longest input the
+    position table covers; token id 0 is padding. Outputs logits.
+    """
+    _check_positive(vocab_size=vocab_size, sequence_length=sequence_length, num_classes=num_classes, num_layers=num_layers)
+    if pooling not in POOLINGS:
+        raise ValueError(f"`pooling` must be one of {POOLINGS}; received pooling={pooling!r}.")
+    tokens = _token_input()
+    x = layers.TokenAndPositionEmbedding(vocab_size, sequence_length, hidden_dim, mask_zero=True, name="embedding")(
+        tokens
+    )
+    x = keras.layers.Dropout(dropout, name="embedding_dropout")(x)
+    for index in range(num_layers):
+        x = layers.TransformerEncoderBlock(
+            num_heads, intermediate_dim, dropout=dropout, norm_first=norm_first, name=f"encoder_{index}"
+        )(x)
+    if norm_first:
+        x = keras.layers.LayerNormalization(epsilon=1e-5, name="final_norm")(x)
+    if pooling == "mean":
+        x = keras.layers.GlobalAveragePooling1D(name="pooling")(x)
+    else:
+        x = layers.AttentionPooling(name="pooling")(x)
+    return keras.Model(tokens, _classifier_head(x, num_classes, dropout))
+
+
+register(
+    "transformer_classifier_small",
+    task=TASK,
+    paper="Vaswani et al. 2017, Attention Is All You Need (encoder only)",
+    hidden_dim=256,
+    num_layers=4,
+    num_heads=4,
+    intermediate_dim=1024,
+)(transformer_classifier)
