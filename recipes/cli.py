@@ -1,0 +1,130 @@
+"""The `zoo` command line (also `python -m zoo`).
+
+    zoo list [PATTERN] [--task TASK]
+    zoo describe NAME
+    zoo train TASK [--model NAME] [--epochs N] [--data-dir DIR] [--run-dir DIR] [--set key=value ...]
+    zoo evaluate RUN_DIR [--data-dir DIR]
+    zoo predict RUN_DIR INPUT...
+
+`--set` takes any field of the task's `Config` (`--set batch_size=32`), or
+`model.ARG` for an argument of the model builder (`--set model.num_layers=4`).
+Values are read as JSON where they parse (numbers, booleans, null), else as text.
+"""
+
+import argparse
+import dataclasses
+import json
+import sys
+
+import zoo
+from recipes import text_classification
+from recipes.run import RunDirectory
+
+RECIPES = {text_classification.TASK: text_classification}
+
+
+def parse_assignments(assignments, config_class):
+    """`["epochs=3", "model.num_layers=4"]` -> (config fields, model options)."""
+    fields = {field.name for field in dataclasses.fields(config_class)}
+    values, model_options = {}, {}
+    for assignment in assignments:
+        key, separator, text = assignment.partition("=")
+        if not separator:
+            raise ValueError(f"--set expects key=value; received {assignment!r}.")
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            value = text
+        if key.startswith("model."):
+            model_options[key.removeprefix("model.")] = value
+        elif key in fields:
+            values[key] = value
+        else:
+            raise ValueError(
+                f"Unknown setting {key!r}. Settings: {', '.join(sorted(fields))}, or model.ARG for a model argument."
+            )
+    return values, model_options
+
+
+def recipe_of_run(run_dir):
+    """The recipe module that wrote `run_dir`, from the task of its model."""
+    model = RunDirectory(run_dir).read_config().get("model")
+    for task, module in RECIPES.items():
+        if model in zoo.list_models(task=task):
+            return module
+    raise ValueError(f"{run_dir}: model {model!r} belongs to no recipe ({', '.join(RECIPES)}).")
+
+
+def command_list(args):
+    for name in zoo.list_models(args.pattern, task=args.task):
+        print(name)
+
+
+def command_describe(args):
+    print(json.dumps(zoo.describe(args.name), indent=2))
+
+
+def command_train(args):
+    recipe = RECIPES[args.task]
+    values, model_options = parse_assignments(args.set, recipe.Config)
+    for flag in ("model", "epochs", "data_dir", "run_dir"):
+        if getattr(args, flag) is not None:
+            values[flag] = getattr(args, flag)
+    if model_options:
+        values["model_options"] = {**values.get("model_options", {}), **model_options}
+    result = recipe.train(recipe.Config(**values))
+    print(json.dumps({"run_dir": result.run_dir, **result.metrics}, indent=2))
+
+
+def command_evaluate(args):
+    print(json.dumps(recipe_of_run(args.run_dir).evaluate(args.run_dir, data_dir=args.data_dir), indent=2))
+
+
+def command_predict(args):
+    for prediction in recipe_of_run(args.run_dir).predict(args.run_dir, args.inputs):
+        print(json.dumps(prediction))
+
+
+def make_parser():
+    parser = argparse.ArgumentParser(prog="zoo", description="attention-zoo: build, train and inspect attention models.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    listing = commands.add_parser("list", help="list registered models")
+    listing.add_argument("pattern", nargs="?", default="*", help="shell-style pattern, e.g. 'transformer*'")
+    listing.add_argument("--task", help="only models of this task")
+    listing.set_defaults(handler=command_list)
+
+    describe = commands.add_parser("describe", help="task, paper, configuration and size of a model")
+    describe.add_argument("name")
+    describe.set_defaults(handler=command_describe)
+
+    train = commands.add_parser("train", help="train a recipe")
+    train.add_argument("task", choices=sorted(RECIPES))
+    train.add_argument("--model", help="registered model name")
+    train.add_argument("--epochs", type=int)
+    train.add_argument("--data-dir", help="datasets directory (default: $ZOO_DATA_DIR)")
+    train.add_argument("--run-dir", help="where the run is written (and resumed)")
+    train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any Config field or model.ARG")
+    train.set_defaults(handler=command_train)
+
+    evaluate = commands.add_parser("evaluate", help="test metrics of a finished run")
+    evaluate.add_argument("run_dir")
+    evaluate.add_argument("--data-dir")
+    evaluate.set_defaults(handler=command_evaluate)
+
+    predict = commands.add_parser("predict", help="predict with a finished run")
+    predict.add_argument("run_dir")
+    predict.add_argument("inputs", nargs="+")
+    predict.set_defaults(handler=command_predict)
+    return parser
+
+
+def main(argv=None):
+    args = make_parser().parse_args(argv)
+    try:
+        args.handler(args)
+    except (ValueError, FileNotFoundError) as error:
+        # Bad input (unknown model, bad setting, missing data): a message, not a traceback.
+        print(f"zoo {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,88 @@
+"""The run directory every recipe writes.
+
+    RUN_DIR/
+      config.json      the Config the run was started with
+      metrics.json     final metrics
+      model.keras      the best model (by validation metric)
+      vocabulary.txt   tokenizer vocabulary, where the recipe has one
+      labels.txt       class names, one per line, in the order of the model's outputs
+      train/ validation/   TensorBoard logs
+      backup/          BackupAndRestore state while a run is unfinished
+
+A run directory that already holds a config resumes only with the same config;
+anything else is refused, so a run is never overwritten by accident.
+"""
+
+import dataclasses
+import json
+from pathlib import Path
+
+
+class RunError(ValueError):
+    """A run directory cannot be used as asked."""
+
+
+@dataclasses.dataclass(frozen=True)
+class RunDirectory:
+    path: Path
+
+    def __post_init__(self):
+        object.__setattr__(self, "path", Path(self.path))
+
+    config_file = property(lambda self: self.path / "config.json")
+    metrics_file = property(lambda self: self.path / "metrics.json")
+    model_file = property(lambda self: self.path / "model.keras")
+    vocabulary_file = property(lambda self: self.path / "vocabulary.txt")
+    labels_file = property(lambda self: self.path / "labels.txt")
+    backup_dir = property(lambda self: self.path / "backup")
+
+    def start(self, config):
+        """Creates the directory for `config` (a dict), or checks it resumes the same run."""
+        if self.config_file.exists():
+            previous = self.read_config()
+            if previous != config:
+                changed = sorted(key for key in config.keys() | previous.keys() if config.get(key) != previous.get(key))
+                raise RunError(
+                    f"{self.path} holds a run with another configuration (differs in: {', '.join(changed)}). "
+                    "Use another run directory, or the same settings to resume it."
+                )
+            return
+        self.path.mkdir(parents=True, exist_ok=True)
+        write_json(self.config_file, config)
+
+    def read_config(self):
+        return read_json(self.config_file, what="run configuration")
+
+    def read_metrics(self):
+        return read_json(self.metrics_file, what="run metrics")
+
+    def write_metrics(self, metrics):
+        write_json(self.metrics_file, metrics)
+
+    def require(self, *files):
+        """Raises `RunError` naming the first of `files` that is missing."""
+        for file in files:
+            if not file.exists():
+                raise RunError(f"{file} is missing: {self.path} is not a finished run directory.")
+
+
+def write_lines(path, lines):
+    Path(path).write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+
+
+def read_lines(path):
+    return Path(path).read_text(encoding="utf-8").splitlines()
+
+
+def write_json(path, data):
+    Path(path).write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def read_json(path, what="file"):
+    path = Path(path)
+    if not path.is_file():
+        raise RunError(f"Missing {what} {path}.")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise RunError(f"{path} is not valid JSON ({error}).") from None

@@ -1,0 +1,294 @@
+"""Text classification: WordPiece -> zoo model -> fit() -> TensorBoard -> accuracy.
+
+Data: SST-2 from `$ZOO_DATA_DIR/sst2` (train split into train/validation with a
+fixed seed; GLUE dev is the evaluation set), or any TSV/CSV with a text and a
+label column (`train_file`, `test_file`).
+
+>>> from recipes import text_classification as tc
+>>> result = tc.train(tc.Config(model="bilstm_attention", epochs=3, run_dir="runs/sst2"))
+>>> tc.predict("runs/sst2", ["a gorgeous , witty , seductive movie ."])
+"""
+
+import dataclasses
+import time
+
+import keras
+import keras_hub
+import numpy as np
+import tensorflow as tf
+
+import zoo
+from recipes import data as datasets
+from recipes.callbacks import standard_callbacks
+from recipes.run import RunDirectory, RunError, read_lines, write_lines
+
+TASK = "text-classification"
+RESERVED_TOKENS = ("[PAD]", "[UNK]")  # [PAD] must be id 0: the models' mask_zero relies on it.
+
+
+@dataclasses.dataclass
+class Config:
+    """Every knob of the recipe. Defaults are the benchmark configuration (SST-2)."""
+
+    model: str = "bilstm_attention"
+    model_options: dict = dataclasses.field(default_factory=dict)
+    data_dir: str = None
+    train_file: str = None
+    test_file: str = None
+    text_column: str = "sentence"
+    label_column: str = "label"
+    validation_fraction: float = 0.05
+    max_train_examples: int = None
+    vocabulary_size: int = 8000
+    lowercase: bool = True
+    sequence_length: int = 64
+    batch_size: int = 64
+    epochs: int = 4
+    learning_rate: float = 2e-3
+    weight_decay: float = 0.01
+    warmup_fraction: float = 0.1
+    seed: int = 1337
+    run_dir: str = "runs/text_classification"
+    verbose: int = 2
+
+    def __post_init__(self):
+        if self.model not in zoo.list_models(task=TASK):
+            raise ValueError(
+                f"Unknown text-classification model {self.model!r}; choose one of {zoo.list_models(task=TASK)}."
+            )
+        if (self.train_file is None) != (self.test_file is None):
+            raise ValueError("Give both `train_file` and `test_file` (or neither, for SST-2).")
+        if not 0.0 < self.validation_fraction < 1.0:
+            raise ValueError(f"`validation_fraction` must be in (0, 1); received {self.validation_fraction}.")
+        for name in ("vocabulary_size", "sequence_length", "batch_size", "epochs"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"`{name}` must be a positive integer; received {name}={value!r}.")
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass
+class Result:
+    run_dir: str
+    metrics: dict
+
+
+def load_data(config):
+    """`{"train", "validation", "test"}` splits as `recipes.data.LabeledTexts`."""
+    if config.train_file is None:
+        sst2 = datasets.read_sst2(config.data_dir)
+        full_train, test = sst2["train"], sst2["dev"]
+    else:
+        columns = {"text_column": config.text_column, "label_column": config.label_column}
+        full_train = datasets.read_labeled_table(config.train_file, **columns)
+        test = datasets.read_labeled_table(config.test_file, **columns)
+    order = np.random.default_rng(config.seed).permutation(len(full_train))
+    validation_size = max(1, round(len(full_train) * config.validation_fraction))
+    train_indices = order[validation_size:]
+    if config.max_train_examples is not None:
+        train_indices = train_indices[: config.max_train_examples]
+    return {
+        "train": full_train.take(train_indices),
+        "validation": full_train.take(order[:validation_size]),
+        "test": test,
+    }
+
+
+def class_names_of(labels):
+    """Sorted class names; numerically when every label is an integer."""
+    names = set(labels)
+    if all(name.lstrip("-").isdigit() for name in names):
+        return sorted(names, key=int)
+    return sorted(names)
+
+
+def learn_vocabulary(texts, config):
+    """WordPiece vocabulary of at most `config.vocabulary_size` tokens learned from `texts`."""
+    return keras_hub.tokenizers.compute_word_piece_vocabulary(
+        tf.data.Dataset.from_tensor_slices(texts).batch(1024),
+        config.vocabulary_size,
+        lowercase=config.lowercase,
+        reserved_tokens=list(RESERVED_TOKENS),
+    )
+
+
+def make_tokenizer(vocabulary, config):
+    return keras_hub.tokenizers.WordPieceTokenizer(vocabulary=vocabulary, lowercase=config.lowercase, oov_token="[UNK]")
+
+
+def make_dataset(texts, label_ids, tokenizer, config, *, training):
+    """`tf.data` pipeline: (shuffle) -> tokenize -> truncate -> batch with padding -> prefetch.
+
+    Training batches group sentences of similar length (`bucket_by_sequence_length`)
+    so little time goes into padding; other batches keep the input order.
+    """
+    length = config.sequence_length
+    dataset = tf.data.Dataset.from_tensor_slices((list(texts), np.asarray(label_ids, "int32")))
+    if training:
+        dataset = dataset.shuffle(len(texts), seed=config.seed, reshuffle_each_iteration=True)
+    dataset = dataset.map(lambda text, label: (tokenizer(text)[:length], label), num_parallel_calls=tf.data.AUTOTUNE)
+    if training:
+        boundaries = [b for b in (8, 16, 24, 32, 48, 64, 96, 128) if b < length]
+        dataset = dataset.bucket_by_sequence_length(
+            lambda tokens, label: tf.shape(tokens)[0],
+            bucket_boundaries=boundaries,
+            bucket_batch_sizes=[config.batch_size] * (len(boundaries) + 1),
+        )
+        # Each bucket emits full batches and then its remainder, so the count does
+        # not depend on the shuffle order: count once, and let Keras know it.
+        batches = int(dataset.reduce(0, lambda count, _: count + 1))
+        dataset = dataset.apply(tf.data.experimental.assert_cardinality(batches))
+    else:
+        dataset = dataset.padded_batch(config.batch_size)
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def build_model(config, vocabulary_size, num_classes):
+    """The zoo model with the data's vocabulary and classes, then `config.model_options`."""
+    overrides = {"vocab_size": vocabulary_size, "num_classes": num_classes}
+    # Models with a position table need the longest sequence; recurrent ones take any length.
+    if zoo.default_config(config.model).get("sequence_length") is not None:
+        overrides["sequence_length"] = config.sequence_length
+    return zoo.build(config.model, **(overrides | config.model_options))
+
+
+def compile_model(model, config, steps_per_epoch):
+    """AdamW with linear warmup then cosine decay to 0; no decay on biases and norms."""
+    total_steps = steps_per_epoch * config.epochs
+    warmup_steps = int(total_steps * config.warmup_fraction)
+    schedule = keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=0.0,
+        decay_steps=max(1, total_steps - warmup_steps),
+        warmup_target=config.learning_rate,
+        warmup_steps=warmup_steps,
+    )
+    optimizer = keras.optimizers.AdamW(learning_rate=schedule, weight_decay=config.weight_decay)
+    optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
+    model.compile(
+        optimizer=optimizer,
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+    )
+
+
+def train(config):
+    """Trains `config.model` and writes the run directory; resumes an unfinished run.
+
+    Returns:
+        `Result` with the run directory and the metrics written to `metrics.json`
+        (test accuracy, best validation accuracy, epochs, wall time, throughput).
+        A finished run with the same config is not retrained: its result is returned.
+    """
+    run = RunDirectory(config.run_dir)
+    run.start(config.to_dict())
+    if run.metrics_file.exists():
+        print(f"{run.path} is a finished run with this configuration; not retraining.")
+        return Result(str(run.path), run.read_metrics())
+
+    splits = load_data(config)
+    if run.vocabulary_file.exists():  # resuming: keep the vocabulary the weights were trained with
+        vocabulary, class_names = read_lines(run.vocabulary_file), read_lines(run.labels_file)
+    else:
+        vocabulary = learn_vocabulary(splits["train"].texts, config)
+        class_names = class_names_of(splits["train"].labels)
+        write_lines(run.vocabulary_file, vocabulary)
+        write_lines(run.labels_file, class_names)
+    tokenizer = make_tokenizer(vocabulary, config)
+    label_ids = {split: encode_labels(data.labels, class_names, split) for split, data in splits.items()}
+
+    train_data = make_dataset(splits["train"].texts, label_ids["train"], tokenizer, config, training=True)
+    validation_data = make_dataset(
+        splits["validation"].texts, label_ids["validation"], tokenizer, config, training=False
+    )
+    model = build_model(config, len(vocabulary), len(class_names))
+    compile_model(model, config, steps_per_epoch=int(train_data.cardinality()))
+
+    started = time.perf_counter()
+    history = model.fit(
+        train_data,
+        validation_data=validation_data,
+        epochs=config.epochs,
+        callbacks=standard_callbacks(
+            run, monitor="val_accuracy", mode="max", examples_per_epoch=len(splits["train"])
+        ),
+        shuffle=False,  # the pipeline shuffles
+        verbose=config.verbose,
+    )
+    wall_time = time.perf_counter() - started
+
+    best = keras.saving.load_model(run.model_file)
+    test_data = make_dataset(splits["test"].texts, label_ids["test"], tokenizer, config, training=False)
+    test_loss, test_accuracy = best.evaluate(test_data, verbose=0)
+    metrics = {
+        "model": config.model,
+        "parameters": best.count_params(),
+        "test_accuracy": float(test_accuracy),
+        "test_loss": float(test_loss),
+        "best_validation_accuracy": float(max(history.history["val_accuracy"])),
+        "train_loss_per_epoch": [float(v) for v in history.history["loss"]],
+        "epochs": config.epochs,
+        "train_examples": len(splits["train"]),
+        "test_examples": len(splits["test"]),
+        "wall_time_seconds": wall_time,
+        "train_examples_per_second": float(np.mean(history.history["examples_per_second"])),
+    }
+    run.write_metrics(metrics)
+    return Result(str(run.path), metrics)
+
+
+def encode_labels(labels, class_names, split):
+    index = {name: i for i, name in enumerate(class_names)}
+    unknown = sorted(set(labels) - set(index))
+    if unknown:
+        raise datasets.DataError(
+            f"The {split} split has labels {unknown} that the training split lacks; known: {class_names}."
+        )
+    return [index[label] for label in labels]
+
+
+def load_run(run_dir):
+    """`(config, model, tokenizer, class_names)` of a finished run directory."""
+    run = RunDirectory(run_dir)
+    run.require(run.config_file, run.model_file, run.vocabulary_file, run.labels_file)
+    config = Config(**run.read_config())
+    try:
+        model = keras.saving.load_model(run.model_file)
+    except Exception as error:  # a truncated or foreign file: say which one
+        raise RunError(f"Cannot load {run.model_file}: {error}") from error
+    tokenizer = make_tokenizer(read_lines(run.vocabulary_file), config)
+    return config, model, tokenizer, read_lines(run.labels_file)
+
+
+def evaluate(run_dir, data_dir=None):
+    """Accuracy of a finished run's best model on its test split (SST-2: GLUE dev)."""
+    config, model, tokenizer, class_names = load_run(run_dir)
+    if data_dir is not None:
+        config.data_dir = data_dir
+    test = load_data(config)["test"]
+    dataset = make_dataset(test.texts, encode_labels(test.labels, class_names, "test"), tokenizer, config, training=False)
+    loss, accuracy = model.evaluate(dataset, verbose=0)
+    return {"test_accuracy": float(accuracy), "test_loss": float(loss), "test_examples": len(test)}
+
+
+def predict(run_dir, texts):
+    """Class and class probabilities of each text, from a finished run.
+
+    Returns:
+        One dict per text: `{"text", "label", "probabilities": {class: p}}`.
+    """
+    config, model, tokenizer, class_names = load_run(run_dir)
+    texts = [texts] if isinstance(texts, str) else list(texts)
+    dataset = make_dataset(texts, [0] * len(texts), tokenizer, config, training=False)
+    probabilities = keras.ops.convert_to_numpy(
+        keras.ops.softmax(model.predict(dataset.map(lambda tokens, label: tokens), verbose=0))
+    )
+    return [
+        {
+            "text": text,
+            "label": class_names[int(np.argmax(p))],
+            "probabilities": {name: float(v) for name, v in zip(class_names, p)},
+        }
+        for text, p in zip(texts, probabilities)
+    ]

@@ -1,0 +1,103 @@
+"""Plain NumPy implementations of the papers' formulas, written from the equations.
+
+They share no code with `layers/` and loop where that makes the formula obvious.
+Masks are boolean, True where attention is allowed.
+"""
+
+import numpy as np
+
+
+def softmax(x, axis=-1):
+    x = x - x.max(axis=axis, keepdims=True)
+    e = np.exp(x)
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def masked_weights(scores, mask):
+    """Softmax over allowed keys; a row with no allowed key is all zeros."""
+    weights = np.zeros_like(scores, dtype=np.float64)
+    for index in np.ndindex(scores.shape[:-1]):
+        allowed = mask[index]
+        if allowed.any():
+            weights[index][allowed] = softmax(scores[index][allowed].astype(np.float64))
+    return weights
+
+
+def full_mask(batch, t_q, t_k, query_mask=None, value_mask=None, causal=False):
+    mask = np.ones((batch, t_q, t_k), bool)
+    if query_mask is not None:
+        mask &= query_mask[:, :, None]
+    if value_mask is not None:
+        mask &= value_mask[:, None, :]
+    if causal:
+        mask &= np.tril(np.ones((t_q, t_k), bool), k=t_k - t_q)[None]
+    return mask
+
+
+def additive(query, key, value, w_q, w_k, bias, v, mask):
+    """Bahdanau: e_ij = v^T tanh(W_q q_i + W_k k_j + b)."""
+    batch, t_q, t_k = query.shape[0], query.shape[1], key.shape[1]
+    scores = np.zeros((batch, t_q, t_k))
+    for b in range(batch):
+        for i in range(t_q):
+            for j in range(t_k):
+                scores[b, i, j] = v @ np.tanh(query[b, i] @ w_q + key[b, j] @ w_k + bias)
+    weights = masked_weights(scores, mask)
+    return weights @ value, weights
+
+
+def luong(query, key, value, mode, mask, w=None, w_q=None, w_k=None, v=None):
+    """Luong et al. 2015 Eq. 8 scores (and the scaled dot product)."""
+    if mode == "dot":
+        scores = query @ key.transpose(0, 2, 1)
+    elif mode == "scaled":
+        scores = query @ key.transpose(0, 2, 1) / np.sqrt(key.shape[-1])
+    elif mode == "general":
+        scores = query @ w @ key.transpose(0, 2, 1)
+    else:  # concat: v^T tanh(W [q; k]) with W = [W_q, W_k]
+        return additive(query, key, value, w_q, w_k, 0.0, v, mask)
+    weights = masked_weights(scores, mask)
+    return weights @ value, weights
+
+
+def multi_head(query, key, value, weights, mask):
+    """Vaswani et al. 2017: Concat(head_1..head_H) W^O, per-head scaled dot product.
+
+    `weights` is `keras.layers.MultiHeadAttention.get_weights()` order:
+    W_q (d, H, dk), b_q, W_k, b_k, W_v, b_v, W_o (H, dv, d_out), b_o.
+    """
+    w_q, b_q, w_k, b_k, w_v, b_v, w_o, b_o = weights
+    heads = w_q.shape[1]
+    outputs, all_weights = [], []
+    for h in range(heads):
+        q = query @ w_q[:, h] + b_q[h]
+        k = key @ w_k[:, h] + b_k[h]
+        v = value @ w_v[:, h] + b_v[h]
+        a = masked_weights(q @ k.transpose(0, 2, 1) / np.sqrt(q.shape[-1]), mask)
+        outputs.append(a @ v @ w_o[h])
+        all_weights.append(a)
+    return sum(outputs) + b_o, np.stack(all_weights, axis=1)
+
+
+def sinusoidal(length, width, max_wavelength=10000, start=0):
+    """PE(pos, 2i) = sin(pos / w^(2i/d)), PE(pos, 2i+1) = cos(pos / w^(2i/d))."""
+    table = np.zeros((length, width))
+    for pos in range(length):
+        for channel in range(width):
+            angle = (pos + start) / max_wavelength ** ((channel - channel % 2) / width)
+            table[pos, channel] = np.sin(angle) if channel % 2 == 0 else np.cos(angle)
+    return table
+
+
+def attention_pooling(states, context, mask, kernel=None, bias=None):
+    """Zhou et al. 2016 (no kernel) or Yang et al. 2016 (kernel, bias)."""
+    hidden = states if kernel is None else states @ kernel + bias
+    scores = np.tanh(hidden) @ context
+    weights = masked_weights(scores[:, None, :], mask[:, None, :])[:, 0]
+    return np.einsum("bt,btd->bd", weights, states), weights
+
+
+def random_padding_mask(rng, batch, length):
+    """Random right padding; every sequence keeps at least one real step."""
+    lengths = rng.integers(1, length + 1, size=batch)
+    return np.arange(length)[None, :] < lengths[:, None]

@@ -1,0 +1,265 @@
+"""Each layer against the NumPy reference, and against Keras / KerasHub with copied weights."""
+
+import keras
+import keras_hub
+import numpy as np
+import pytest
+
+import layers
+import numpy_reference as ref
+
+TOLERANCE = {"atol": 1e-5, "rtol": 1e-5}
+
+
+def to_numpy(x):
+    return keras.ops.convert_to_numpy(x)
+
+
+def random(rng, *shape):
+    return rng.standard_normal(shape).astype("float32")
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_additive_attention_matches_numpy(rng, causal):
+    query, value = random(rng, 3, 5, 6), random(rng, 3, 5, 4)
+    query_mask, value_mask = ref.random_padding_mask(rng, 3, 5), ref.random_padding_mask(rng, 3, 5)
+    layer = layers.AdditiveAttention(units=7)
+    layer.build(query.shape, value.shape)
+    w_q, w_k, bias, v = (rng.standard_normal(w.shape).astype("float32") for w in layer.get_weights())
+    layer.set_weights([w_q, w_k, bias, v])
+
+    context, weights = layer(
+        query,
+        value,
+        query_mask=query_mask,
+        value_mask=value_mask,
+        use_causal_mask=causal,
+        return_attention_scores=True,
+    )
+    mask = ref.full_mask(3, 5, 5, query_mask, value_mask, causal)
+    expected_context, expected_weights = ref.additive(query, value, value, w_q, w_k, bias, v, mask)
+    np.testing.assert_allclose(to_numpy(weights), expected_weights, **TOLERANCE)
+    np.testing.assert_allclose(to_numpy(context), expected_context, **TOLERANCE)
+
+
+@pytest.mark.parametrize("mode", ["dot", "general", "scaled", "concat"])
+def test_luong_attention_matches_numpy(rng, mode):
+    query, key, value = random(rng, 2, 4, 8), random(rng, 2, 6, 8), random(rng, 2, 6, 3)
+    value_mask = ref.random_padding_mask(rng, 2, 6)
+    layer = layers.DotProductAttention(score_mode=mode, units=5)
+    layer.build(query.shape, value.shape, key.shape)
+    new_weights = [rng.standard_normal(w.shape).astype("float32") for w in layer.get_weights()]
+    layer.set_weights(new_weights)
+
+    context, weights = layer(query, value, key, value_mask=value_mask, return_attention_scores=True)
+    mask = ref.full_mask(2, 4, 6, value_mask=value_mask)
+    named = dict(zip({"general": ["w"], "concat": ["w_q", "w_k", "v"]}.get(mode, []), new_weights))
+    expected_context, expected_weights = ref.luong(query, key, value, mode, mask, **named)
+    np.testing.assert_allclose(to_numpy(weights), expected_weights, **TOLERANCE)
+    np.testing.assert_allclose(to_numpy(context), expected_context, **TOLERANCE)
+
+
+def test_keras_additive_attention_is_not_bahdanau(rng):
+    """Ours learns W_q, W_k, v; keras.layers.AdditiveAttention has only a scale."""
+    ours = layers.AdditiveAttention(units=4)
+    ours.build((1, 3, 4), (1, 3, 4))
+    theirs = keras.layers.AdditiveAttention()
+    theirs.build([(1, 3, 4), (1, 3, 4)])
+    assert len(ours.trainable_weights) == 4 and len(theirs.trainable_weights) == 1
+
+
+def _multi_head_pair(rng, num_heads=3, key_dim=4, value_dim=5, width=7, value_width=6):
+    ours = layers.MultiHeadAttention(num_heads, key_dim, value_dim=value_dim)
+    theirs = keras.layers.MultiHeadAttention(num_heads, key_dim, value_dim=value_dim)
+    query, value = random(rng, 2, 5, width), random(rng, 2, 6, value_width)
+    theirs(query, value)
+    ours(query, value)
+    theirs.set_weights([rng.standard_normal(w.shape).astype("float32") * 0.3 for w in theirs.get_weights()])
+    ours.set_weights(theirs.get_weights())
+    return ours, theirs, query, value
+
+
+def test_multi_head_attention_matches_numpy(rng):
+    ours, theirs, query, value = _multi_head_pair(rng)
+    query_mask, value_mask = ref.random_padding_mask(rng, 2, 5), ref.random_padding_mask(rng, 2, 6)
+    output, weights = ours(
+        query, value, query_mask=query_mask, value_mask=value_mask, return_attention_scores=True
+    )
+    mask = ref.full_mask(2, 5, 6, query_mask, value_mask)
+    expected_output, expected_weights = ref.multi_head(query, value, value, ours.get_weights(), mask)
+    np.testing.assert_allclose(to_numpy(weights), expected_weights, **TOLERANCE)
+    np.testing.assert_allclose(to_numpy(output), expected_output, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_multi_head_attention_matches_keras(rng, causal):
+    ours, theirs, query, _ = _multi_head_pair(rng, width=6, value_width=6)
+    value = random(rng, 2, 5, 6)  # same length as the query, so causal is defined for Keras too
+    value_mask = ref.random_padding_mask(rng, 2, 5)
+    expected, expected_weights = theirs(
+        query, value, value_mask=value_mask, use_causal_mask=causal, return_attention_scores=True
+    )
+    output, weights = ours(query, value, value_mask=value_mask, use_causal_mask=causal, return_attention_scores=True)
+    np.testing.assert_allclose(to_numpy(output), to_numpy(expected), **TOLERANCE)
+    np.testing.assert_allclose(to_numpy(weights), to_numpy(expected_weights), **TOLERANCE)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("make_layer", [
+    lambda: layers.MultiHeadAttention(4, 3),
+    lambda: layers.DotProductAttention("scaled"),
+    lambda: layers.DotProductAttention("general"),
+    lambda: layers.DotProductAttention("dot"),
+], ids=["multi_head", "scaled", "general", "dot"])
+def test_fused_path_equals_explicit_path(rng, make_layer, causal):
+    layer = make_layer()
+    query, value = random(rng, 3, 7, 12), random(rng, 3, 7, 12)
+    masks = {"query_mask": ref.random_padding_mask(rng, 3, 7), "value_mask": ref.random_padding_mask(rng, 3, 7)}
+    fused = layer(query, value, use_causal_mask=causal, **masks)
+    explicit, weights = layer(query, value, use_causal_mask=causal, return_attention_scores=True, **masks)
+    np.testing.assert_allclose(to_numpy(fused), to_numpy(explicit), **TOLERANCE)
+    # Masked keys get zero weight; rows sum to 1, or 0 for padded queries.
+    weights = to_numpy(weights).reshape(3, -1, 7, 7)
+    mask = ref.full_mask(3, 7, 7, masks["query_mask"], masks["value_mask"], causal)[:, None]
+    assert np.all(weights[~np.broadcast_to(mask, weights.shape)] == 0)
+    np.testing.assert_allclose(weights.sum(-1), np.broadcast_to(mask.any(-1), weights.shape[:-1]), atol=1e-6)
+
+
+def test_dropout_applies_only_in_training(rng):
+    layer = layers.MultiHeadAttention(2, 4, dropout=0.5)
+    x = random(rng, 2, 6, 8)
+    inference = [to_numpy(layer(x, x, training=False)) for _ in range(2)]
+    np.testing.assert_array_equal(*inference)
+    assert not np.allclose(to_numpy(layer(x, x, training=True)), inference[0])
+
+
+def test_sinusoidal_encoding_matches_numpy_and_keras_hub(rng):
+    x = random(rng, 2, 11, 10)
+    ours = to_numpy(layers.SinusoidalPositionEncoding()(x, start_index=3))
+    np.testing.assert_allclose(ours[0], ref.sinusoidal(11, 10, start=3), atol=1e-5)
+    theirs = to_numpy(keras_hub.layers.SinePositionEncoding()(x, start_index=3))
+    np.testing.assert_allclose(ours, theirs, atol=1e-5)
+
+
+def test_position_embedding_matches_table_and_keras_hub(rng):
+    x = random(rng, 2, 5, 4)
+    ours = layers.PositionEmbedding(sequence_length=9)
+    theirs = keras_hub.layers.PositionEmbedding(sequence_length=9)
+    ours.build(x.shape)
+    theirs.build(x.shape)
+    table = random(rng, 9, 4)
+    ours.set_weights([table])
+    theirs.set_weights([table])
+    np.testing.assert_allclose(to_numpy(ours(x, start_index=2))[1], table[2:7])
+    np.testing.assert_allclose(to_numpy(ours(x, start_index=2)), to_numpy(theirs(x, start_index=2)))
+    with pytest.raises(ValueError, match="sequence_length=9"):
+        layers.PositionEmbedding(sequence_length=9).build((2, 10, 4))
+
+
+def test_token_and_position_embedding_matches_keras_hub_and_masks(rng):
+    tokens = rng.integers(1, 50, size=(3, 8))
+    tokens[0, 5:] = 0
+    ours = layers.TokenAndPositionEmbedding(50, 8, 6, mask_zero=True)
+    theirs = keras_hub.layers.TokenAndPositionEmbedding(50, 8, 6, mask_zero=True)
+    ours(tokens)
+    theirs(tokens)
+    ours.set_weights(theirs.get_weights())
+    np.testing.assert_allclose(to_numpy(ours(tokens)), to_numpy(theirs(tokens)), **TOLERANCE)
+    np.testing.assert_array_equal(to_numpy(ours.compute_mask(tokens)), tokens != 0)
+
+    scaled = layers.TokenAndPositionEmbedding(50, 8, 6, position_encoding="sinusoidal", scale_embeddings=True)
+    table = to_numpy(scaled.token_embedding(tokens))
+    np.testing.assert_allclose(
+        to_numpy(scaled(tokens)), table * np.sqrt(6) + ref.sinusoidal(8, 6)[None], **TOLERANCE
+    )
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_encoder_block_matches_keras_hub(rng, norm_first):
+    x = random(rng, 3, 6, 8)
+    mask = ref.random_padding_mask(rng, 3, 6)
+    ours = layers.TransformerEncoderBlock(2, 16, norm_first=norm_first, activation="gelu")
+    theirs = keras_hub.layers.TransformerEncoder(16, 2, normalize_first=norm_first, activation="gelu")
+    ours(x)
+    theirs(x)
+    theirs.set_weights([w + 0.1 * rng.standard_normal(w.shape).astype("float32") for w in theirs.get_weights()])
+    ours.set_weights(theirs.get_weights())
+    output, scores = ours(x, mask=mask, return_attention_scores=True)
+    expected, expected_scores = theirs(x, padding_mask=mask, return_attention_scores=True)
+    # KerasHub masks keys only; ours also zeroes padded query rows, so compare real rows.
+    np.testing.assert_allclose(to_numpy(output)[mask], to_numpy(expected)[mask], atol=1e-4, rtol=1e-4)
+    real_rows = np.broadcast_to(mask[:, None, :, None], to_numpy(scores).shape)
+    np.testing.assert_allclose(to_numpy(scores)[real_rows], to_numpy(expected_scores)[real_rows], **TOLERANCE)
+
+
+@pytest.mark.parametrize("units", [None, 5])
+def test_attention_pooling_matches_numpy(rng, units):
+    states = random(rng, 4, 7, 6)
+    mask = ref.random_padding_mask(rng, 4, 7)
+    layer = layers.AttentionPooling(units=units)
+    layer.build(states.shape)
+    new = [rng.standard_normal(w.shape).astype("float32") for w in layer.get_weights()]
+    layer.set_weights(new)
+    pooled, weights = layer(states, mask=mask, return_attention_scores=True)
+    named = dict(zip(["kernel", "bias", "context"] if units else ["context"], new))
+    expected_pooled, expected_weights = ref.attention_pooling(states, mask=mask, **named)
+    np.testing.assert_allclose(to_numpy(weights), expected_weights, **TOLERANCE)
+    np.testing.assert_allclose(to_numpy(pooled), expected_pooled, **TOLERANCE)
+
+
+def test_implicit_keras_mask_equals_explicit_mask(rng):
+    tokens = rng.integers(1, 30, size=(3, 6))
+    tokens[1, 3:] = 0
+    tokens[2, 1:] = 0
+    embed = keras.layers.Embedding(30, 8, mask_zero=True)
+    attention = layers.MultiHeadAttention(2, 4)
+    inputs = keras.Input((None,), dtype="int32")
+    x = embed(inputs)
+    model = keras.Model(inputs, attention(x, x))
+    vectors = embed(tokens)
+    explicit = attention(vectors, vectors, query_mask=tokens != 0, value_mask=tokens != 0)
+    np.testing.assert_allclose(to_numpy(model(tokens)), to_numpy(explicit), **TOLERANCE)
+
+
+LAYER_FACTORIES = {
+    "AdditiveAttention": lambda: layers.AdditiveAttention(8, use_bias=False, dropout=0.1),
+    "DotProductAttention": lambda: layers.DotProductAttention("concat", units=6),
+    "MultiHeadAttention": lambda: layers.MultiHeadAttention(2, 4, value_dim=3, output_dim=5, use_bias=False),
+    "TransformerEncoderBlock": lambda: layers.TransformerEncoderBlock(2, 16, norm_first=True, dropout=0.2),
+    "AttentionPooling": lambda: layers.AttentionPooling(units=5),
+    "SinusoidalPositionEncoding": lambda: layers.SinusoidalPositionEncoding(max_wavelength=500),
+    "PositionEmbedding": lambda: layers.PositionEmbedding(12),
+    "TokenAndPositionEmbedding": lambda: layers.TokenAndPositionEmbedding(40, 12, 8, mask_zero=True),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LAYER_FACTORIES))
+def test_config_round_trips(name):
+    layer = LAYER_FACTORIES[name]()
+    clone = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(layer))
+    assert type(clone) is type(layer)
+    assert clone.get_config() == layer.get_config()
+
+
+@pytest.mark.parametrize("make, argument", [
+    (lambda: layers.AdditiveAttention(units=0), "units"),
+    (lambda: layers.DotProductAttention(score_mode="cosine"), "score_mode"),
+    (lambda: layers.DotProductAttention(score_mode="concat"), "units"),
+    (lambda: layers.MultiHeadAttention(num_heads=0, key_dim=4), "num_heads"),
+    (lambda: layers.MultiHeadAttention(num_heads=2, key_dim=4, dropout=1.5), "dropout"),
+    (lambda: layers.TransformerEncoderBlock(2, intermediate_dim=-1), "intermediate_dim"),
+    (lambda: layers.TokenAndPositionEmbedding(10, 5, 4, position_encoding="rotary"), "position_encoding"),
+    (lambda: layers.AttentionPooling(units="8"), "units"),
+])
+def test_bad_arguments_name_the_argument(make, argument):
+    with pytest.raises(ValueError, match=argument):
+        make()
+
+
+def test_shape_errors_are_clear(rng):
+    with pytest.raises(ValueError, match="query width 4 and key width 6"):
+        layers.DotProductAttention("dot")(random(rng, 1, 2, 4), random(rng, 1, 3, 6))
+    with pytest.raises(ValueError, match="not divisible by num_heads=3"):
+        layers.TransformerEncoderBlock(3, 8)(random(rng, 1, 2, 8))
+    with pytest.raises(ValueError, match="attention_mask"):
+        layers.MultiHeadAttention(1, 2)(random(rng, 1, 2, 4), random(rng, 1, 2, 4), attention_mask=np.ones((2, 2), bool))
