@@ -53,7 +53,7 @@ class SingleHeadAttention(keras.layers.Layer):
             raise ValueError(f"`dropout` must be in [0, 1); received dropout={dropout}.")
         self.dropout = dropout
         self.supports_masking = True
-        self._dropout_layer = keras.layers.Dropout(dropout)
+        self._dropout_layer = keras.layers.Dropout(dropout, dtype=self.dtype_policy)
 
     def score(self, query, key):
         """Unnormalized scores `(batch, T_q, T_k)`."""

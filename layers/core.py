@@ -140,8 +140,8 @@ def scaled_dot_product(
     """``softmax(scale * Q K^T) V`` per head, fused where nothing else is needed.
 
     The fused kernel (`keras.ops.dot_product_attention`) runs when the weights are
-    not requested and dropout is inactive; otherwise the scores are computed
-    explicitly and passed to :func:`attend`. Both give the same numbers.
+    not requested, dropout is inactive and `d_v == d_k`; otherwise the scores are
+    computed explicitly and passed to :func:`attend`. Both give the same numbers.
 
     Args:
         query: `(batch, T_q, heads, d_k)`.
@@ -154,7 +154,9 @@ def scaled_dot_product(
         `(context, weights)`; `weights` is `None` on the fused path.
     """
     dropout_active = dropout is not None and dropout.rate > 0 and bool(training)
-    if return_attention_scores or dropout_active:
+    # JAX's fused kernel needs values as wide as keys.
+    fusable = query.shape[-1] == value.shape[-1]
+    if return_attention_scores or dropout_active or not fusable:
         scores = ops.einsum("btnh,bsnh->bnts", query, key) * ops.cast(scale, query.dtype)
         return attend(scores, value, mask, dropout=dropout, training=training)
     if mask is None:

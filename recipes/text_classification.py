@@ -43,7 +43,7 @@ class Config:
     lowercase: bool = True
     sequence_length: int = 64
     batch_size: int = 64
-    epochs: int = 4
+    epochs: int = 3
     learning_rate: float = 2e-3
     weight_decay: float = 0.01
     warmup_fraction: float = 0.1

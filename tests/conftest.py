@@ -17,7 +17,7 @@ def rng():
     return np.random.default_rng(seed)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def data_dir():
     """`$ZOO_DATA_DIR`, which the recipe tests need (real SST-2)."""
     if not DATA_DIR or not os.path.isdir(os.path.join(DATA_DIR, "sst2")):

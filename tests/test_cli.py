@@ -1,0 +1,50 @@
+"""The `zoo` command line, in-process and through `python -m zoo`."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from recipes.cli import main
+
+
+def test_list_and_describe(capsys):
+    assert main(["list", "transformer*"]) == 0
+    assert capsys.readouterr().out.split() == ["transformer_classifier_small", "transformer_classifier_tiny"]
+    assert main(["describe", "bilstm_attention"]) == 0
+    description = json.loads(capsys.readouterr().out)
+    assert description["task"] == "text-classification" and description["parameters"] > 0
+
+
+def test_bad_input_gives_a_message_and_exit_code_2(capsys):
+    assert main(["describe", "bilstm_atention"]) == 2
+    assert "Did you mean: bilstm_attention" in capsys.readouterr().err
+    assert main(["train", "text-classification", "--set", "bacth_size=3"]) == 2
+    assert "Unknown setting 'bacth_size'" in capsys.readouterr().err
+    assert main(["evaluate", "/nonexistent/run"]) == 2
+    assert "Missing run configuration" in capsys.readouterr().err
+
+
+def test_train_evaluate_predict(tmp_path, data_dir, capsys):
+    run_dir = str(tmp_path / "run")
+    argv = ["train", "text-classification", "--model", "transformer_classifier_tiny", "--epochs", "1",
+            "--data-dir", data_dir, "--run-dir", run_dir, "--set", "max_train_examples=300",
+            "--set", "vocabulary_size=500", "--set", "verbose=0", "--set", "model.num_layers=1"]
+    assert main(argv) == 0
+    trained = json.loads(capsys.readouterr().out)
+    assert trained["run_dir"] == run_dir and trained["epochs"] == 1
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["model_options"] == {"num_layers": 1} and config["max_train_examples"] == 300
+
+    assert main(["evaluate", run_dir]) == 0
+    assert json.loads(capsys.readouterr().out)["test_accuracy"] == pytest.approx(trained["test_accuracy"], abs=1e-6)
+    assert main(["predict", run_dir, "a fine film", "a dreadful mess"]) == 0
+    predictions = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [p["text"] for p in predictions] == ["a fine film", "a dreadful mess"]
+
+
+def test_python_dash_m_zoo_runs_the_cli():
+    completed = subprocess.run([sys.executable, "-m", "zoo", "list"], capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 0, completed.stderr
+    assert "bilstm_attention" in completed.stdout.split()

@@ -1,0 +1,31 @@
+"""Layers and zoo models use keras.ops only: rerun their tests on the JAX backend.
+
+Keras fixes its backend at import, so the JAX run is a separate pytest process.
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+TESTS = Path(__file__).parent
+
+
+def test_layer_and_zoo_tests_pass_on_jax():
+    env = os.environ | {"KERAS_BACKEND": "jax"}
+    command = [
+        sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+        str(TESTS / "test_layers.py"), str(TESTS / "test_masking_properties.py"), str(TESTS / "test_zoo.py"),
+    ]
+    completed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
+    assert completed.returncode == 0, completed.stdout[-5000:] + completed.stderr[-2000:]
+    assert " passed" in completed.stdout.splitlines()[-1]
+
+
+def test_the_jax_run_really_uses_jax():
+    env = os.environ | {"KERAS_BACKEND": "jax"}
+    probe = "import keras, layers; print(keras.backend.backend(), type(layers.MultiHeadAttention(2, 4)(keras.ops.ones((1, 3, 8)), keras.ops.ones((1, 3, 8)))).__module__)"
+    completed = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    backend, array_module = completed.stdout.split()
+    assert backend == "jax" and array_module.startswith("jax")

@@ -1,0 +1,148 @@
+"""The text-classification recipe on slices of the real SST-2, and its data errors."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from recipes import text_classification as tc
+from recipes.data import DataError, read_labeled_table, read_sst2
+from recipes.run import RunError
+
+SMALL = {"max_train_examples": 1500, "vocabulary_size": 1000, "batch_size": 32, "verbose": 0}
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory, data_dir):
+    run_dir = tmp_path_factory.mktemp("sst2") / "run"
+    config = tc.Config(
+        model="bilstm_attention", epochs=3, learning_rate=3e-3, run_dir=str(run_dir),
+        data_dir=data_dir, **SMALL,
+    )
+    return config, tc.train(config)
+
+
+def test_sst2_reader_reads_the_real_files(data_dir):
+    splits = read_sst2(data_dir)
+    assert (len(splits["train"]), len(splits["dev"])) == (67349, 872)
+    assert set(splits["dev"].labels) == {"negative", "positive"}
+    assert splits["dev"].labels.count("positive") == 444
+
+
+def test_training_on_real_sst2_lowers_the_loss(finished_run):
+    _, result = finished_run
+    losses = result.metrics["train_loss_per_epoch"]
+    assert losses[-1] < 0.9 * losses[0], losses
+    assert result.metrics["test_examples"] == 872
+    assert result.metrics["train_examples"] == 1500
+
+
+def test_run_directory_holds_everything(finished_run):
+    config, result = finished_run
+    run = tc.RunDirectory(result.run_dir)
+    for path in (run.config_file, run.metrics_file, run.model_file, run.vocabulary_file, run.labels_file):
+        assert path.is_file(), path
+    assert json.loads(run.config_file.read_text()) == config.to_dict()
+    assert run.vocabulary_file.read_text().splitlines()[:2] == ["[PAD]", "[UNK]"]
+    assert list((run.path / "train").glob("events.out.tfevents.*"))
+    assert list((run.path / "validation").glob("events.out.tfevents.*"))
+    assert not run.backup_dir.exists()  # removed once training finished
+
+
+def test_evaluate_and_predict_load_the_run(finished_run):
+    _, result = finished_run
+    metrics = tc.evaluate(result.run_dir)
+    assert metrics["test_accuracy"] == pytest.approx(result.metrics["test_accuracy"], abs=1e-6)
+    predictions = tc.predict(result.run_dir, ["a gorgeous , witty , seductive movie .", "dull , boring"])
+    assert [p["text"] for p in predictions] == ["a gorgeous , witty , seductive movie .", "dull , boring"]
+    for prediction in predictions:
+        assert prediction["label"] in ("negative", "positive")
+        assert sum(prediction["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_finished_run_is_not_retrained_and_other_settings_are_refused(finished_run):
+    config, result = finished_run
+    again = tc.train(config)
+    assert again.metrics == result.metrics
+    changed = tc.Config(**(config.to_dict() | {"epochs": 5}))
+    with pytest.raises(RunError, match="differs in: epochs"):
+        tc.train(changed)
+
+
+class StopAfterEpoch(keras.callbacks.Callback):
+    """Simulates a killed process after the first epoch."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == 0:
+            raise KeyboardInterrupt
+
+
+def test_interrupted_run_resumes_where_it_stopped(data_dir, tmp_path, monkeypatch):
+    config = tc.Config(model="transformer_classifier_tiny", epochs=2, run_dir=str(tmp_path / "run"), data_dir=data_dir,
+                       **(SMALL | {"max_train_examples": 300}))
+    original = tc.standard_callbacks
+    monkeypatch.setattr(tc, "standard_callbacks", lambda *a, **k: original(*a, **k) + [StopAfterEpoch()])
+    with pytest.raises(KeyboardInterrupt):
+        tc.train(config)
+    assert tc.RunDirectory(config.run_dir).backup_dir.exists()
+    monkeypatch.setattr(tc, "standard_callbacks", original)
+    result = tc.train(config)
+    assert len(result.metrics["train_loss_per_epoch"]) == 1  # only the second epoch was left to run
+
+
+def test_user_csv_with_string_labels(tmp_path, data_dir):
+    sst = read_sst2(data_dir)["train"]
+    for name, rows in (("train.csv", range(0, 400)), ("test.csv", range(400, 500))):
+        lines = ["review,sentiment"] + [f'"{sst.texts[i]}",{sst.labels[i]}' for i in rows]
+        (tmp_path / name).write_text("\n".join(lines) + "\n")
+    config = tc.Config(model="transformer_classifier_tiny", epochs=1, run_dir=str(tmp_path / "run"),
+                       train_file=str(tmp_path / "train.csv"), test_file=str(tmp_path / "test.csv"),
+                       text_column="review", label_column="sentiment", **SMALL)
+    result = tc.train(config)
+    assert result.metrics["test_examples"] == 100
+    assert (tmp_path / "run" / "labels.txt").read_text().split() == ["negative", "positive"]
+
+
+def test_missing_data_directory_names_it_and_the_layout(tmp_path):
+    with pytest.raises(DataError, match=r"nowhere.*does not exist.*sst2/train.tsv"):
+        read_sst2(tmp_path / "nowhere")
+    (tmp_path / "sst2").mkdir()
+    with pytest.raises(DataError, match=r"Missing data file .*sst2/train.tsv.*sentence<TAB>label"):
+        read_sst2(tmp_path)
+
+
+def test_malformed_row_names_file_and_line(tmp_path):
+    path = tmp_path / "train.tsv"
+    path.write_text("sentence\tlabel\ngood film\t1\nbad film\t0\textra\n")
+    with pytest.raises(DataError, match=r"train.tsv, line 3: 3 field\(s\) where the header has 2"):
+        read_labeled_table(path)
+    path.write_text("text\tlabel\ngood film\t1\n")
+    with pytest.raises(DataError, match=r"line 1: header .* lacks the column 'sentence'"):
+        read_labeled_table(path)
+    path.write_text("sentence\tlabel\ngood film\t\n")
+    with pytest.raises(DataError, match="line 2: empty text or label"):
+        read_labeled_table(path)
+
+
+def test_unknown_sst2_label_is_reported(tmp_path):
+    (tmp_path / "sst2").mkdir()
+    for split in ("train", "dev"):
+        (tmp_path / "sst2" / f"{split}.tsv").write_text("sentence\tlabel\nfine\t7\n")
+    with pytest.raises(DataError, match=r"labels \['7'\] are not SST-2 labels"):
+        read_sst2(tmp_path)
+
+
+def test_bad_config_values_are_explained():
+    with pytest.raises(ValueError, match="choose one of"):
+        tc.Config(model="resnet50")
+    with pytest.raises(ValueError, match="both `train_file` and `test_file`"):
+        tc.Config(train_file="train.csv")
+    with pytest.raises(ValueError, match="batch_size"):
+        tc.Config(batch_size=0)
+
+
+def test_class_names_sort_numerically_when_numeric():
+    assert tc.class_names_of(["10", "2", "1"]) == ["1", "2", "10"]
+    assert tc.class_names_of(["pos", "neg"]) == ["neg", "pos"]
+    np.testing.assert_array_equal(tc.encode_labels(["2", "10"], ["1", "2", "10"], "test"), [1, 2])

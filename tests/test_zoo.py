@@ -1,0 +1,80 @@
+"""The registry: listing, describing, building, clear errors, and `.keras` round trips."""
+
+import keras
+import numpy as np
+import pytest
+
+import zoo
+
+TEXT_MODELS = ["bilstm_attention", "transformer_classifier_small", "transformer_classifier_tiny"]
+
+
+def test_list_models_filters_by_pattern_and_task():
+    assert zoo.list_models(task="text-classification") == TEXT_MODELS
+    assert zoo.list_models("transformer_*") == TEXT_MODELS[1:]
+    assert zoo.list_models(task="no-such-task") == []
+
+
+@pytest.mark.parametrize("name", TEXT_MODELS)
+def test_describe_reports_the_built_model(name):
+    description = zoo.describe(name)
+    model = zoo.build(name)
+    assert description["parameters"] == model.count_params()
+    assert description["task"] == "text-classification"
+    assert description["defaults"] == zoo.default_config(name)
+    assert list(description["inputs"]) == ["token_ids"]
+    assert list(description["outputs"]) == ["logits"]
+
+
+def test_size_variants_share_a_builder_with_other_defaults():
+    tiny, small = zoo.default_config("transformer_classifier_tiny"), zoo.default_config("transformer_classifier_small")
+    assert (tiny["hidden_dim"], tiny["num_layers"], tiny["num_heads"]) == (128, 2, 2)
+    assert (small["hidden_dim"], small["num_layers"], small["num_heads"]) == (256, 4, 4)
+    assert zoo.build("transformer_classifier_small").count_params() > zoo.build("transformer_classifier_tiny").count_params()
+
+
+def test_overrides_reach_the_model():
+    model = zoo.build("transformer_classifier_tiny", vocab_size=500, num_classes=5, num_layers=3, hidden_dim=32)
+    assert model.name == "transformer_classifier_tiny"
+    assert model.output_shape == (None, 5)
+    assert sum(layer.name.startswith("encoder_") for layer in model.layers) == 3
+    assert model.get_layer("embedding").token_embedding.embeddings.shape == (500, 32)
+
+
+def test_unknown_model_suggests_close_names():
+    with pytest.raises(ValueError, match="Did you mean: bilstm_attention") as error:
+        zoo.build("bilstm_atention")
+    assert "transformer_classifier_tiny" in str(error.value)  # lists what is registered
+
+
+def test_unknown_override_lists_valid_arguments():
+    with pytest.raises(ValueError, match="'hiden_dim'.*Valid arguments: vocab_size, sequence_length"):
+        zoo.build("transformer_classifier_tiny", hiden_dim=64)
+
+
+@pytest.mark.parametrize("override, message", [
+    ({"num_heads": 3}, "not divisible by num_heads=3"),
+    ({"pooling": "max"}, "pooling"),
+    ({"num_layers": 0}, "num_layers"),
+])
+def test_invalid_override_values_are_explained(override, message):
+    with pytest.raises(ValueError, match=message):
+        zoo.build("transformer_classifier_tiny", **override)
+
+
+def test_registering_a_name_twice_is_refused():
+    with pytest.raises(ValueError, match="already registered"):
+        zoo.register("bilstm_attention", task="text-classification", paper="-")(lambda: None)
+
+
+@pytest.mark.parametrize("name", zoo.list_models())
+def test_keras_round_trip_gives_identical_outputs(name, rng, tmp_path):
+    model = zoo.build(name, vocab_size=300)
+    tokens = rng.integers(1, 300, size=(4, 12)).astype("int32")
+    tokens[1, 7:] = 0  # padding
+    path = tmp_path / f"{name}.keras"
+    model.save(path)
+    restored = keras.saving.load_model(path)
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(model(tokens)), keras.ops.convert_to_numpy(restored(tokens))
+    )
