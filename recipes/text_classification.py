@@ -187,6 +187,7 @@ def train(config):
         print(f"{run.path} is a finished run with this configuration; not retraining.")
         return Result(str(run.path), run.read_metrics())
 
+    keras.utils.set_random_seed(config.seed)  # same config, same weights and data order
     splits = load_data(config)
     if run.vocabulary_file.exists():  # resuming: keep the vocabulary the weights were trained with
         vocabulary, class_names = read_lines(run.vocabulary_file), read_lines(run.labels_file)
