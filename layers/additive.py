@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from layers.base import SingleHeadAttention
+from layers.validation import check_positive_int
 
 
 def additive_scores(query_features, key_features, scorer):
@@ -57,8 +58,7 @@ class AdditiveAttention(SingleHeadAttention):
 
     def __init__(self, units, use_bias=True, dropout=0.0, kernel_initializer="glorot_uniform", **kwargs):
         super().__init__(dropout=dropout, **kwargs)
-        if not isinstance(units, int) or units < 1:
-            raise ValueError(f"`units` must be a positive integer; received units={units!r}.")
+        check_positive_int(units=units)
         self.units = units
         self.use_bias = use_bias
         self.kernel_initializer = keras.initializers.get(kernel_initializer)

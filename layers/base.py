@@ -8,6 +8,7 @@ import keras
 from keras import ops
 
 from layers import core
+from layers.validation import check_rate
 
 
 def _one_head(x):
@@ -49,8 +50,7 @@ class SingleHeadAttention(keras.layers.Layer):
 
     def __init__(self, dropout=0.0, **kwargs):
         super().__init__(**kwargs)
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"`dropout` must be in [0, 1); received dropout={dropout}.")
+        check_rate(dropout=dropout)
         self.dropout = dropout
         self.supports_masking = True
         self._dropout_layer = keras.layers.Dropout(dropout, dtype=self.dtype_policy)

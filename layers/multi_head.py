@@ -6,6 +6,7 @@ import keras
 from keras import ops
 
 from layers import core
+from layers.validation import check_positive_int, check_rate
 
 
 @keras.saving.register_keras_serializable(package="layers")
@@ -74,14 +75,9 @@ class MultiHeadAttention(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        for name, value in (("num_heads", num_heads), ("key_dim", key_dim)):
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"`{name}` must be a positive integer; received {name}={value!r}.")
-        for name, value in (("value_dim", value_dim), ("output_dim", output_dim)):
-            if value is not None and (not isinstance(value, int) or value < 1):
-                raise ValueError(f"`{name}` must be a positive integer or None; received {name}={value!r}.")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"`dropout` must be in [0, 1); received dropout={dropout}.")
+        check_positive_int(num_heads=num_heads, key_dim=key_dim)
+        check_positive_int(optional=True, value_dim=value_dim, output_dim=output_dim)
+        check_rate(dropout=dropout)
         self.num_heads = num_heads
         self.key_dim = key_dim
         self.value_dim = value_dim or key_dim

@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from layers import core
+from layers.validation import check_positive_int
 
 
 @keras.saving.register_keras_serializable(package="layers")
@@ -48,8 +49,7 @@ class AttentionPooling(keras.layers.Layer):
 
     def __init__(self, units=None, kernel_initializer="glorot_uniform", **kwargs):
         super().__init__(**kwargs)
-        if units is not None and (not isinstance(units, int) or units < 1):
-            raise ValueError(f"`units` must be a positive integer or None; received units={units!r}.")
+        check_positive_int(optional=True, units=units)
         self.units = units
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.supports_masking = True

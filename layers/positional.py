@@ -5,10 +5,7 @@ import math
 import keras
 from keras import ops
 
-
-def _check_positive_int(name, value):
-    if not isinstance(value, int) or value < 1:
-        raise ValueError(f"`{name}` must be a positive integer; received {name}={value!r}.")
+from layers.validation import check_positive_int
 
 
 @keras.saving.register_keras_serializable(package="layers")
@@ -90,7 +87,7 @@ class PositionEmbedding(keras.layers.Layer):
 
     def __init__(self, sequence_length, initializer="glorot_uniform", **kwargs):
         super().__init__(**kwargs)
-        _check_positive_int("sequence_length", sequence_length)
+        check_positive_int(sequence_length=sequence_length)
         self.sequence_length = sequence_length
         self.initializer = keras.initializers.get(initializer)
         self.supports_masking = True
@@ -169,12 +166,9 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        for name, value in (
-            ("vocabulary_size", vocabulary_size),
-            ("sequence_length", sequence_length),
-            ("embedding_dim", embedding_dim),
-        ):
-            _check_positive_int(name, value)
+        check_positive_int(
+            vocabulary_size=vocabulary_size, sequence_length=sequence_length, embedding_dim=embedding_dim
+        )
         if position_encoding not in POSITION_ENCODINGS:
             raise ValueError(
                 f"`position_encoding` must be one of {POSITION_ENCODINGS}; "

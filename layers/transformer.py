@@ -3,6 +3,7 @@
 import keras
 
 from layers.multi_head import MultiHeadAttention
+from layers.validation import check_positive_int, check_rate
 
 
 @keras.saving.register_keras_serializable(package="layers")
@@ -68,11 +69,8 @@ class TransformerEncoderBlock(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        for name, value in (("num_heads", num_heads), ("intermediate_dim", intermediate_dim)):
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"`{name}` must be a positive integer; received {name}={value!r}.")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"`dropout` must be in [0, 1); received dropout={dropout}.")
+        check_positive_int(num_heads=num_heads, intermediate_dim=intermediate_dim)
+        check_rate(dropout=dropout)
         self.num_heads = num_heads
         self.intermediate_dim = intermediate_dim
         self.key_dim = key_dim

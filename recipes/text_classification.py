@@ -18,6 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 import zoo
+from layers.validation import check_positive_int
 from recipes import data as datasets
 from recipes.callbacks import standard_callbacks
 from recipes.run import RunDirectory, RunError, read_lines, write_lines
@@ -60,10 +61,12 @@ class Config:
             raise ValueError("Give both `train_file` and `test_file` (or neither, for SST-2).")
         if not 0.0 < self.validation_fraction < 1.0:
             raise ValueError(f"`validation_fraction` must be in (0, 1); received {self.validation_fraction}.")
-        for name in ("vocabulary_size", "sequence_length", "batch_size", "epochs"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"`{name}` must be a positive integer; received {name}={value!r}.")
+        check_positive_int(
+            vocabulary_size=self.vocabulary_size,
+            sequence_length=self.sequence_length,
+            batch_size=self.batch_size,
+            epochs=self.epochs,
+        )
 
     def to_dict(self):
         return dataclasses.asdict(self)

@@ -3,6 +3,7 @@
 import keras
 
 import layers
+from layers.validation import check_positive_int
 from zoo.registry import register
 
 TASK = "text-classification"
@@ -15,12 +16,6 @@ def _token_input(sequence_length=None):
 def _classifier_head(x, num_classes, dropout):
     x = keras.layers.Dropout(dropout, name="head_dropout")(x)
     return keras.layers.Dense(num_classes, name="logits")(x)
-
-
-def _check_positive(**values):
-    for name, value in values.items():
-        if not isinstance(value, int) or value < 1:
-            raise ValueError(f"`{name}` must be a positive integer; received {name}={value!r}.")
 
 
 @register(
@@ -47,7 +42,7 @@ def bilstm_attention(
     the paper. Embeddings are learned from scratch. Outputs logits.
     `sequence_length=None` accepts any length; token id 0 is padding.
     """
-    _check_positive(vocab_size=vocab_size, num_classes=num_classes, embedding_dim=embedding_dim, lstm_units=lstm_units)
+    check_positive_int(vocab_size=vocab_size, num_classes=num_classes, embedding_dim=embedding_dim, lstm_units=lstm_units)
     tokens = _token_input(sequence_length)
     x = keras.layers.Embedding(vocab_size, embedding_dim, mask_zero=True, name="embedding")(tokens)
     x = keras.layers.Dropout(embedding_dropout, name="embedding_dropout")(x)
@@ -86,7 +81,7 @@ def transformer_classifier(
     `layers.AttentionPooling`. `sequence_length` is the longest input the
     position table covers; token id 0 is padding. Outputs logits.
     """
-    _check_positive(vocab_size=vocab_size, sequence_length=sequence_length, num_classes=num_classes, num_layers=num_layers)
+    check_positive_int(vocab_size=vocab_size, sequence_length=sequence_length, num_classes=num_classes, num_layers=num_layers)
     if pooling not in POOLINGS:
         raise ValueError(f"`pooling` must be one of {POOLINGS}; received pooling={pooling!r}.")
     tokens = _token_input()

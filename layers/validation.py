@@ -1,0 +1,21 @@
+"""Argument checks shared by constructors: one message per kind of mistake."""
+
+
+def check_positive_int(optional=False, **values):
+    """Raises `ValueError` naming the first argument that is not a positive integer.
+
+    With `optional=True`, `None` is allowed too.
+    """
+    for name, value in values.items():
+        if optional and value is None:
+            continue
+        if not isinstance(value, int) or value < 1:
+            allowed = "a positive integer or None" if optional else "a positive integer"
+            raise ValueError(f"`{name}` must be {allowed}; received {name}={value!r}.")
+
+
+def check_rate(**values):
+    """Raises `ValueError` naming the first argument outside [0, 1)."""
+    for name, value in values.items():
+        if not 0.0 <= value < 1.0:
+            raise ValueError(f"`{name}` must be in [0, 1); received {name}={value}.")
