@@ -15,7 +15,7 @@ from layers.dot_product import DotProductAttention
 from layers.multi_head import MultiHeadAttention
 from layers.pooling import AttentionPooling
 from layers.positional import PositionEmbedding, SinusoidalPositionEncoding, TokenAndPositionEmbedding
-from layers.transformer import TransformerEncoderBlock
+from layers.transformer import TransformerDecoderBlock, TransformerEncoderBlock
 
 __all__ = [
     "AdditiveAttention",
@@ -26,5 +26,6 @@ __all__ = [
     "SingleHeadAttention",
     "SinusoidalPositionEncoding",
     "TokenAndPositionEmbedding",
+    "TransformerDecoderBlock",
     "TransformerEncoderBlock",
 ]

@@ -9,6 +9,21 @@ from layers import core
 from layers.validation import check_positive_int, check_rate
 
 
+_SPLIT_HEADS = "btd,dnh->btnh"
+
+
+def _pad_mask_to(mask, length):
+    """A `(batch, T)` key mask, `T <= length`, extended at the front with True to `length` keys.
+
+    The front keys are the cached ones, which were real when they were cached.
+    """
+    if mask is None:
+        return None
+    mask = ops.cast(mask, "bool")
+    cached = ops.ones((ops.shape(mask)[0], length - ops.shape(mask)[1]), dtype="bool")
+    return ops.concatenate([cached, mask], axis=1)
+
+
 @keras.saving.register_keras_serializable(package="layers")
 class MultiHeadAttention(keras.layers.Layer):
     """Multi-head attention (Vaswani et al., 2017, Section 3.2).
@@ -47,11 +62,20 @@ class MultiHeadAttention(keras.layers.Layer):
         use_causal_mask: forbid attention to later positions.
         return_attention_scores: also return the weights.
         training: Python bool; enables dropout.
+        cache: keys and values already projected, `(batch, 2, T_c, H, d_k)`
+            (from `project_key_value` or an earlier call). The keys and values of
+            `key`/`value` are appended to it, so incremental decoding projects
+            each token once and step `t` costs O(t); with `value=None` the
+            cache alone is attended (cross-attention over a fixed memory).
+            `value_mask` may cover only the new keys (cached ones count as
+            real) or all of them; the causal mask aligns the queries with the
+            last keys.
 
     Returns:
-        `(batch, T_q, output_dim)`, and with `return_attention_scores=True` the
-        weights `(batch, H, T_q, T_k)`: rows sum to 1, masked keys are 0, rows of
-        padded queries are all 0.
+        `(batch, T_q, output_dim)`; with a `cache`, the tuple `(output, cache)`
+        with the new keys appended; with `return_attention_scores=True` the
+        weights `(batch, H, T_q, T_k)` come last: rows sum to 1, masked keys are
+        0, rows of padded queries are all 0.
 
     Example:
 
@@ -121,6 +145,27 @@ class MultiHeadAttention(keras.layers.Layer):
         y = ops.einsum(equation, x, kernel)
         return y if bias is None else y + bias
 
+    def project_key_value(self, value, key=None):
+        """The cache of `value` (and `key`, default `value`): `(batch, 2, T, H, d_k)`.
+
+        Project an encoder's output once and pass it as `cache` with
+        `value=None` at every decoding step; project a zero-length sequence for
+        an empty self-attention cache.
+        """
+        if self.value_dim != self.key_dim:
+            raise ValueError(
+                f"A key/value cache needs value_dim == key_dim; this layer has value_dim={self.value_dim}, "
+                f"key_dim={self.key_dim}."
+            )
+        key = value if key is None else key
+        return ops.stack(
+            [
+                self._project(key, self.key_kernel, self.key_bias, _SPLIT_HEADS),
+                self._project(value, self.value_kernel, self.value_bias, _SPLIT_HEADS),
+            ],
+            axis=1,
+        )
+
     def call(
         self,
         query,
@@ -133,21 +178,31 @@ class MultiHeadAttention(keras.layers.Layer):
         use_causal_mask=False,
         return_attention_scores=False,
         training=None,
+        cache=None,
     ):
-        key = value if key is None else key
+        if value is None and cache is None:
+            raise ValueError("`value` is required unless a `cache` of projected keys and values is given.")
+        if cache is None:
+            key = value if key is None else key
+            projected_key = self._project(key, self.key_kernel, self.key_bias, _SPLIT_HEADS)
+            projected_value = self._project(value, self.value_kernel, self.value_bias, _SPLIT_HEADS)
+        else:
+            if value is not None:
+                cache = ops.concatenate([cache, self.project_key_value(value, key)], axis=2)
+            projected_key, projected_value = cache[:, 0], cache[:, 1]
+            value_mask = _pad_mask_to(value_mask, ops.shape(projected_key)[1])
         mask = core.combine_masks(
             query,
-            key,
+            projected_key,
             query_mask=query_mask,
             value_mask=value_mask,
             attention_mask=attention_mask,
             use_causal_mask=use_causal_mask,
         )
-        split_heads = "btd,dnh->btnh"
         context, weights = core.scaled_dot_product(
-            self._project(query, self.query_kernel, self.query_bias, split_heads),
-            self._project(key, self.key_kernel, self.key_bias, split_heads),
-            self._project(value, self.value_kernel, self.value_bias, split_heads),
+            self._project(query, self.query_kernel, self.query_bias, _SPLIT_HEADS),
+            projected_key,
+            projected_value,
             mask,
             scale=1.0 / math.sqrt(self.key_dim),
             dropout=self._dropout_layer,
@@ -155,9 +210,8 @@ class MultiHeadAttention(keras.layers.Layer):
             return_attention_scores=return_attention_scores,
         )
         output = self._project(context, self.output_kernel, self.output_bias, "btnh,nhd->btd")
-        if return_attention_scores:
-            return output, weights
-        return output
+        results = (output,) + ((cache,) if cache is not None else ()) + ((weights,) if return_attention_scores else ())
+        return results if len(results) > 1 else output
 
     def compute_mask(self, query, value, key=None, query_mask=None, value_mask=None, **kwargs):
         return query_mask

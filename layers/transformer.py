@@ -1,4 +1,4 @@
-"""Transformer blocks built on `layers.MultiHeadAttention`."""
+"""Transformer encoder and decoder blocks built on `layers.MultiHeadAttention`."""
 
 import keras
 
@@ -6,8 +6,111 @@ from layers.multi_head import MultiHeadAttention
 from layers.validation import check_positive_int, check_rate
 
 
+class _TransformerBlock(keras.layers.Layer):
+    """What the encoder and decoder blocks share: arguments, sublayer factories,
+    the residual connection and the feed-forward net."""
+
+    def __init__(
+        self,
+        num_heads,
+        intermediate_dim,
+        key_dim=None,
+        dropout=0.0,
+        activation="relu",
+        norm_first=False,
+        layer_norm_epsilon=1e-5,
+        kernel_initializer="glorot_uniform",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        check_positive_int(num_heads=num_heads, intermediate_dim=intermediate_dim)
+        check_positive_int(optional=True, key_dim=key_dim)
+        check_rate(dropout=dropout)
+        self.num_heads = num_heads
+        self.intermediate_dim = intermediate_dim
+        self.key_dim = key_dim
+        self.dropout = dropout
+        self.activation = keras.activations.get(activation)
+        self.norm_first = norm_first
+        self.layer_norm_epsilon = layer_norm_epsilon
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.supports_masking = True
+
+    def _common(self):
+        # A config, not the instance: each sublayer builds its own initializer.
+        return {"dtype": self.dtype_policy, "kernel_initializer": keras.initializers.serialize(self.kernel_initializer)}
+
+    def _attention(self, name, query_shape, value_shape):
+        model_dim = query_shape[-1]
+        key_dim = self.key_dim
+        if key_dim is None:
+            if model_dim % self.num_heads:
+                raise ValueError(
+                    f"The input width {model_dim} is not divisible by num_heads={self.num_heads}; "
+                    "choose num_heads dividing it or pass `key_dim`."
+                )
+            key_dim = model_dim // self.num_heads
+        attention = MultiHeadAttention(self.num_heads, key_dim, dropout=self.dropout, name=name, **self._common())
+        attention.build(query_shape, value_shape)
+        return attention
+
+    def _norm(self, name, input_shape):
+        norm = keras.layers.LayerNormalization(epsilon=self.layer_norm_epsilon, name=name, dtype=self.dtype_policy)
+        norm.build(input_shape)
+        return norm
+
+    def _dropout(self):
+        return keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
+
+    def _build_feedforward(self, input_shape):
+        self.feedforward_inner = keras.layers.Dense(
+            self.intermediate_dim, activation=self.activation, name="feedforward_inner", **self._common()
+        )
+        self.feedforward_inner.build(input_shape)
+        self.feedforward_outer = keras.layers.Dense(input_shape[-1], name="feedforward_outer", **self._common())
+        self.feedforward_outer.build(tuple(input_shape[:-1]) + (self.intermediate_dim,))
+        self.feedforward_dropout = self._dropout()
+
+    def _sublayer(self, x, norm, dropout, function, training):
+        """``x + Dropout(f(LN(x)))`` in pre-LN, ``LN(x + Dropout(f(x)))`` in post-LN.
+
+        `function` returns the update, or a tuple whose first item is the update
+        (extra items, e.g. attention scores, are passed through).
+        """
+        result = function(norm(x) if self.norm_first else x)
+        update, extras = (result[0], result[1:]) if isinstance(result, tuple) else (result, ())
+        y = x + dropout(update, training=training)
+        return (y if self.norm_first else norm(y)), extras
+
+    def _feedforward(self, x, training):
+        x, _ = self._sublayer(
+            x,
+            self.feedforward_norm,
+            self.feedforward_dropout,
+            lambda y: self.feedforward_outer(self.feedforward_inner(y)),
+            training,
+        )
+        return x
+
+    def compute_mask(self, inputs, mask=None):
+        return mask
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "num_heads": self.num_heads,
+            "intermediate_dim": self.intermediate_dim,
+            "key_dim": self.key_dim,
+            "dropout": self.dropout,
+            "activation": keras.activations.serialize(self.activation),
+            "norm_first": self.norm_first,
+            "layer_norm_epsilon": self.layer_norm_epsilon,
+            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+        }
+
+
 @keras.saving.register_keras_serializable(package="layers")
-class TransformerEncoderBlock(keras.layers.Layer):
+class TransformerEncoderBlock(_TransformerBlock):
     """Transformer encoder layer: self-attention and a position-wise feed-forward net.
 
     Post-LN (Vaswani et al., 2017)::
@@ -21,7 +124,8 @@ class TransformerEncoderBlock(keras.layers.Layer):
         z = y + Dropout(FFN(LN(y)))
 
     Padding (implicit Keras mask or `mask`) hides padded keys from every query;
-    padded positions carry no information to real ones.
+    padded positions carry no information to real ones. Weights are in the order
+    of `keras_hub.layers.TransformerEncoder`.
 
     Papers: Vaswani et al., "Attention Is All You Need", NeurIPS 2017;
     Xiong et al., "On Layer Normalization in the Transformer Architecture", ICML 2020.
@@ -56,69 +160,12 @@ class TransformerEncoderBlock(keras.layers.Layer):
     (2, 4, 10, 10)
     """
 
-    def __init__(
-        self,
-        num_heads,
-        intermediate_dim,
-        key_dim=None,
-        dropout=0.0,
-        activation="relu",
-        norm_first=False,
-        layer_norm_epsilon=1e-5,
-        kernel_initializer="glorot_uniform",
-        **kwargs,
-    ):
-        super().__init__(**kwargs)
-        check_positive_int(num_heads=num_heads, intermediate_dim=intermediate_dim)
-        check_rate(dropout=dropout)
-        self.num_heads = num_heads
-        self.intermediate_dim = intermediate_dim
-        self.key_dim = key_dim
-        self.dropout = dropout
-        self.activation = keras.activations.get(activation)
-        self.norm_first = norm_first
-        self.layer_norm_epsilon = layer_norm_epsilon
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.supports_masking = True
-
     def build(self, input_shape):
-        model_dim = input_shape[-1]
-        key_dim = self.key_dim
-        if key_dim is None:
-            if model_dim % self.num_heads:
-                raise ValueError(
-                    f"The input width {model_dim} is not divisible by num_heads={self.num_heads}; "
-                    "choose num_heads dividing it or pass `key_dim`."
-                )
-            key_dim = model_dim // self.num_heads
-        common = {"dtype": self.dtype_policy}
-        # A config, not the instance: each sublayer builds its own initializer.
-        initializer = {"kernel_initializer": keras.initializers.serialize(self.kernel_initializer)}
-        self.attention = MultiHeadAttention(
-            self.num_heads, key_dim, dropout=self.dropout, name="self_attention", **initializer, **common
-        )
-        self.attention.build(input_shape, input_shape)
-        self.attention_norm = keras.layers.LayerNormalization(
-            epsilon=self.layer_norm_epsilon, name="self_attention_norm", **common
-        )
-        self.attention_norm.build(input_shape)
-        self.attention_dropout = keras.layers.Dropout(self.dropout, **common)
-        self.feedforward_norm = keras.layers.LayerNormalization(
-            epsilon=self.layer_norm_epsilon, name="feedforward_norm", **common
-        )
-        self.feedforward_norm.build(input_shape)
-        self.feedforward_inner = keras.layers.Dense(
-            self.intermediate_dim, activation=self.activation, name="feedforward_inner", **initializer, **common
-        )
-        self.feedforward_inner.build(input_shape)
-        self.feedforward_outer = keras.layers.Dense(model_dim, name="feedforward_outer", **initializer, **common)
-        self.feedforward_outer.build(tuple(input_shape[:-1]) + (self.intermediate_dim,))
-        self.feedforward_dropout = keras.layers.Dropout(self.dropout, **common)
-
-    def _residual(self, x, update, dropout, norm, training):
-        """``x + Dropout(update)``, normalized afterwards in post-LN."""
-        y = x + dropout(update, training=training)
-        return y if self.norm_first else norm(y)
+        self.attention = self._attention("self_attention", input_shape, input_shape)
+        self.attention_norm = self._norm("self_attention_norm", input_shape)
+        self.attention_dropout = self._dropout()
+        self.feedforward_norm = self._norm("feedforward_norm", input_shape)
+        self._build_feedforward(input_shape)
 
     def call(
         self,
@@ -130,40 +177,155 @@ class TransformerEncoderBlock(keras.layers.Layer):
         return_attention_scores=False,
         training=None,
     ):
-        x = self.attention_norm(inputs) if self.norm_first else inputs
-        attended = self.attention(
-            x,
-            x,
-            query_mask=mask,
-            value_mask=mask,
-            attention_mask=attention_mask,
-            use_causal_mask=use_causal_mask,
-            return_attention_scores=return_attention_scores,
-            training=training,
+        x, scores = self._sublayer(
+            inputs,
+            self.attention_norm,
+            self.attention_dropout,
+            lambda y: self.attention(
+                y,
+                y,
+                query_mask=mask,
+                value_mask=mask,
+                attention_mask=attention_mask,
+                use_causal_mask=use_causal_mask,
+                return_attention_scores=return_attention_scores,
+                training=training,
+            ),
+            training,
         )
-        if return_attention_scores:
-            attended, scores = attended
-        x = self._residual(inputs, attended, self.attention_dropout, self.attention_norm, training)
-        y = self.feedforward_norm(x) if self.norm_first else x
-        y = self.feedforward_outer(self.feedforward_inner(y))
-        x = self._residual(x, y, self.feedforward_dropout, self.feedforward_norm, training)
-        return (x, scores) if return_attention_scores else x
-
-    def compute_mask(self, inputs, mask=None):
-        return mask
+        x = self._feedforward(x, training)
+        return (x, *scores) if return_attention_scores else x
 
     def compute_output_shape(self, input_shape):
         return input_shape
 
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "num_heads": self.num_heads,
-            "intermediate_dim": self.intermediate_dim,
-            "key_dim": self.key_dim,
-            "dropout": self.dropout,
-            "activation": keras.activations.serialize(self.activation),
-            "norm_first": self.norm_first,
-            "layer_norm_epsilon": self.layer_norm_epsilon,
-            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
-        }
+
+@keras.saving.register_keras_serializable(package="layers")
+class TransformerDecoderBlock(_TransformerBlock):
+    """Transformer decoder layer: causal self-attention, cross-attention, feed-forward.
+
+    Post-LN (Vaswani et al., 2017, Section 3.1), for target states ``x`` and the
+    encoder output ``m`` (the memory)::
+
+        y = LayerNorm(x + Dropout(MultiHead(x, x, x, causal)))
+        z = LayerNorm(y + Dropout(MultiHead(y, m, m)))
+        o = LayerNorm(z + Dropout(FFN(z)))
+
+    Pre-LN (`norm_first=True`) normalizes each sublayer's input instead.
+
+    Incremental decoding: pass `self_attention_cache` (the projected keys and
+    values of the tokens decoded so far, `(batch, 2, t, heads, key_dim)`; start
+    from `empty_cache`) and the new token(s) as `inputs`; the block returns the
+    cache with the new keys appended, so step `t` costs O(t) instead of
+    re-running the O(t^2) prefix. `memory_cache` (from `precompute_memory`)
+    replaces `memory` so the encoder output is projected once per sentence.
+    Cached and uncached decoding give the same outputs.
+
+    Weights are in the order of `keras_hub.layers.TransformerDecoder`.
+
+    Paper: Vaswani et al., "Attention Is All You Need", NeurIPS 2017.
+
+    Args: as `TransformerEncoderBlock`.
+
+    Call arguments:
+        inputs: target states `(batch, T, d_model)`.
+        memory: encoder output `(batch, S, d_memory)`; not needed with `memory_cache`.
+        mask: `(batch, T)` target padding mask; defaults to the implicit Keras mask.
+        memory_mask: `(batch, S)` source padding mask; defaults to the implicit
+            Keras mask of `memory`.
+        use_causal_mask: forbid attention to later target positions (default True).
+        self_attention_cache: `(batch, 2, t, heads, key_dim)` keys and values of
+            the earlier target tokens.
+        memory_cache: `(batch, 2, S, heads, key_dim)` from `precompute_memory`.
+        return_attention_scores: also return the self- and cross-attention weights.
+        training: Python bool; enables dropout.
+
+    Returns:
+        `(batch, T, d_model)`; with `self_attention_cache`, `(outputs, cache)`;
+        with `return_attention_scores=True` the self-attention weights
+        `(batch, heads, T, t + T)` and the cross-attention weights
+        `(batch, heads, T, S)` come last.
+
+    Example:
+
+    >>> block = TransformerDecoderBlock(num_heads=4, intermediate_dim=64)
+    >>> target, memory = keras.random.normal((2, 5, 32)), keras.random.normal((2, 7, 32))
+    >>> y, self_scores, cross_scores = block(target, memory, return_attention_scores=True)
+    >>> tuple(self_scores.shape), tuple(cross_scores.shape)
+    ((2, 4, 5, 5), (2, 4, 5, 7))
+    """
+
+    def build(self, inputs_shape, memory_shape=None):
+        memory_shape = memory_shape or inputs_shape
+        self.self_attention = self._attention("self_attention", inputs_shape, inputs_shape)
+        self.self_attention_norm = self._norm("self_attention_norm", inputs_shape)
+        self.self_attention_dropout = self._dropout()
+        self.cross_attention = self._attention("cross_attention", inputs_shape, memory_shape)
+        self.cross_attention_norm = self._norm("cross_attention_norm", inputs_shape)
+        self.cross_attention_dropout = self._dropout()
+        self._build_feedforward(inputs_shape)
+        self.feedforward_norm = self._norm("feedforward_norm", inputs_shape)
+
+    def empty_cache(self, batch_size):
+        """A self-attention cache holding no tokens: `(batch, 2, 0, heads, key_dim)`."""
+        attention = self.self_attention
+        return keras.ops.zeros((batch_size, 2, 0, attention.num_heads, attention.key_dim), dtype=self.compute_dtype)
+
+    def precompute_memory(self, memory):
+        """The cross-attention keys and values of `memory`, for `memory_cache`."""
+        return self.cross_attention.project_key_value(memory)
+
+    def call(
+        self,
+        inputs,
+        memory=None,
+        *,
+        mask=None,
+        memory_mask=None,
+        use_causal_mask=True,
+        self_attention_cache=None,
+        memory_cache=None,
+        return_attention_scores=False,
+        training=None,
+    ):
+        if memory is None and memory_cache is None:
+            raise ValueError("TransformerDecoderBlock needs the encoder output: pass `memory` or `memory_cache`.")
+        x, self_results = self._sublayer(
+            inputs,
+            self.self_attention_norm,
+            self.self_attention_dropout,
+            lambda y: self.self_attention(
+                y,
+                y,
+                query_mask=mask,
+                value_mask=mask,
+                use_causal_mask=use_causal_mask,
+                cache=self_attention_cache,
+                return_attention_scores=return_attention_scores,
+                training=training,
+            ),
+            training,
+        )
+        x, cross_results = self._sublayer(
+            x,
+            self.cross_attention_norm,
+            self.cross_attention_dropout,
+            lambda y: self.cross_attention(
+                y,
+                memory if memory_cache is None else None,
+                query_mask=mask,
+                value_mask=memory_mask,
+                cache=memory_cache,
+                return_attention_scores=return_attention_scores,
+                training=training,
+            ),
+            training,
+        )
+        x = self._feedforward(x, training)
+        # The cross-attention "cache" is the memory itself: drop it from the results.
+        cross_scores = cross_results[-1:] if return_attention_scores else ()
+        results = (x, *self_results, *cross_scores)
+        return results if len(results) > 1 else x
+
+    def compute_output_shape(self, inputs_shape, memory_shape=None):
+        return inputs_shape

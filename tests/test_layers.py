@@ -193,6 +193,61 @@ def test_encoder_block_matches_keras_hub(rng, norm_first):
     np.testing.assert_allclose(to_numpy(scores)[real_rows], to_numpy(expected_scores)[real_rows], **TOLERANCE)
 
 
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_decoder_block_matches_keras_hub(rng, norm_first):
+    target, memory = random(rng, 3, 5, 8), random(rng, 3, 7, 8)
+    target_mask, memory_mask = ref.random_padding_mask(rng, 3, 5), ref.random_padding_mask(rng, 3, 7)
+    ours = layers.TransformerDecoderBlock(2, 16, norm_first=norm_first)
+    theirs = keras_hub.layers.TransformerDecoder(16, 2, normalize_first=norm_first)
+    ours(target, memory)
+    theirs(target, memory)
+    theirs.set_weights([w + 0.1 * rng.standard_normal(w.shape).astype("float32") for w in theirs.get_weights()])
+    ours.set_weights(theirs.get_weights())
+    output, self_scores, cross_scores = ours(
+        target, memory, mask=target_mask, memory_mask=memory_mask, return_attention_scores=True
+    )
+    expected = theirs(target, memory, decoder_padding_mask=target_mask, encoder_padding_mask=memory_mask)
+    real = target_mask
+    np.testing.assert_allclose(to_numpy(output)[real], to_numpy(expected)[real], atol=1e-4, rtol=1e-4)
+    # KerasHub's decoder returns no scores: check them against the masks they must respect.
+    allowed_self = ref.full_mask(3, 5, 5, target_mask, target_mask, causal=True)
+    allowed_cross = ref.full_mask(3, 5, 7, target_mask, memory_mask)
+    for scores, allowed in ((self_scores, allowed_self), (cross_scores, allowed_cross)):
+        scores = to_numpy(scores)
+        assert np.all(scores[~np.broadcast_to(allowed[:, None], scores.shape)] == 0)
+        np.testing.assert_allclose(scores.sum(-1), np.broadcast_to(real[:, None, :], scores.shape[:-1]), **TOLERANCE)
+
+
+@pytest.mark.parametrize("chunks", [[1] * 6, [2, 3, 1]])
+def test_cached_decoding_equals_full_decoding(rng, chunks):
+    target, memory = random(rng, 2, 6, 8), random(rng, 2, 4, 8)
+    memory_mask = ref.random_padding_mask(rng, 2, 4)
+    block = layers.TransformerDecoderBlock(2, 16, norm_first=True)
+    full, full_self, full_cross = block(target, memory, memory_mask=memory_mask, return_attention_scores=True)
+
+    cache, memory_cache, start = block.empty_cache(2), block.precompute_memory(memory), 0
+    for size in chunks:
+        step, cache, self_scores, cross_scores = block(
+            target[:, start : start + size],
+            self_attention_cache=cache,
+            memory_cache=memory_cache,
+            memory_mask=memory_mask,
+            return_attention_scores=True,
+        )
+        stop = start + size
+        np.testing.assert_allclose(to_numpy(step), to_numpy(full)[:, start:stop], **TOLERANCE)
+        np.testing.assert_allclose(to_numpy(self_scores), to_numpy(full_self)[:, :, start:stop, :stop], **TOLERANCE)
+        np.testing.assert_allclose(to_numpy(cross_scores), to_numpy(full_cross)[:, :, start:stop], **TOLERANCE)
+        assert tuple(cache.shape) == (2, 2, stop, 2, 4)
+        start = stop
+
+
+def test_decoder_block_without_memory_is_an_error(rng):
+    block = layers.TransformerDecoderBlock(2, 16)
+    with pytest.raises(ValueError, match="memory"):
+        block(random(rng, 1, 3, 8))
+
+
 @pytest.mark.parametrize("units", [None, 5])
 def test_attention_pooling_matches_numpy(rng, units):
     states = random(rng, 4, 7, 6)
@@ -227,6 +282,7 @@ LAYER_FACTORIES = {
     "DotProductAttention": lambda: layers.DotProductAttention("concat", units=6),
     "MultiHeadAttention": lambda: layers.MultiHeadAttention(2, 4, value_dim=3, output_dim=5, use_bias=False),
     "TransformerEncoderBlock": lambda: layers.TransformerEncoderBlock(2, 16, norm_first=True, dropout=0.2),
+    "TransformerDecoderBlock": lambda: layers.TransformerDecoderBlock(4, 32, key_dim=8, activation="gelu"),
     "AttentionPooling": lambda: layers.AttentionPooling(units=5),
     "SinusoidalPositionEncoding": lambda: layers.SinusoidalPositionEncoding(max_wavelength=500),
     "PositionEmbedding": lambda: layers.PositionEmbedding(12),

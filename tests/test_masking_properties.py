@@ -17,6 +17,11 @@ def self_attention(layer):
     return lambda x, mask, causal: layer(x, x, query_mask=mask, value_mask=mask, use_causal_mask=causal)
 
 
+def fixed_memory(batch):
+    """An encoder output that depends on nothing in the target."""
+    return np.linspace(-1, 1, batch * 3 * WIDTH, dtype="float32").reshape(batch, 3, WIDTH)
+
+
 SEQUENCE_LAYERS = {
     "multi_head": lambda: self_attention(layers.MultiHeadAttention(2, 4)),
     "multi_head_explicit": lambda: (
@@ -30,6 +35,11 @@ SEQUENCE_LAYERS = {
     "encoder_block": lambda: (
         lambda block: lambda x, mask, causal: block(x, mask=mask, use_causal_mask=causal)
     )(layers.TransformerEncoderBlock(2, 16)),
+    "decoder_block": lambda: (
+        lambda block: lambda x, mask, causal: block(
+            x, fixed_memory(x.shape[0]), mask=mask, use_causal_mask=causal
+        )
+    )(layers.TransformerDecoderBlock(2, 16)),
 }
 LAYERS = {name: make() for name, make in SEQUENCE_LAYERS.items()}
 
