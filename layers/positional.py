@@ -141,11 +141,17 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         embeddings_initializer: initializer of the token table.
 
     Call arguments:
-        inputs: integer token ids `(batch, T)`.
+        inputs: integer token ids `(batch, T)`, or states `(batch, T, d)` with
+            `reverse=True`.
         start_index: position of the first token (for incremental decoding).
+        reverse: map states to logits over the vocabulary with the transposed
+            token table, ``logits = h E_tok^T`` (weight tying: Press & Wolf,
+            2017; Vaswani et al., 2017, Section 3.4). The Keras mask of the
+            states passes through.
 
     Returns:
-        `(batch, T, embedding_dim)`; its Keras mask is `inputs != 0` when `mask_zero`.
+        `(batch, T, embedding_dim)`, its Keras mask `inputs != 0` when
+        `mask_zero`; with `reverse=True`, `(batch, T, vocabulary_size)`.
 
     Example:
 
@@ -200,17 +206,21 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         self.token_embedding.build(input_shape)
         self.position_embedding.build(tuple(input_shape) + (self.embedding_dim,))
 
-    def call(self, inputs, start_index=0):
+    def call(self, inputs, start_index=0, reverse=False):
+        if reverse:
+            table = ops.cast(self.token_embedding.embeddings, inputs.dtype)
+            return ops.matmul(inputs, ops.transpose(table))
         tokens = self.token_embedding(inputs)
         if self.scale_embeddings:
             tokens = tokens * ops.cast(math.sqrt(self.embedding_dim), tokens.dtype)
         return tokens + self.position_embedding(tokens, start_index=start_index)
 
     def compute_mask(self, inputs, mask=None):
+        if "int" not in str(inputs.dtype):
+            return mask  # reverse: the states' mask passes through
         return ops.not_equal(inputs, 0) if self.mask_zero else None
 
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape) + (self.embedding_dim,)
+    # No compute_output_shape: the shape depends on `reverse`, so Keras traces `call`.
 
     def get_config(self):
         return {
