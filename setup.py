@@ -17,6 +17,7 @@ setup(
         "keras>=3.15",
         "keras-hub>=0.32",
         "tensorboard",
+        "sacrebleu>=2.4",
     ],
     extras_require={
         "dev": [

@@ -1,0 +1,446 @@
+"""Machine translation: WordPiece -> zoo seq2seq model -> fit() -> BLEU and chrF.
+
+Data: Multi30k (`$ZOO_DATA_DIR/multi30k`, either direction; test is
+test_2016_flickr), Anki spa-eng (70/15/15 fixed-seed split), or any TSV of
+sentence pairs (`train_file`, `validation_file`, `test_file`).
+
+>>> from recipes import translation
+>>> result = translation.train(translation.Config(model="transformer_small", run_dir="runs/multi30k"))
+>>> translation.translate("runs/multi30k", ["Ein Mann fährt Fahrrad."])
+"""
+
+import dataclasses
+import re
+import time
+
+import keras
+import keras_hub
+import numpy as np
+import sacrebleu
+import tensorflow as tf
+
+import zoo
+from layers.validation import check_positive_int, check_rate
+from recipes import data as datasets
+from recipes import decoding
+from recipes.callbacks import standard_callbacks
+from recipes.run import RunDirectory, RunError, read_lines, write_lines
+from zoo.translation import decoder_for
+
+TASK = "translation"
+PAD, UNK, START, END = "[PAD]", "[UNK]", "[START]", "[END]"
+RESERVED_TOKENS = (PAD, UNK, START, END)  # [PAD] must be id 0: the models' mask_zero relies on it.
+DATASETS = ("multi30k", "spa-eng")
+
+
+@dataclasses.dataclass
+class Config:
+    """Every knob of the recipe. Defaults are the benchmark configuration (Multi30k de->en)."""
+
+    model: str = "transformer_small"
+    model_options: dict = dataclasses.field(default_factory=dict)
+    dataset: str = "multi30k"
+    direction: str = "de-en"
+    data_dir: str = None
+    train_file: str = None
+    validation_file: str = None
+    test_file: str = None
+    max_train_examples: int = None
+    shared_vocabulary: bool = False
+    vocabulary_size: int = 8000
+    max_length: int = 64
+    batch_size: int = 128
+    epochs: int = 10
+    learning_rate: float = None
+    warmup_steps: int = 4000
+    label_smoothing: float = 0.1
+    beam_size: int = 4
+    length_penalty: float = 0.6
+    bleu_sample_size: int = 200
+    seed: int = 1337
+    run_dir: str = "runs/translation"
+    verbose: int = 2
+
+    def __post_init__(self):
+        if self.model not in zoo.list_models(task=TASK):
+            raise ValueError(f"Unknown translation model {self.model!r}; choose one of {zoo.list_models(task=TASK)}.")
+        if self.dataset not in DATASETS and self.train_file is None:
+            raise ValueError(f"Unknown dataset {self.dataset!r}; choose one of {DATASETS} or give train_file.")
+        user_files = (self.train_file, self.validation_file, self.test_file)
+        if any(user_files) and not all(user_files):
+            raise ValueError("Give train_file, validation_file and test_file together (or none).")
+        check_positive_int(
+            vocabulary_size=self.vocabulary_size,
+            max_length=self.max_length,
+            batch_size=self.batch_size,
+            epochs=self.epochs,
+            warmup_steps=self.warmup_steps,
+            beam_size=self.beam_size,
+            bleu_sample_size=self.bleu_sample_size,
+        )
+        check_rate(label_smoothing=self.label_smoothing)
+        if self.learning_rate is None and "hidden_dim" not in zoo.default_config(self.model):
+            raise ValueError(
+                f"{self.model} has no `hidden_dim` for the Transformer schedule (Eq. 3); set `learning_rate`."
+            )
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass
+class Result:
+    run_dir: str
+    metrics: dict
+
+
+def load_data(config):
+    """`{"train", "validation", "test"}` as `recipes.data.SentencePairs`."""
+    if config.train_file is not None:
+        splits = {
+            split: datasets.read_sentence_pair_table(path)
+            for split, path in (("train", config.train_file), ("validation", config.validation_file), ("test", config.test_file))
+        }
+    elif config.dataset == "multi30k":
+        splits = datasets.read_multi30k(config.data_dir, config.direction)
+    else:
+        splits = datasets.read_spa_eng(config.data_dir, config.direction, seed=config.seed)
+    if config.max_train_examples is not None:
+        splits["train"] = splits["train"].take(range(min(config.max_train_examples, len(splits["train"]))))
+    return splits
+
+
+# ---------------------------------------------------------------- tokenization
+
+
+def learn_vocabulary(sentences, config):
+    """Cased WordPiece vocabulary (BLEU is cased) of at most `config.vocabulary_size` tokens."""
+    return keras_hub.tokenizers.compute_word_piece_vocabulary(
+        tf.data.Dataset.from_tensor_slices(sentences).batch(1024),
+        config.vocabulary_size,
+        lowercase=False,
+        strip_accents=False,
+        reserved_tokens=list(RESERVED_TOKENS),
+    )
+
+
+def make_tokenizer(vocabulary):
+    return keras_hub.tokenizers.WordPieceTokenizer(
+        vocabulary=vocabulary, lowercase=False, strip_accents=False, oov_token=UNK
+    )
+
+
+def detokenize(tokenizer, ids):
+    """Text of each row of ids, stopping at [END]; WordPiece's spaces around punctuation removed.
+
+    WordPiece splits off punctuation ("Hut , der", "man ' s"); sacrebleu scores
+    the raw text against raw references, so the split is undone: no space before
+    ``. , ! ? ; : ) ] %`` or after ``( [``, none around apostrophes.
+    """
+    end = tokenizer.token_to_id(END)
+    texts = []
+    for row in np.asarray(ids):
+        row = list(row)
+        row = row[: row.index(end)] if end in row else row
+        row = [i for i in row if i > end]  # drop padding and the reserved tokens
+        text = tokenizer.detokenize(row) if row else ""
+        text = re.sub(r" ([.,!?;:)\]%])", r"\1", text)
+        text = re.sub(r"([(\[]) ", r"\1", text)
+        texts.append(re.sub(r" ?' ?", "'", text))
+    return texts
+
+
+class Tokenizers:
+    """Source and target tokenizers (one shared object when the vocabulary is shared)."""
+
+    def __init__(self, source_vocabulary, target_vocabulary):
+        self.source = make_tokenizer(source_vocabulary)
+        self.target = self.source if target_vocabulary is source_vocabulary else make_tokenizer(target_vocabulary)
+        self.start_id, self.end_id = self.target.token_to_id(START), self.target.token_to_id(END)
+
+    def source_ids(self, sentences, max_length):
+        """Padded `(n, <= max_length)` int32 source ids."""
+        rows = [row[:max_length] for row in self.source(list(sentences))]
+        ids = np.zeros((len(rows), max(map(len, rows), default=1) or 1), dtype="int32")
+        for i, row in enumerate(rows):
+            ids[i, : len(row)] = row
+        return ids
+
+
+def vocabulary_files(run, shared):
+    if shared:
+        return run.vocabulary_file, run.vocabulary_file
+    return run.path / "source_vocabulary.txt", run.path / "target_vocabulary.txt"
+
+
+def prepare_tokenizers(run, splits, config):
+    """Learns (or, when resuming, reads) the vocabularies and returns `Tokenizers`."""
+    source_file, target_file = vocabulary_files(run, config.shared_vocabulary)
+    if not target_file.exists():
+        train = splits["train"]
+        if config.shared_vocabulary:
+            write_lines(source_file, learn_vocabulary(train.sources + train.targets, config))
+        else:
+            write_lines(source_file, learn_vocabulary(train.sources, config))
+            write_lines(target_file, learn_vocabulary(train.targets, config))
+    source = read_lines(source_file)
+    return Tokenizers(source, source if config.shared_vocabulary else read_lines(target_file))
+
+
+def make_dataset(pairs, tokenizers, config, *, training):
+    """`({"source_tokens", "target_tokens_in"}, target_tokens_out)` batches.
+
+    The target is packed as ``[START] w_1 .. w_n [END]``; the model reads it
+    without the last token and predicts it without the first. Batches group
+    pairs of similar length (`bucket_by_sequence_length`), so little compute goes
+    into padding; training shuffles first.
+    """
+    length = config.max_length
+    start, end = tokenizers.start_id, tokenizers.end_id
+
+    def encode(source, target):
+        target_ids = tokenizers.target(target)[: length - 1]
+        packed = tf.concat([[start], target_ids, [end]], axis=0)
+        inputs = {"source_tokens": tokenizers.source(source)[:length], "target_tokens_in": packed[:-1]}
+        return inputs, packed[1:]
+
+    dataset = tf.data.Dataset.from_tensor_slices((list(pairs.sources), list(pairs.targets)))
+    if training:
+        dataset = dataset.shuffle(len(pairs), seed=config.seed, reshuffle_each_iteration=True)
+    dataset = dataset.map(encode, num_parallel_calls=tf.data.AUTOTUNE)
+    boundaries = [b for b in (8, 12, 16, 20, 24, 32, 48, 64, 96) if b < length]
+    dataset = dataset.bucket_by_sequence_length(
+        lambda inputs, target: tf.maximum(tf.shape(inputs["source_tokens"])[0], tf.shape(target)[0]),
+        bucket_boundaries=boundaries,
+        bucket_batch_sizes=[config.batch_size] * (len(boundaries) + 1),
+    )
+    # Each bucket emits its full batches, then its remainder, so the count does not
+    # depend on the shuffle order: count once and let Keras know it.
+    batches = int(dataset.reduce(0, lambda count, _: count + 1))
+    return dataset.apply(tf.data.experimental.assert_cardinality(batches)).prefetch(tf.data.AUTOTUNE)
+
+
+# ---------------------------------------------------------------- training
+
+
+@keras.saving.register_keras_serializable(package="recipes")
+class SmoothedSparseCrossentropy(keras.losses.Loss):
+    """Cross-entropy against label-smoothed targets, from integer labels and logits.
+
+    ``q = (1 - eps) onehot(y) + eps / V`` (Szegedy et al., 2016; Vaswani et al.,
+    2017, Section 5.4), so ``loss = (1 - eps) (-log p_y) + eps mean_k(-log p_k)``.
+    Padding (label 0) gets zero loss; with the models' target mask Keras
+    averages over real tokens only.
+    """
+
+    def __init__(self, label_smoothing=0.1, name="smoothed_crossentropy", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.label_smoothing = label_smoothing
+
+    def call(self, y_true, y_pred):
+        y_true = keras.ops.cast(y_true, "int32")
+        log_probs = keras.ops.log_softmax(keras.ops.cast(y_pred, "float32"), axis=-1)
+        true_log_prob = keras.ops.squeeze(keras.ops.take_along_axis(log_probs, y_true[..., None], axis=-1), -1)
+        eps = self.label_smoothing
+        loss = -(1.0 - eps) * true_log_prob - eps * keras.ops.mean(log_probs, axis=-1)
+        return keras.ops.where(keras.ops.not_equal(y_true, 0), loss, 0.0)
+
+    def get_config(self):
+        return {**super().get_config(), "label_smoothing": self.label_smoothing}
+
+
+@keras.saving.register_keras_serializable(package="recipes")
+class TransformerSchedule(keras.optimizers.schedules.LearningRateSchedule):
+    """``lr = d_model^-0.5 min(step^-0.5, step warmup^-1.5)`` (Vaswani et al., 2017, Eq. 3)."""
+
+    def __init__(self, model_dim, warmup_steps=4000):
+        self.model_dim = model_dim
+        self.warmup_steps = warmup_steps
+
+    def __call__(self, step):
+        step = keras.ops.cast(step, "float32") + 1.0  # Keras counts from 0
+        warmup = keras.ops.cast(self.warmup_steps, "float32")
+        return self.model_dim**-0.5 * keras.ops.minimum(step**-0.5, step * warmup**-1.5)
+
+    def get_config(self):
+        return {"model_dim": self.model_dim, "warmup_steps": self.warmup_steps}
+
+
+def build_model(config, tokenizers):
+    overrides = {
+        "source_vocab_size": tokenizers.source.vocabulary_size(),
+        "target_vocab_size": tokenizers.target.vocabulary_size(),
+    }
+    if "shared_embeddings" in zoo.default_config(config.model):
+        overrides["shared_embeddings"] = config.shared_vocabulary
+    return zoo.build(config.model, **(overrides | config.model_options))
+
+
+def compile_model(model, config):
+    """Adam(0.9, 0.98, 1e-9) with Eq. 3 (or a constant `learning_rate`); smoothed loss; token accuracy."""
+    if config.learning_rate is None:
+        model_dim = (zoo.default_config(config.model) | config.model_options)["hidden_dim"]
+        learning_rate = TransformerSchedule(model_dim, config.warmup_steps)
+    else:
+        learning_rate = config.learning_rate
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate, beta_1=0.9, beta_2=0.98, epsilon=1e-9),
+        loss=SmoothedSparseCrossentropy(config.label_smoothing),
+        metrics=[keras.metrics.SparseCategoricalAccuracy(name="token_accuracy")],
+    )
+
+
+def translate_ids(model, source_ids, tokenizers, config, *, beam_size=1):
+    """Greedy (`beam_size=1`) or beam-search translations of padded source ids, as text."""
+    decoder = decoder_for(model)
+    options = {"start_id": tokenizers.start_id, "end_id": tokenizers.end_id, "max_length": config.max_length}
+    outputs = []
+    for begin in range(0, len(source_ids), config.batch_size):
+        batch = source_ids[begin : begin + config.batch_size]
+        batch = batch[:, : max(1, int((batch != 0).sum(1).max()))]  # drop all-padding columns
+        if beam_size == 1:
+            ids = decoding.greedy(decoder, batch, **options)
+        else:
+            ids = decoding.beam_search(decoder, batch, beam_size=beam_size, alpha=config.length_penalty, **options)
+        outputs.extend(detokenize(tokenizers.target, ids))
+    return outputs
+
+
+def score(hypotheses, references):
+    """Corpus BLEU and chrF (sacrebleu defaults: 13a tokenization, cased)."""
+    return {
+        "bleu": sacrebleu.corpus_bleu(hypotheses, [references]).score,
+        "chrf": sacrebleu.corpus_chrf(hypotheses, [references]).score,
+    }
+
+
+class BleuCallback(keras.callbacks.Callback):
+    """Adds `val_bleu` and `val_chrf` (greedy, on a fixed validation sample) to each epoch's logs.
+
+    Place it before the checkpoint and TensorBoard callbacks, which read them.
+    """
+
+    def __init__(self, pairs, tokenizers, config):
+        super().__init__()
+        self.references = list(pairs.targets)
+        self.source_ids = tokenizers.source_ids(pairs.sources, config.max_length)
+        self.tokenizers, self.config = tokenizers, config
+
+    def on_epoch_end(self, epoch, logs=None):
+        hypotheses = translate_ids(self.model, self.source_ids, self.tokenizers, self.config)
+        scores = score(hypotheses, self.references)
+        if logs is not None:
+            logs["val_bleu"], logs["val_chrf"] = scores["bleu"], scores["chrf"]
+
+
+def train(config):
+    """Trains `config.model` and writes the run directory; resumes an unfinished run.
+
+    Returns:
+        `Result` with the metrics of `metrics.json`: test BLEU and chrF with
+        greedy and beam search, epochs, wall time, training tokens/s.
+    """
+    run = RunDirectory(config.run_dir)
+    run.start(config.to_dict())
+    if run.metrics_file.exists():
+        print(f"{run.path} is a finished run with this configuration; not retraining.")
+        return Result(str(run.path), run.read_metrics())
+
+    keras.utils.set_random_seed(config.seed)
+    splits = load_data(config)
+    tokenizers = prepare_tokenizers(run, splits, config)
+    train_data = make_dataset(splits["train"], tokenizers, config, training=True)
+    validation_data = make_dataset(splits["validation"], tokenizers, config, training=False)
+    model = build_model(config, tokenizers)
+    compile_model(model, config)
+
+    target_tokens = int(train_data.reduce(0, lambda n, batch: n + tf.math.count_nonzero(batch[1], dtype=tf.int32)))
+    sample = splits["validation"].take(range(min(config.bleu_sample_size, len(splits["validation"]))))
+    started = time.perf_counter()
+    history = model.fit(
+        train_data,
+        validation_data=validation_data,
+        epochs=config.epochs,
+        callbacks=standard_callbacks(
+            run,
+            monitor="val_bleu",
+            mode="max",
+            examples_per_epoch=len(splits["train"]),
+            tokens_per_epoch=target_tokens,
+            epoch_metrics=[BleuCallback(sample, tokenizers, config)],
+        ),
+        shuffle=False,
+        verbose=config.verbose,
+    )
+    wall_time = time.perf_counter() - started
+
+    best = keras.saving.load_model(run.model_file)
+    test = splits["test"]
+    source_ids = tokenizers.source_ids(test.sources, config.max_length)
+    greedy = translate_ids(best, source_ids, tokenizers, config)
+    beam = translate_ids(best, source_ids, tokenizers, config, beam_size=config.beam_size)
+    metrics = {
+        "model": config.model,
+        "parameters": best.count_params(),
+        "direction": config.direction,
+        **{f"test_{k}_greedy": v for k, v in score(greedy, test.targets).items()},
+        **{f"test_{k}_beam": v for k, v in score(beam, test.targets).items()},
+        "beam_size": config.beam_size,
+        "best_validation_bleu": float(max(history.history["val_bleu"])),
+        "train_loss_per_epoch": [float(v) for v in history.history["loss"]],
+        "epochs": config.epochs,
+        "train_pairs": len(splits["train"]),
+        "test_pairs": len(test),
+        "wall_time_seconds": wall_time,
+        "train_tokens_per_second": float(np.mean(history.history["tokens_per_second"])),
+        "samples": [
+            {"source": s, "reference": r, "greedy": g, "beam": b}
+            for s, r, g, b in list(zip(test.sources, test.targets, greedy, beam))[:5]
+        ],
+    }
+    run.write_metrics(metrics)
+    return Result(str(run.path), metrics)
+
+
+# ---------------------------------------------------------------- finished runs
+
+
+def load_run(run_dir):
+    """`(config, model, tokenizers)` of a finished run directory."""
+    run = RunDirectory(run_dir)
+    run.require(run.config_file, run.model_file)
+    config = Config(**run.read_config())
+    source_file, target_file = vocabulary_files(run, config.shared_vocabulary)
+    run.require(source_file, target_file)
+    try:
+        model = keras.saving.load_model(run.model_file)
+    except Exception as error:  # a truncated or foreign file: say which one
+        raise RunError(f"Cannot load {run.model_file}: {error}") from error
+    source = read_lines(source_file)
+    return config, model, Tokenizers(source, source if config.shared_vocabulary else read_lines(target_file))
+
+
+def translate(run_dir, sentences, beam_size=None):
+    """Translations of `sentences` by a finished run (beam search of the run's size by default)."""
+    config, model, tokenizers = load_run(run_dir)
+    sentences = [sentences] if isinstance(sentences, str) else list(sentences)
+    source_ids = tokenizers.source_ids(sentences, config.max_length)
+    return translate_ids(model, source_ids, tokenizers, config, beam_size=beam_size or config.beam_size)
+
+
+def evaluate(run_dir, data_dir=None):
+    """Test BLEU and chrF (beam search) of a finished run."""
+    config, model, tokenizers = load_run(run_dir)
+    if data_dir is not None:
+        config.data_dir = data_dir
+    test = load_data(config)["test"]
+    hypotheses = translate_ids(
+        model, tokenizers.source_ids(test.sources, config.max_length), tokenizers, config, beam_size=config.beam_size
+    )
+    return {**{f"test_{k}": v for k, v in score(hypotheses, test.targets).items()}, "test_pairs": len(test)}
+
+
+def predict(run_dir, texts):
+    """`{"source", "translation"}` per text (the CLI's `zoo predict` on a translation run)."""
+    texts = [texts] if isinstance(texts, str) else list(texts)
+    return [{"source": s, "translation": t} for s, t in zip(texts, translate(run_dir, texts))]
