@@ -13,21 +13,39 @@ RESULTS = ROOT / "benchmarks" / "results"
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 
 
+def text_classification(record):
+    """(evaluation set, score, throughput) of a text-classification record."""
+    return "SST-2 dev", f"{100 * record['dev_accuracy']:.2f}% accuracy", f"{record['train_examples_per_second']:.0f} examples/s"
+
+
+def translation(record):
+    """(evaluation set, score, throughput) of a translation record."""
+    score = (
+        f"BLEU {record['test_bleu_beam']:.1f} (beam {record['beam_size']}), {record['test_bleu_greedy']:.1f} (greedy); "
+        f"chrF {record['test_chrf_beam']:.1f}"
+    )
+    return f"Multi30k {record['direction']} test2016", score, f"{record['train_tokens_per_second']:.0f} target tokens/s"
+
+
+FORMATS = {"text_classification": text_classification, "translation": translation}
+
+
 def rows():
-    for path in sorted(RESULTS.glob("text_classification_*.json")):
-        record = json.loads(path.read_text())
-        machine = record["machine"]
-        yield (
-            f"| SST-2 dev | `{record['model']}` | {record['parameters'] / 1e6:.2f}M | "
-            f"{100 * record['dev_accuracy']:.2f}% | {record['epochs']} | {record['wall_time_seconds'] / 60:.1f} min | "
-            f"{record['train_examples_per_second']:.0f} | {machine['cpu_count']} CPU cores, {machine['backend']} | "
-            f"`{record['command']}` |"
-        )
+    for benchmark, format_record in FORMATS.items():
+        for path in sorted(RESULTS.glob(f"{benchmark}_*.json")):
+            record = json.loads(path.read_text())
+            machine = record["machine"]
+            evaluation_set, score, throughput = format_record(record)
+            yield (
+                f"| {evaluation_set} | `{record['model']}` | {record['parameters'] / 1e6:.2f}M | {score} | "
+                f"{record['epochs']} | {record['wall_time_seconds'] / 60:.1f} min | {throughput} | "
+                f"{machine['cpu_count']} CPU cores, {machine['backend']} | `{record['command']}` |"
+            )
 
 
 def render():
     header = (
-        "| task | model | parameters | accuracy | epochs | training time | train examples/s | machine | command |\n"
+        "| evaluated on | model | parameters | score | epochs | training time | training throughput | machine | command |\n"
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
     )
     return "\n".join([BEGIN, header, *rows(), END])

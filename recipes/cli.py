@@ -5,6 +5,7 @@
     zoo train TASK [--model NAME] [--epochs N] [--data-dir DIR] [--run-dir DIR] [--set key=value ...]
     zoo evaluate RUN_DIR [--data-dir DIR]
     zoo predict RUN_DIR INPUT...
+    zoo translate RUN_DIR SENTENCE... [--beam-size K]
 
 `--set` takes any field of the task's `Config` (`--set batch_size=32`), or
 `model.ARG` for an argument of the model builder (`--set model.num_layers=4`).
@@ -17,10 +18,10 @@ import json
 import sys
 
 import zoo
-from recipes import text_classification
+from recipes import text_classification, translation
 from recipes.run import RunDirectory
 
-RECIPES = {text_classification.TASK: text_classification}
+RECIPES = {text_classification.TASK: text_classification, translation.TASK: translation}
 
 
 def parse_assignments(assignments, config_class):
@@ -67,8 +68,10 @@ def command_describe(args):
 def command_train(args):
     recipe = RECIPES[args.task]
     values, model_options = parse_assignments(args.set, recipe.Config)
-    for flag in ("model", "epochs", "data_dir", "run_dir"):
+    for flag in ("model", "epochs", "data_dir", "run_dir", "direction"):
         if getattr(args, flag) is not None:
+            if flag not in {field.name for field in dataclasses.fields(recipe.Config)}:
+                raise ValueError(f"--{flag.replace('_', '-')} does not apply to {args.task}.")
             values[flag] = getattr(args, flag)
     if model_options:
         values["model_options"] = {**values.get("model_options", {}), **model_options}
@@ -83,6 +86,13 @@ def command_evaluate(args):
 def command_predict(args):
     for prediction in recipe_of_run(args.run_dir).predict(args.run_dir, args.inputs):
         print(json.dumps(prediction))
+
+
+def command_translate(args):
+    if recipe_of_run(args.run_dir) is not translation:
+        raise ValueError(f"{args.run_dir} is not a translation run; use `zoo predict`.")
+    for translated in translation.translate(args.run_dir, args.sentences, beam_size=args.beam_size):
+        print(translated)
 
 
 def make_parser():
@@ -104,6 +114,7 @@ def make_parser():
     train.add_argument("--epochs", type=int)
     train.add_argument("--data-dir", help="datasets directory (default: $ZOO_DATA_DIR)")
     train.add_argument("--run-dir", help="where the run is written (and resumed)")
+    train.add_argument("--direction", help="translation only: source-target languages, e.g. de-en")
     train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any Config field or model.ARG")
     train.set_defaults(handler=command_train)
 
@@ -116,6 +127,12 @@ def make_parser():
     predict.add_argument("run_dir")
     predict.add_argument("inputs", nargs="+")
     predict.set_defaults(handler=command_predict)
+
+    translate = commands.add_parser("translate", help="translate sentences with a finished translation run")
+    translate.add_argument("run_dir")
+    translate.add_argument("sentences", nargs="+")
+    translate.add_argument("--beam-size", type=int, help="default: the run's beam_size; 1 is greedy")
+    translate.set_defaults(handler=command_translate)
     return parser
 
 

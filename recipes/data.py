@@ -11,6 +11,7 @@ import dataclasses
 import gzip
 import os
 import zipfile
+import zlib
 from pathlib import Path
 
 import keras
@@ -164,7 +165,7 @@ def read_lines_of(path, layout):
     try:
         with opener(path, "rt", encoding="utf-8") as file:
             return file.read().splitlines()
-    except (OSError, EOFError, UnicodeDecodeError) as error:
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError) as error:
         raise DataError(f"Cannot read {path} ({error}); expected {layout}.") from error
 
 

@@ -4,7 +4,8 @@
       config.json      the Config the run was started with
       metrics.json     final metrics
       model.keras      the best model (by validation metric)
-      vocabulary.txt   tokenizer vocabulary, where the recipe has one
+      vocabulary.txt   tokenizer vocabulary, where the recipe has one (translation with separate
+                       vocabularies: source_vocabulary.txt and target_vocabulary.txt)
       labels.txt       class names, one per line, in the order of the model's outputs
       train/ validation/   TensorBoard logs
       backup/          BackupAndRestore state while a run is unfinished
@@ -16,6 +17,14 @@ anything else is refused, so a run is never overwritten by accident.
 import dataclasses
 import json
 from pathlib import Path
+
+
+@dataclasses.dataclass
+class Result:
+    """What a recipe's `train` returns: the run directory and its `metrics.json` content."""
+
+    run_dir: str
+    metrics: dict
 
 
 class RunError(ValueError):

@@ -21,7 +21,7 @@ import zoo
 from layers.validation import check_positive_int
 from recipes import data as datasets
 from recipes.callbacks import standard_callbacks
-from recipes.run import RunDirectory, RunError, read_lines, write_lines
+from recipes.run import Result, RunDirectory, RunError, read_lines, write_lines
 
 TASK = "text-classification"
 RESERVED_TOKENS = ("[PAD]", "[UNK]")  # [PAD] must be id 0: the models' mask_zero relies on it.
@@ -70,12 +70,6 @@ class Config:
 
     def to_dict(self):
         return dataclasses.asdict(self)
-
-
-@dataclasses.dataclass
-class Result:
-    run_dir: str
-    metrics: dict
 
 
 def load_data(config):

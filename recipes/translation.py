@@ -24,7 +24,7 @@ from layers.validation import check_positive_int, check_rate
 from recipes import data as datasets
 from recipes import decoding
 from recipes.callbacks import standard_callbacks
-from recipes.run import RunDirectory, RunError, read_lines, write_lines
+from recipes.run import Result, RunDirectory, RunError, read_lines, write_lines
 from zoo.translation import decoder_for
 
 TASK = "translation"
@@ -46,6 +46,7 @@ class Config:
     validation_file: str = None
     test_file: str = None
     max_train_examples: int = None
+    max_eval_examples: int = None
     shared_vocabulary: bool = False
     vocabulary_size: int = 8000
     max_length: int = 64
@@ -88,12 +89,6 @@ class Config:
         return dataclasses.asdict(self)
 
 
-@dataclasses.dataclass
-class Result:
-    run_dir: str
-    metrics: dict
-
-
 def load_data(config):
     """`{"train", "validation", "test"}` as `recipes.data.SentencePairs`."""
     if config.train_file is not None:
@@ -105,9 +100,11 @@ def load_data(config):
         splits = datasets.read_multi30k(config.data_dir, config.direction)
     else:
         splits = datasets.read_spa_eng(config.data_dir, config.direction, seed=config.seed)
-    if config.max_train_examples is not None:
-        splits["train"] = splits["train"].take(range(min(config.max_train_examples, len(splits["train"]))))
-    return splits
+    limits = {"train": config.max_train_examples, "validation": config.max_eval_examples, "test": config.max_eval_examples}
+    return {
+        split: pairs if limits[split] is None else pairs.take(range(min(limits[split], len(pairs))))
+        for split, pairs in splits.items()
+    }
 
 
 # ---------------------------------------------------------------- tokenization

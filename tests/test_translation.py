@@ -1,0 +1,260 @@
+"""Translation: decoder causality, cached == full decoding, beam search, paper sizes,
+the loss and schedule, `.keras` round trips, data errors, and a smoke run on real Multi30k."""
+
+import itertools
+import json
+
+import keras
+import numpy as np
+import pytest
+
+import zoo
+from recipes import cli, decoding, translation
+from recipes import data as datasets
+from zoo.translation import decoder_for
+
+TRANSLATION_MODELS = zoo.list_models(task="translation")
+SMALL_MODEL = {"source_vocab_size": 60, "target_vocab_size": 60, "hidden_dim": 16, "num_heads": 2, "intermediate_dim": 32}
+
+
+def to_numpy(x):
+    return keras.ops.convert_to_numpy(x)
+
+
+def random_batch(rng, batch=3, source_length=7, target_length=6, vocab=60):
+    source = rng.integers(4, vocab, size=(batch, source_length)).astype("int32")
+    target = rng.integers(4, vocab, size=(batch, target_length)).astype("int32")
+    source[0, source_length - 2 :] = 0  # padding
+    return source, target
+
+
+@pytest.mark.parametrize("options", [{}, {"norm_first": True, "shared_embeddings": True}, {"tie_output_embedding": False}])
+def test_changing_a_target_token_never_changes_earlier_logits(rng, options):
+    model = zoo.build("transformer_tiny", num_layers=2, **SMALL_MODEL, **options)
+    source, target = random_batch(rng)
+    logits = to_numpy(model({"source_tokens": source, "target_tokens_in": target}))
+    for t in range(target.shape[1]):
+        changed = target.copy()
+        changed[:, t] = (changed[:, t] + 1 + rng.integers(0, 50)) % 56 + 4
+        new_logits = to_numpy(model({"source_tokens": source, "target_tokens_in": changed}))
+        np.testing.assert_allclose(new_logits[:, :t], logits[:, :t], atol=1e-5)
+        assert not np.allclose(new_logits[:, t], logits[:, t], atol=1e-5)
+
+
+@pytest.mark.parametrize("options", [{}, {"norm_first": True, "shared_embeddings": True}, {"tie_output_embedding": False}])
+def test_cached_step_decoding_equals_the_full_forward_pass(rng, options):
+    model = zoo.build("transformer_tiny", num_layers=2, **SMALL_MODEL, **options)
+    source, target = random_batch(rng)
+    full = to_numpy(model({"source_tokens": source, "target_tokens_in": target}))
+    decoder = decoder_for(model)
+    state = decoder.encode(source)
+    caches = decoder.start(state)
+    for t in range(target.shape[1]):
+        logits, caches = decoder.step(target[:, t], t, state, caches)
+        np.testing.assert_allclose(to_numpy(logits), full[:, t], atol=1e-5, rtol=1e-5)
+
+
+def test_beam_size_one_is_greedy(rng):
+    model = zoo.build("transformer_tiny", num_layers=1, **SMALL_MODEL)
+    source, _ = random_batch(rng, batch=5)
+    options = {"start_id": 2, "end_id": 3, "max_length": 12}
+    greedy = decoding.greedy(decoder_for(model), source, **options)
+    beam = decoding.beam_search(decoder_for(model), source, beam_size=1, **options)
+    np.testing.assert_array_equal(beam, greedy)
+
+
+class MarkovDecoder:
+    """A decoder whose next-token log-probabilities depend only on the last token: a table."""
+
+    def __init__(self, log_probs):
+        self.log_probs = log_probs
+
+    def encode(self, source):
+        return {"rows": keras.ops.convert_to_tensor(np.arange(len(source)))}
+
+    def start(self, state):
+        return {"rows": state["rows"]}
+
+    def step(self, tokens, index, state, caches):
+        return self.log_probs[np.asarray(tokens)], caches
+
+
+def test_wide_beam_finds_the_best_length_normalized_sequence(rng):
+    vocabulary, end, max_length, alpha = 4, 3, 4, 0.6
+    table = np.log(rng.dirichlet(np.ones(vocabulary), size=vocabulary))
+    best, best_score = None, -np.inf
+    for length in range(1, max_length + 1):
+        for sequence in itertools.product(range(1, vocabulary), repeat=length):
+            if end in sequence[:-1] or (length < max_length and sequence[-1] != end):
+                continue  # hypotheses stop at [END] or at max_length
+            log_prob = sum(table[prev, tok] for prev, tok in zip((2,) + sequence[:-1], sequence))
+            normalized = log_prob / decoding.length_penalty(length, alpha)
+            if normalized > best_score:
+                best, best_score = sequence, normalized
+    table[:, 0] = -np.inf  # never padding
+    found = decoding.beam_search(
+        MarkovDecoder(table), np.zeros((1, 1)), start_id=2, end_id=end, max_length=max_length, beam_size=64, alpha=alpha
+    )[0]
+    assert tuple(int(t) for t in found if t != 0) == best
+
+
+def test_paper_parameter_counts():
+    """Vaswani et al. Table 3 gives 65M (base) and 213M (big). The weights the paper
+    describes, with a shared 37000-token vocabulary and tied embeddings, count
+    63.1M and 214.2M (see zoo.translation.transformer); within 3.5% of the paper's."""
+    base, big = zoo.build("transformer_base"), zoo.build("transformer_big")
+    assert base.count_params() == pytest.approx(65e6, rel=0.035)
+    assert big.count_params() == pytest.approx(213e6, rel=0.035)
+    # The counts come from the formula, not from a fitted constant.
+    for model, d, d_ff in ((base, 512, 2048), (big, 1024, 4096)):
+        attention, feedforward = 4 * (d * d + d), d * d_ff + d_ff + d_ff * d + d
+        expected = 37000 * d + 6 * (attention + feedforward + 4 * d) + 6 * (2 * attention + feedforward + 6 * d)
+        assert model.count_params() == expected
+    assert zoo.describe("transformer_base")["parameters"] == base.count_params()
+
+
+def test_small_is_about_nine_million_parameters():
+    assert 7e6 < zoo.build("transformer_small").count_params() < 11e6
+
+
+def test_shared_embeddings_need_one_vocabulary():
+    with pytest.raises(ValueError, match="source_vocab_size and target_vocab_size must be equal"):
+        zoo.build("transformer_base", target_vocab_size=100)
+
+
+@pytest.mark.parametrize("name", TRANSLATION_MODELS)
+def test_keras_round_trip_gives_identical_outputs(name, rng, tmp_path):
+    # Small vocabularies (and one layer for big) keep the files small; the code path is the paper model's.
+    overrides = {"source_vocab_size": 60, "target_vocab_size": 60} | ({"num_layers": 1} if name == "transformer_big" else {})
+    model = zoo.build(name, **overrides)
+    source, target = random_batch(rng)
+    inputs = {"source_tokens": source, "target_tokens_in": target}
+    path = tmp_path / f"{name}.keras"
+    model.save(path)
+    restored = keras.saving.load_model(path)
+    np.testing.assert_array_equal(to_numpy(model(inputs)), to_numpy(restored(inputs)))
+    np.testing.assert_array_equal(
+        to_numpy(decoder_for(restored).encode(source)["memory_caches"][0]),
+        to_numpy(decoder_for(model).encode(source)["memory_caches"][0]),
+    )
+
+
+def test_loss_averages_label_smoothed_crossentropy_over_real_tokens(rng):
+    model = zoo.build("transformer_tiny", num_layers=1, **SMALL_MODEL)
+    model.compile(loss=translation.SmoothedSparseCrossentropy(0.1))
+    source, target = random_batch(rng)
+    target[1, 3:] = 0
+    labels = np.where(target != 0, rng.integers(4, 60, size=target.shape), 0).astype("int32")
+    inputs = {"source_tokens": source, "target_tokens_in": target}
+    loss = model.evaluate(inputs, labels, verbose=0)
+    # Reference: Keras' dense label-smoothed crossentropy on one-hot labels, real tokens only.
+    keras_loss = keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.1, reduction=None)
+    per_token = to_numpy(keras_loss(keras.ops.one_hot(labels, 60), model(inputs)))
+    np.testing.assert_allclose(loss, per_token[target != 0].mean(), rtol=1e-5)
+
+
+def test_transformer_schedule_is_equation_3():
+    schedule = translation.TransformerSchedule(512, warmup_steps=4000)
+    for step in (1, 100, 4000, 10000):
+        expected = 512**-0.5 * min(step**-0.5, step * 4000**-1.5)
+        assert float(schedule(step - 1)) == pytest.approx(expected, rel=1e-5)
+
+
+def test_detokenize_undoes_wordpiece_punctuation_splits():
+    vocabulary = ["[PAD]", "[UNK]", "[START]", "[END]", "A", "man", "'", "s", "hat", ",", "red", ".", "(", ")", "##s"]
+    tokenizer = translation.make_tokenizer(vocabulary)
+    text = "A man's hats, (red)."
+    ids = [2] + list(tokenizer([text])[0]) + [3, 0, 0]
+    assert translation.detokenize(tokenizer, [ids]) == [text]
+
+
+# ---------------------------------------------------------------- data
+
+
+def test_multi30k_reader_reads_the_real_files(data_dir):
+    splits = datasets.read_multi30k(data_dir, "en-de")
+    assert {split: len(pairs) for split, pairs in splits.items()} == {"train": 29000, "validation": 1014, "test": 1000}
+    assert splits["test"].sources[0] == "A man in an orange hat starring at something."
+    assert splits["test"].targets[0] == "Ein Mann mit einem orangefarbenen Hut, der etwas anstarrt."
+
+
+def test_spa_eng_split_is_70_15_15_and_fixed(data_dir):
+    splits = datasets.read_spa_eng(data_dir, "es-en")
+    assert [len(splits[s]) for s in ("train", "validation", "test")] == [83276, 17844, 17844]
+    again = datasets.read_spa_eng(data_dir, "es-en")
+    assert again["test"].sources[:5] == splits["test"].sources[:5]
+
+
+def test_missing_language_file_is_named(tmp_path):
+    (tmp_path / "multi30k").mkdir()
+    with pytest.raises(datasets.DataError, match=r"train\.de\.gz.*multi30k/\{train,val"):
+        datasets.read_multi30k(tmp_path, "de-en")
+
+
+def test_pair_files_of_different_lengths_name_both_counts(tmp_path):
+    source, target = tmp_path / "a.de", tmp_path / "a.en"
+    source.write_text("eins\nzwei\ndrei\n", encoding="utf-8")
+    target.write_text("one\ntwo\n", encoding="utf-8")
+    with pytest.raises(datasets.DataError, match=r"a\.de has 3 lines but .*a\.en has 2"):
+        datasets.read_parallel_files(source, target, "aligned lines")
+
+
+def test_corrupt_gzip_is_named(tmp_path):
+    (tmp_path / "broken.de.gz").write_bytes(b"\x1f\x8b\x08\x00 not really gzip")
+    with pytest.raises(datasets.DataError, match="broken.de.gz"):
+        datasets.read_lines_of(tmp_path / "broken.de.gz", "gzip text")
+
+
+def test_unknown_direction_lists_the_allowed_ones():
+    with pytest.raises(datasets.DataError, match=r"'fr-en'.*\['de-en', 'en-de'\]"):
+        datasets.read_multi30k("/nonexistent", "fr-en")
+
+
+def test_bad_config_values_are_explained():
+    with pytest.raises(ValueError, match="Unknown translation model 'bilstm_attention'"):
+        translation.Config(model="bilstm_attention")
+    with pytest.raises(ValueError, match="Unknown dataset 'wmt14'"):
+        translation.Config(dataset="wmt14")
+    with pytest.raises(ValueError, match="label_smoothing"):
+        translation.Config(label_smoothing=1.5)
+
+
+# ---------------------------------------------------------------- smoke run
+
+
+@pytest.fixture(scope="module")
+def finished_run(data_dir, tmp_path_factory):
+    config = translation.Config(
+        model="transformer_tiny",
+        model_options={"hidden_dim": 64, "intermediate_dim": 128},
+        data_dir=data_dir,
+        max_train_examples=500,
+        max_eval_examples=40,
+        vocabulary_size=600,
+        max_length=24,
+        batch_size=32,
+        epochs=3,
+        learning_rate=2e-3,
+        beam_size=2,
+        bleu_sample_size=20,
+        run_dir=str(tmp_path_factory.mktemp("runs") / "multi30k"),
+        verbose=0,
+    )
+    return config, translation.train(config)
+
+
+def test_training_on_real_multi30k_lowers_the_loss(finished_run):
+    _, result = finished_run
+    losses = result.metrics["train_loss_per_epoch"]
+    assert losses[-1] < losses[0] - 0.5
+    assert 0 <= result.metrics["test_bleu_beam"] <= 100 and result.metrics["test_chrf_greedy"] > 0
+
+
+def test_translate_and_cli_use_the_run(finished_run, capsys):
+    config, result = finished_run
+    translations = translation.translate(result.run_dir, ["Ein Mann fährt Fahrrad.", "Zwei Hunde spielen."])
+    assert len(translations) == 2 and all(t.strip() for t in translations)
+    assert cli.main(["translate", result.run_dir, "Ein Mann fährt Fahrrad."]) == 0
+    assert capsys.readouterr().out.strip()
+    assert cli.main(["evaluate", result.run_dir]) == 0
+    assert "test_bleu" in json.loads(capsys.readouterr().out)
