@@ -52,6 +52,9 @@ def transformer(
     37000-token English-German BPE vocabulary); `tie_output_embedding` makes the
     pre-softmax projection the transposed target table (Section 3.4), without a
     bias. Pre-LN (`norm_first`) adds a final LayerNorm to encoder and decoder.
+    Positions are sinusoidal by default (the paper's); with
+    `position_encoding="learned"` a table of `max_length` rows is learned (shared
+    by source and target when the embeddings are).
 
     Parameter count (what `describe` reports): all weights, counted once when
     shared. Base at 37000 shared tokens: 63.1M (paper: 65M); big: 214.2M
