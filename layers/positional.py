@@ -220,7 +220,10 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
             return mask  # reverse: the states' mask passes through
         return ops.not_equal(inputs, 0) if self.mask_zero else None
 
-    # No compute_output_shape: the shape depends on `reverse`, so Keras traces `call`.
+    def compute_output_spec(self, inputs, start_index=0, reverse=False):
+        if reverse:
+            return keras.KerasTensor(tuple(inputs.shape[:-1]) + (self.vocabulary_size,), dtype=self.compute_dtype)
+        return keras.KerasTensor(tuple(inputs.shape) + (self.embedding_dim,), dtype=self.compute_dtype)
 
     def get_config(self):
         return {
