@@ -81,7 +81,8 @@ class MarkovDecoder:
 
 def test_wide_beam_finds_the_best_length_normalized_sequence(rng):
     vocabulary, end, max_length, alpha = 4, 3, 4, 0.6
-    table = np.log(rng.dirichlet(np.ones(vocabulary), size=vocabulary))
+    table = np.full((vocabulary, vocabulary), -np.inf)  # never padding (id 0)
+    table[:, 1:] = np.log(rng.dirichlet(np.ones(vocabulary - 1), size=vocabulary))
     best, best_score = None, -np.inf
     for length in range(1, max_length + 1):
         for sequence in itertools.product(range(1, vocabulary), repeat=length):
@@ -91,7 +92,6 @@ def test_wide_beam_finds_the_best_length_normalized_sequence(rng):
             normalized = log_prob / decoding.length_penalty(length, alpha)
             if normalized > best_score:
                 best, best_score = sequence, normalized
-    table[:, 0] = -np.inf  # never padding
     found = decoding.beam_search(
         MarkovDecoder(table), np.zeros((1, 1)), start_id=2, end_id=end, max_length=max_length, beam_size=64, alpha=alpha
     )[0]
