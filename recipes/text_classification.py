@@ -13,18 +13,18 @@ import dataclasses
 import time
 
 import keras
-import keras_hub
 import numpy as np
 import tensorflow as tf
 
 import zoo
 from layers.validation import check_positive_int
 from recipes import data as datasets
+from recipes import tokens
 from recipes.callbacks import standard_callbacks
 from recipes.run import Result, RunDirectory, RunError, read_lines, write_lines
 
 TASK = "text-classification"
-RESERVED_TOKENS = ("[PAD]", "[UNK]")  # [PAD] must be id 0: the models' mask_zero relies on it.
+RESERVED_TOKENS = ("[PAD]", tokens.UNK)  # [PAD] must be id 0: the models' mask_zero relies on it.
 
 
 @dataclasses.dataclass
@@ -103,16 +103,13 @@ def class_names_of(labels):
 
 def learn_vocabulary(texts, config):
     """WordPiece vocabulary of at most `config.vocabulary_size` tokens learned from `texts`."""
-    return keras_hub.tokenizers.compute_word_piece_vocabulary(
-        tf.data.Dataset.from_tensor_slices(texts).batch(1024),
-        config.vocabulary_size,
-        lowercase=config.lowercase,
-        reserved_tokens=list(RESERVED_TOKENS),
+    return tokens.learn_word_piece_vocabulary(
+        texts, config.vocabulary_size, reserved_tokens=RESERVED_TOKENS, lowercase=config.lowercase
     )
 
 
 def make_tokenizer(vocabulary, config):
-    return keras_hub.tokenizers.WordPieceTokenizer(vocabulary=vocabulary, lowercase=config.lowercase, oov_token="[UNK]")
+    return tokens.word_piece_tokenizer(vocabulary, lowercase=config.lowercase)
 
 
 def make_dataset(texts, label_ids, tokenizer, config, *, training):
@@ -128,15 +125,9 @@ def make_dataset(texts, label_ids, tokenizer, config, *, training):
     dataset = dataset.map(lambda text, label: (tokenizer(text)[:length], label), num_parallel_calls=tf.data.AUTOTUNE)
     if training:
         boundaries = [b for b in (8, 16, 24, 32, 48, 64, 96, 128) if b < length]
-        dataset = dataset.bucket_by_sequence_length(
-            lambda tokens, label: tf.shape(tokens)[0],
-            bucket_boundaries=boundaries,
-            bucket_batch_sizes=[config.batch_size] * (len(boundaries) + 1),
+        dataset = tokens.bucket_by_length(
+            dataset, lambda token_ids, label: tf.shape(token_ids)[0], boundaries, config.batch_size
         )
-        # Each bucket emits full batches and then its remainder, so the count does
-        # not depend on the shuffle order: count once, and let Keras know it.
-        batches = int(dataset.reduce(0, lambda count, _: count + 1))
-        dataset = dataset.apply(tf.data.experimental.assert_cardinality(batches))
     else:
         dataset = dataset.padded_batch(config.batch_size)
     return dataset.prefetch(tf.data.AUTOTUNE)

@@ -14,7 +14,6 @@ import re
 import time
 
 import keras
-import keras_hub
 import numpy as np
 import sacrebleu
 import tensorflow as tf
@@ -22,13 +21,14 @@ import tensorflow as tf
 import zoo
 from layers.validation import check_positive_int, check_rate
 from recipes import data as datasets
-from recipes import decoding
+from recipes import decoding, tokens
 from recipes.callbacks import standard_callbacks
 from recipes.run import Result, RunDirectory, RunError, read_lines, write_lines
 from zoo.translation import decoder_for
 
 TASK = "translation"
-PAD, UNK, START, END = "[PAD]", "[UNK]", "[START]", "[END]"
+PAD, START, END = "[PAD]", "[START]", "[END]"
+UNK = tokens.UNK
 RESERVED_TOKENS = (PAD, UNK, START, END)  # [PAD] must be id 0: the models' mask_zero relies on it.
 DATASETS = ("multi30k", "spa-eng")
 
@@ -112,19 +112,13 @@ def load_data(config):
 
 def learn_vocabulary(sentences, config):
     """Cased WordPiece vocabulary (BLEU is cased) of at most `config.vocabulary_size` tokens."""
-    return keras_hub.tokenizers.compute_word_piece_vocabulary(
-        tf.data.Dataset.from_tensor_slices(sentences).batch(1024),
-        config.vocabulary_size,
-        lowercase=False,
-        strip_accents=False,
-        reserved_tokens=list(RESERVED_TOKENS),
+    return tokens.learn_word_piece_vocabulary(
+        sentences, config.vocabulary_size, reserved_tokens=RESERVED_TOKENS, lowercase=False
     )
 
 
 def make_tokenizer(vocabulary):
-    return keras_hub.tokenizers.WordPieceTokenizer(
-        vocabulary=vocabulary, lowercase=False, strip_accents=False, oov_token=UNK
-    )
+    return tokens.word_piece_tokenizer(vocabulary, lowercase=False)
 
 
 def detokenize(tokenizer, ids):
@@ -206,15 +200,13 @@ def make_dataset(pairs, tokenizers, config, *, training):
         dataset = dataset.shuffle(len(pairs), seed=config.seed, reshuffle_each_iteration=True)
     dataset = dataset.map(encode, num_parallel_calls=tf.data.AUTOTUNE)
     boundaries = [b for b in (8, 12, 16, 20, 24, 32, 48, 64, 96) if b < length]
-    dataset = dataset.bucket_by_sequence_length(
+    dataset = tokens.bucket_by_length(
+        dataset,
         lambda inputs, target: tf.maximum(tf.shape(inputs["source_tokens"])[0], tf.shape(target)[0]),
-        bucket_boundaries=boundaries,
-        bucket_batch_sizes=[config.batch_size] * (len(boundaries) + 1),
+        boundaries,
+        config.batch_size,
     )
-    # Each bucket emits its full batches, then its remainder, so the count does not
-    # depend on the shuffle order: count once and let Keras know it.
-    batches = int(dataset.reduce(0, lambda count, _: count + 1))
-    return dataset.apply(tf.data.experimental.assert_cardinality(batches)).prefetch(tf.data.AUTOTUNE)
+    return dataset.prefetch(tf.data.AUTOTUNE)
 
 
 # ---------------------------------------------------------------- training

@@ -1,0 +1,37 @@
+"""WordPiece vocabularies and length-bucketed `tf.data` batches, shared by the text recipes."""
+
+import keras_hub
+import tensorflow as tf
+
+UNK = "[UNK]"
+
+
+def learn_word_piece_vocabulary(texts, size, *, reserved_tokens, lowercase):
+    """WordPiece vocabulary of at most `size` tokens learned from `texts` (keras-hub),
+    beginning with `reserved_tokens` (the first must be the padding token, id 0)."""
+    return keras_hub.tokenizers.compute_word_piece_vocabulary(
+        tf.data.Dataset.from_tensor_slices(list(texts)).batch(1024),
+        size,
+        lowercase=lowercase,
+        reserved_tokens=list(reserved_tokens),
+    )
+
+
+def word_piece_tokenizer(vocabulary, *, lowercase):
+    return keras_hub.tokenizers.WordPieceTokenizer(vocabulary=vocabulary, lowercase=lowercase, oov_token=UNK)
+
+
+def bucket_by_length(dataset, length_of, boundaries, batch_size):
+    """Batches of examples of similar length (`bucket_by_sequence_length`), padded,
+    with their number known to Keras.
+
+    Each bucket emits its full batches, then its remainder, so the count does not
+    depend on the shuffle order: it is counted once and asserted.
+    """
+    dataset = dataset.bucket_by_sequence_length(
+        length_of,
+        bucket_boundaries=boundaries,
+        bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
+    )
+    batches = int(dataset.reduce(0, lambda count, _: count + 1))
+    return dataset.apply(tf.data.experimental.assert_cardinality(batches))
