@@ -14,13 +14,16 @@ from layers.base import SingleHeadAttention
 from layers.dot_product import DotProductAttention
 from layers.multi_head import MultiHeadAttention
 from layers.pooling import AttentionPooling
+from layers.recurrent import BahdanauDecoder, LuongDecoder
 from layers.positional import PositionEmbedding, SinusoidalPositionEncoding, TokenAndPositionEmbedding
 from layers.transformer import TransformerDecoderBlock, TransformerEncoderBlock
 
 __all__ = [
     "AdditiveAttention",
     "AttentionPooling",
+    "BahdanauDecoder",
     "DotProductAttention",
+    "LuongDecoder",
     "MultiHeadAttention",
     "PositionEmbedding",
     "SingleHeadAttention",

@@ -76,11 +76,14 @@ class AdditiveAttention(SingleHeadAttention):
         )
         self.scorer = self.add_weight(name="scorer", shape=(self.units,), initializer=self.kernel_initializer)
 
-    def score(self, query, key):
+    def project_key(self, key):
+        return ops.matmul(key, self.key_kernel)
+
+    def score_projected(self, query, projected_key):
         query_features = ops.matmul(query, self.query_kernel)
         if self.bias is not None:
             query_features = query_features + self.bias
-        return additive_scores(query_features, ops.matmul(key, self.key_kernel), self.scorer)
+        return additive_scores(query_features, projected_key, self.scorer)
 
     def get_config(self):
         return {

@@ -22,7 +22,10 @@ class SingleHeadAttention(keras.layers.Layer):
     Subclasses implement ``score(query, key) -> (batch, T_q, T_k)``. Those whose
     score is a scaled dot product ``s * q'.k`` also implement
     ``dot_product_terms(query, key) -> (q', k, s)``, which enables the fused
-    kernel when weights are not requested and dropout is inactive.
+    kernel when weights are not requested and dropout is inactive. Those that
+    transform the keys (Bahdanau's ``W_k k``) do it in ``project_key``, so a
+    recurrent decoder that attends over the same keys at every step projects
+    them once (``attend_projected``).
 
     Args:
         dropout: dropout rate on the attention weights (training only).
@@ -55,9 +58,17 @@ class SingleHeadAttention(keras.layers.Layer):
         self.supports_masking = True
         self._dropout_layer = keras.layers.Dropout(dropout, dtype=self.dtype_policy)
 
+    def project_key(self, key):
+        """The part of the score that depends on the keys only; identity unless overridden."""
+        return key
+
     def score(self, query, key):
         """Unnormalized scores `(batch, T_q, T_k)`."""
-        terms = self.dot_product_terms(query, key)
+        return self.score_projected(query, self.project_key(key))
+
+    def score_projected(self, query, projected_key):
+        """Unnormalized scores `(batch, T_q, T_k)` from keys already passed through `project_key`."""
+        terms = self.dot_product_terms(query, projected_key)
         if terms is None:
             raise NotImplementedError(f"{type(self).__name__} must implement `score`.")
         q, k, scale = terms
@@ -101,15 +112,26 @@ class SingleHeadAttention(keras.layers.Layer):
                 training=training,
                 return_attention_scores=return_attention_scores,
             )
+            context = ops.squeeze(context, 2)
+            weights = None if weights is None else ops.squeeze(weights, 1)
         else:
-            scores = ops.expand_dims(self.score(query, key), 1)
-            context, weights = core.attend(
-                scores, _one_head(value), mask, dropout=self._dropout_layer, training=training
-            )
-        context = ops.squeeze(context, 2)
-        if return_attention_scores:
-            return context, ops.squeeze(weights, 1)
-        return context
+            context, weights = self.attend_projected(query, value, self.project_key(key), mask, training=training)
+        return (context, weights) if return_attention_scores else context
+
+    def attend_projected(self, query, value, projected_key, mask=None, training=None):
+        """`(context, weights)` for keys already passed through `project_key` (explicit path).
+
+        Args:
+            query: `(batch, T_q, d_q)`; value: `(batch, T_k, d_v)`;
+            projected_key: `project_key(key)`; mask: boolean, broadcastable to
+            `(batch, T_q, T_k)` (see `layers.core.combine_masks`), or `None`.
+
+        Returns:
+            `(batch, T_q, d_v)` context and `(batch, T_q, T_k)` weights.
+        """
+        scores = ops.expand_dims(self.score_projected(query, projected_key), 1)
+        context, weights = core.attend(scores, _one_head(value), mask, dropout=self._dropout_layer, training=training)
+        return ops.squeeze(context, 2), ops.squeeze(weights, 1)
 
     def compute_mask(self, query, value, key=None, query_mask=None, value_mask=None, **kwargs):
         return query_mask

@@ -86,10 +86,13 @@ class DotProductAttention(SingleHeadAttention):
             return ops.matmul(query, self.kernel), key, 1.0
         return None
 
-    def score(self, query, key):
+    def project_key(self, key):
+        return ops.matmul(key, self.key_kernel) if self.score_mode == "concat" else key
+
+    def score_projected(self, query, projected_key):
         if self.score_mode != "concat":
-            return super().score(query, key)
-        return additive_scores(ops.matmul(query, self.query_kernel), ops.matmul(key, self.key_kernel), self.scorer)
+            return super().score_projected(query, projected_key)
+        return additive_scores(ops.matmul(query, self.query_kernel), projected_key, self.scorer)
 
     def get_config(self):
         return {

@@ -31,6 +31,7 @@ PAD, START, END = "[PAD]", "[START]", "[END]"
 UNK = tokens.UNK
 RESERVED_TOKENS = (PAD, UNK, START, END)  # [PAD] must be id 0: the models' mask_zero relies on it.
 DATASETS = ("multi30k", "spa-eng")
+RNN_LEARNING_RATE = 1e-3  # Adam's default, as bentrevett/pytorch-seq2seq trains its attention GRU
 
 
 @dataclasses.dataclass
@@ -52,8 +53,9 @@ class Config:
     max_length: int = 64
     batch_size: int = 128
     epochs: int = 10
-    learning_rate: float = None
+    learning_rate: float = None  # None: Eq. 3 for Transformers, RNN_LEARNING_RATE for the RNN models
     warmup_steps: int = 4000
+    clip_norm: float = None  # gradient clipping by global norm; None: off
     label_smoothing: float = 0.1
     beam_size: int = 4
     length_penalty: float = 0.6
@@ -80,10 +82,10 @@ class Config:
             bleu_sample_size=self.bleu_sample_size,
         )
         check_rate(label_smoothing=self.label_smoothing)
-        if self.learning_rate is None and "hidden_dim" not in zoo.default_config(self.model):
-            raise ValueError(
-                f"{self.model} has no `hidden_dim` for the Transformer schedule (Eq. 3); set `learning_rate`."
-            )
+        for name in ("learning_rate", "clip_norm"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise ValueError(f"`{name}` must be a positive number or None; received {name}={value!r}.")
 
     def to_dict(self):
         return dataclasses.asdict(self)
@@ -266,14 +268,23 @@ def build_model(config, tokenizers):
 
 
 def compile_model(model, config):
-    """Adam(0.9, 0.98, 1e-9) with Eq. 3 (or a constant `learning_rate`); smoothed loss; token accuracy."""
-    if config.learning_rate is None:
-        model_dim = (zoo.default_config(config.model) | config.model_options)["hidden_dim"]
-        learning_rate = TransformerSchedule(model_dim, config.warmup_steps)
-    else:
+    """Adam(0.9, 0.98, 1e-9); smoothed loss; token accuracy.
+
+    The learning rate is `config.learning_rate` if set, else Eq. 3 for the
+    Transformers (their `hidden_dim` is d_model) and `RNN_LEARNING_RATE` for
+    the recurrent models.
+    """
+    model_config = zoo.default_config(config.model) | config.model_options
+    if config.learning_rate is not None:
         learning_rate = config.learning_rate
+    elif "hidden_dim" in model_config:
+        learning_rate = TransformerSchedule(model_config["hidden_dim"], config.warmup_steps)
+    else:
+        learning_rate = RNN_LEARNING_RATE
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate, beta_1=0.9, beta_2=0.98, epsilon=1e-9),
+        optimizer=keras.optimizers.Adam(
+            learning_rate, beta_1=0.9, beta_2=0.98, epsilon=1e-9, global_clipnorm=config.clip_norm
+        ),
         loss=SmoothedSparseCrossentropy(config.label_smoothing),
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="token_accuracy")],
     )

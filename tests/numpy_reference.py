@@ -97,6 +97,67 @@ def attention_pooling(states, context, mask, kernel=None, bias=None):
     return np.einsum("bt,btd->bd", weights, states), weights
 
 
+def sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def gru_cell(x, h, kernel, recurrent_kernel, bias):
+    """Cho et al. 2014: z, r gates; h~ = tanh(W x + U (r * h) + b); h' = z * h + (1 - z) * h~.
+
+    Weights in Keras' `GRUCell(reset_after=False)` layout: gates [z, r, h~] side by side.
+    """
+    w_z, w_r, w_h = np.split(kernel, 3, axis=-1)
+    u_z, u_r, u_h = np.split(recurrent_kernel, 3, axis=-1)
+    b_z, b_r, b_h = np.split(bias, 3)
+    z = sigmoid(x @ w_z + h @ u_z + b_z)
+    r = sigmoid(x @ w_r + h @ u_r + b_r)
+    candidate = np.tanh(x @ w_h + (r * h) @ u_h + b_h)
+    return z * h + (1 - z) * candidate
+
+
+def lstm_cell(x, h, c, kernel, recurrent_kernel, bias):
+    """Hochreiter & Schmidhuber 1997 with forget gate: gates [i, f, g, o] side by side (Keras' layout)."""
+    i, f, g, o = np.split(x @ kernel + h @ recurrent_kernel + bias, 4, axis=-1)
+    c = sigmoid(f) * c + sigmoid(i) * np.tanh(g)
+    return sigmoid(o) * np.tanh(c), c
+
+
+def bahdanau_decoder(targets, memory, mask, s, attention, gru):
+    """RNNsearch, one step at a time: attend from s_{i-1}, GRU on [y_{i-1}; c_i], output [s_i; c_i; y_{i-1}].
+
+    `attention` is (W_q, W_k, b, v) of `additive`; `gru` the arguments of `gru_cell`.
+    """
+    outputs, alignments = [], []
+    for i in range(targets.shape[1]):
+        context, weights = additive(s[:, None], memory, memory, *attention, mask[:, None, :])
+        context, weights = context[:, 0], weights[:, 0]
+        s = gru_cell(np.concatenate([targets[:, i], context], axis=-1), s, *gru)
+        outputs.append(np.concatenate([s, context, targets[:, i]], axis=-1))
+        alignments.append(weights)
+    return np.stack(outputs, axis=1), np.stack(alignments, axis=1)
+
+
+def luong_decoder(targets, memory, mask, states, score_mode, score_weights, lstms, w_c, input_feeding):
+    """Luong et al. 2015, one step at a time: stacked LSTMs on [y_{t-1}; h~_{t-1}], score the top
+    state against the memory (Eq. 8), h~_t = tanh(W_c [c_t; h_t]) (Eq. 5).
+
+    `states` is [(h, c)] per layer; `lstms` the kernels of `lstm_cell` per layer.
+    """
+    states = list(states)
+    attentional = np.zeros((targets.shape[0], w_c.shape[-1]))
+    outputs, alignments = [], []
+    for t in range(targets.shape[1]):
+        x = np.concatenate([targets[:, t], attentional], axis=-1) if input_feeding else targets[:, t]
+        for layer, weights in enumerate(lstms):
+            states[layer] = lstm_cell(x, *states[layer], *weights)
+            x = states[layer][0]
+        context, weights = luong(x[:, None], memory, memory, score_mode, mask[:, None, :], **score_weights)
+        attentional = np.tanh(np.concatenate([context[:, 0], x], axis=-1) @ w_c)
+        outputs.append(attentional)
+        alignments.append(weights[:, 0])
+    return np.stack(outputs, axis=1), np.stack(alignments, axis=1)
+
+
 def random_padding_mask(rng, batch, length):
     """Random right padding; every sequence keeps at least one real step."""
     lengths = rng.integers(1, length + 1, size=batch)

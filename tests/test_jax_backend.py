@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 TESTS = Path(__file__).parent
-JAX_TRANSLATION_TESTS = "changing or cached or beam or shared or loss or schedule or (round_trip and (tiny or small))"
+JAX_TRANSLATION_TESTS = "changing or cached or beam or shared or loss or schedule or padding or (round_trip and (tiny or small or seq2seq))"
 
 
 def test_layer_and_zoo_tests_pass_on_jax():

@@ -248,6 +248,78 @@ def test_decoder_block_without_memory_is_an_error(rng):
         block(random(rng, 1, 3, 8))
 
 
+def randomize_weights(rng, layer, scale=0.5):
+    for variable in layer.weights:
+        variable.assign(scale * random(rng, *variable.shape))
+
+
+def values(*variables):
+    return [to_numpy(variable).astype("float64") for variable in variables]
+
+
+def test_bahdanau_decoder_matches_numpy_step_by_step(rng):
+    targets, memory = random(rng, 3, 5, 6), random(rng, 3, 7, 8)
+    memory_mask, s0 = ref.random_padding_mask(rng, 3, 7), random(rng, 3, 10)
+    decoder = layers.BahdanauDecoder(units=10, attention_units=9)
+    decoder.build(targets.shape, memory.shape)
+    randomize_weights(rng, decoder)
+
+    outputs, (final_state,), alignments = decoder(
+        targets, memory, initial_state=[s0], memory_mask=memory_mask, return_state=True, return_attention_scores=True
+    )
+    attention, cell = decoder.attention, decoder.cell
+    expected_outputs, expected_alignments = ref.bahdanau_decoder(
+        targets, memory, memory_mask, s0,
+        values(attention.query_kernel, attention.key_kernel, attention.bias, attention.scorer),
+        values(cell.kernel, cell.recurrent_kernel, cell.bias),
+    )
+    np.testing.assert_allclose(to_numpy(alignments), expected_alignments, **TOLERANCE)
+    np.testing.assert_allclose(to_numpy(outputs), expected_outputs, **TOLERANCE)
+    np.testing.assert_allclose(to_numpy(final_state), expected_outputs[:, -1, :10], **TOLERANCE)
+    assert not to_numpy(alignments)[~np.broadcast_to(memory_mask[:, None], (3, 5, 7))].any()
+
+
+@pytest.mark.parametrize("score_mode, num_layers, input_feeding", [
+    ("general", 2, True), ("dot", 1, True), ("concat", 1, False),
+])
+def test_luong_decoder_matches_numpy_step_by_step(rng, score_mode, num_layers, input_feeding):
+    targets, memory = random(rng, 3, 5, 6), random(rng, 3, 7, 12)
+    memory_mask = ref.random_padding_mask(rng, 3, 7)
+    states = [(random(rng, 3, 12), random(rng, 3, 12)) for _ in range(num_layers)]
+    decoder = layers.LuongDecoder(units=12, num_layers=num_layers, score_mode=score_mode, input_feeding=input_feeding)
+    decoder.build(targets.shape, memory.shape)
+    randomize_weights(rng, decoder)
+
+    outputs, alignments = decoder(
+        targets, memory, initial_state=[s for pair in states for s in pair], memory_mask=memory_mask,
+        return_attention_scores=True,
+    )
+    attention = decoder.attention
+    score_weights = {
+        "general": lambda: dict(zip(["w"], values(attention.kernel))),
+        "dot": dict,
+        "concat": lambda: dict(zip(["w_q", "w_k", "v"], values(attention.query_kernel, attention.key_kernel, attention.scorer))),
+    }[score_mode]()
+    expected_outputs, expected_alignments = ref.luong_decoder(
+        targets, memory, memory_mask, states, score_mode, score_weights,
+        [values(cell.kernel, cell.recurrent_kernel, cell.bias) for cell in decoder.cells],
+        *values(decoder.attentional_projection.kernel), input_feeding,
+    )
+    np.testing.assert_allclose(to_numpy(alignments), expected_alignments, **TOLERANCE)
+    np.testing.assert_allclose(to_numpy(outputs), expected_outputs, **TOLERANCE)
+
+
+def test_recurrent_decoders_take_the_implicit_memory_mask(rng):
+    source = np.array([[5, 6, 0, 0], [7, 8, 9, 3]])
+    memory = keras.layers.Embedding(10, 8, mask_zero=True)(source)
+    targets = random(rng, 2, 3, 4)
+    for decoder in (layers.BahdanauDecoder(6), layers.LuongDecoder(8, score_mode="dot")):
+        _, implicit = decoder(targets, memory, return_attention_scores=True)
+        _, explicit = decoder(targets, memory, memory_mask=source != 0, return_attention_scores=True)
+        np.testing.assert_array_equal(to_numpy(implicit), to_numpy(explicit))
+        assert not to_numpy(implicit)[0, :, 2:].any()
+
+
 @pytest.mark.parametrize("units", [None, 5])
 def test_attention_pooling_matches_numpy(rng, units):
     states = random(rng, 4, 7, 6)
@@ -284,6 +356,8 @@ LAYER_FACTORIES = {
     "TransformerEncoderBlock": lambda: layers.TransformerEncoderBlock(2, 16, norm_first=True, dropout=0.2),
     "TransformerDecoderBlock": lambda: layers.TransformerDecoderBlock(4, 32, key_dim=8, activation="gelu"),
     "AttentionPooling": lambda: layers.AttentionPooling(units=5),
+    "BahdanauDecoder": lambda: layers.BahdanauDecoder(16, attention_units=8),
+    "LuongDecoder": lambda: layers.LuongDecoder(16, num_layers=2, score_mode="concat", input_feeding=False),
     "SinusoidalPositionEncoding": lambda: layers.SinusoidalPositionEncoding(max_wavelength=500),
     "PositionEmbedding": lambda: layers.PositionEmbedding(12),
     "TokenAndPositionEmbedding": lambda: layers.TokenAndPositionEmbedding(40, 12, 8, mask_zero=True),
@@ -307,6 +381,9 @@ def test_config_round_trips(name):
     (lambda: layers.TransformerEncoderBlock(2, intermediate_dim=-1), "intermediate_dim"),
     (lambda: layers.TokenAndPositionEmbedding(10, 5, 4, position_encoding="rotary"), "position_encoding"),
     (lambda: layers.AttentionPooling(units="8"), "units"),
+    (lambda: layers.BahdanauDecoder(16, attention_units=0), "attention_units"),
+    (lambda: layers.LuongDecoder(16, score_mode="scaled"), "score_mode"),
+    (lambda: layers.LuongDecoder(16, num_layers=0), "num_layers"),
 ])
 def test_bad_arguments_name_the_argument(make, argument):
     with pytest.raises(ValueError, match=argument):
@@ -314,6 +391,8 @@ def test_bad_arguments_name_the_argument(make, argument):
 
 
 def test_shape_errors_are_clear(rng):
+    with pytest.raises(ValueError, match="needs 4 initial states"):
+        layers.LuongDecoder(4, num_layers=2)(random(rng, 1, 2, 3), random(rng, 1, 3, 4), initial_state=[random(rng, 1, 4)])
     with pytest.raises(ValueError, match="query width 4 and key width 6"):
         layers.DotProductAttention("dot")(random(rng, 1, 2, 4), random(rng, 1, 3, 6))
     with pytest.raises(ValueError, match="not divisible by num_heads=3"):

@@ -28,9 +28,27 @@ def random_batch(rng, batch=3, source_length=7, target_length=6, vocab=60):
     return source, target
 
 
-@pytest.mark.parametrize("options", [{}, {"norm_first": True, "shared_embeddings": True}, {"tie_output_embedding": False}])
-def test_changing_a_target_token_never_changes_earlier_logits(rng, options):
-    model = zoo.build("transformer_tiny", num_layers=2, **SMALL_MODEL, **options)
+SMALL_VOCABULARIES = {"source_vocab_size": 60, "target_vocab_size": 60}
+SMALL_RNN = {**SMALL_VOCABULARIES, "embedding_dim": 12}
+# (registered name, overrides): every decoder family, and the options that change their wiring.
+VARIANTS = {
+    "transformer": ("transformer_tiny", {"num_layers": 2, **SMALL_MODEL}),
+    "transformer_pre_ln_shared": ("transformer_tiny", {"num_layers": 2, **SMALL_MODEL, "norm_first": True, "shared_embeddings": True}),
+    "transformer_untied": ("transformer_tiny", {"num_layers": 2, **SMALL_MODEL, "tie_output_embedding": False}),
+    "bahdanau": ("seq2seq_bahdanau", {**SMALL_RNN, "encoder_units": 10, "decoder_units": 14, "attention_units": 9}),
+    "luong": ("seq2seq_luong", {**SMALL_RNN, "units": 16, "num_layers": 2}),
+    "luong_concat_no_feeding": ("seq2seq_luong", {**SMALL_RNN, "units": 16, "num_layers": 1, "score_mode": "concat", "input_feeding": False}),
+}
+
+
+def build_variant(variant):
+    name, overrides = VARIANTS[variant]
+    return zoo.build(name, **overrides)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_changing_a_target_token_never_changes_earlier_logits(rng, variant):
+    model = build_variant(variant)
     source, target = random_batch(rng)
     logits = to_numpy(model({"source_tokens": source, "target_tokens_in": target}))
     for t in range(target.shape[1]):
@@ -41,21 +59,40 @@ def test_changing_a_target_token_never_changes_earlier_logits(rng, options):
         assert not np.allclose(new_logits[:, t], logits[:, t], atol=1e-5)
 
 
-@pytest.mark.parametrize("options", [{}, {"norm_first": True, "shared_embeddings": True}, {"tie_output_embedding": False}])
-def test_cached_step_decoding_equals_the_full_forward_pass(rng, options):
-    model = zoo.build("transformer_tiny", num_layers=2, **SMALL_MODEL, **options)
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_source_padding_never_changes_the_logits(rng, variant):
+    model = build_variant(variant)
     source, target = random_batch(rng)
-    full = to_numpy(model({"source_tokens": source, "target_tokens_in": target}))
+    padded = np.concatenate([source, np.zeros((len(source), 3), dtype="int32")], axis=1)
+    np.testing.assert_allclose(
+        to_numpy(model({"source_tokens": padded, "target_tokens_in": target})),
+        to_numpy(model({"source_tokens": source, "target_tokens_in": target})),
+        atol=1e-5,
+    )
+
+
+def step_by_step_logits(model, source, target):
     decoder = decoder_for(model)
     state = decoder.encode(source)
     caches = decoder.start(state)
+    logits = []
     for t in range(target.shape[1]):
-        logits, caches = decoder.step(target[:, t], t, state, caches)
-        np.testing.assert_allclose(to_numpy(logits), full[:, t], atol=1e-5, rtol=1e-5)
+        step_logits, caches = decoder.step(target[:, t], t, state, caches)
+        logits.append(to_numpy(step_logits))
+    return np.stack(logits, axis=1)
 
 
-def test_beam_size_one_is_greedy(rng):
-    model = zoo.build("transformer_tiny", num_layers=1, **SMALL_MODEL)
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_cached_step_decoding_equals_the_full_forward_pass(rng, variant):
+    model = build_variant(variant)
+    source, target = random_batch(rng)
+    full = to_numpy(model({"source_tokens": source, "target_tokens_in": target}))
+    np.testing.assert_allclose(step_by_step_logits(model, source, target), full, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("variant", ["transformer", "bahdanau", "luong"])
+def test_beam_size_one_is_greedy(rng, variant):
+    model = build_variant(variant)
     source, _ = random_batch(rng, batch=5)
     options = {"start_id": 2, "end_id": 3, "max_length": 12}
     greedy = decoding.greedy(decoder_for(model), source, **options)
@@ -125,7 +162,7 @@ def test_shared_embeddings_need_one_vocabulary():
 @pytest.mark.parametrize("name", TRANSLATION_MODELS)
 def test_keras_round_trip_gives_identical_outputs(name, rng, tmp_path):
     # Small vocabularies (and one layer for big) keep the files small; the code path is the paper model's.
-    overrides = {"source_vocab_size": 60, "target_vocab_size": 60} | ({"num_layers": 1} if name == "transformer_big" else {})
+    overrides = SMALL_VOCABULARIES | ({"num_layers": 1} if name == "transformer_big" else {})
     model = zoo.build(name, **overrides)
     source, target = random_batch(rng)
     inputs = {"source_tokens": source, "target_tokens_in": target}
@@ -133,10 +170,7 @@ def test_keras_round_trip_gives_identical_outputs(name, rng, tmp_path):
     model.save(path)
     restored = keras.saving.load_model(path)
     np.testing.assert_array_equal(to_numpy(model(inputs)), to_numpy(restored(inputs)))
-    np.testing.assert_array_equal(
-        to_numpy(decoder_for(restored).encode(source)["memory_caches"][0]),
-        to_numpy(decoder_for(model).encode(source)["memory_caches"][0]),
-    )
+    np.testing.assert_array_equal(step_by_step_logits(restored, source, target), step_by_step_logits(model, source, target))
 
 
 def test_loss_averages_label_smoothed_crossentropy_over_real_tokens(rng):
@@ -222,11 +256,20 @@ def test_bad_config_values_are_explained():
 # ---------------------------------------------------------------- smoke run
 
 
-@pytest.fixture(scope="module")
-def finished_run(data_dir, tmp_path_factory):
+SMOKE_MODELS = {
+    "transformer_tiny": ({"hidden_dim": 64, "intermediate_dim": 128}, {}),
+    "seq2seq_bahdanau": ({"embedding_dim": 32, "encoder_units": 32, "decoder_units": 64, "attention_units": 32}, {"clip_norm": 1.0}),
+    "seq2seq_luong": ({"embedding_dim": 32, "units": 64, "num_layers": 1}, {"clip_norm": 1.0}),
+}
+
+
+@pytest.fixture(scope="module", params=SMOKE_MODELS)
+def finished_run(request, data_dir, tmp_path_factory):
+    model_options, training_options = SMOKE_MODELS[request.param]
     config = translation.Config(
-        model="transformer_tiny",
-        model_options={"hidden_dim": 64, "intermediate_dim": 128},
+        model=request.param,
+        model_options=model_options,
+        **training_options,
         data_dir=data_dir,
         max_train_examples=500,
         max_eval_examples=40,

@@ -7,7 +7,9 @@ import pytest
 import zoo
 
 TEXT_MODELS = ["bilstm_attention", "transformer_classifier_small", "transformer_classifier_tiny"]
-TRANSLATION_MODELS = ["transformer_base", "transformer_big", "transformer_small", "transformer_tiny"]
+TRANSLATION_MODELS = [
+    "seq2seq_bahdanau", "seq2seq_luong", "transformer_base", "transformer_big", "transformer_small", "transformer_tiny"
+]
 
 
 def test_every_model_has_a_round_trip_test():

@@ -146,6 +146,112 @@ register(
 )(transformer)
 
 
+def _recurrent_model(source_encoder, decoder, source_vocab_size, target_vocab_size, embedding_dim, dropout):
+    """Shared tail of the RNN models: target embedding -> `decoder` over the encoder -> logits.
+
+    `source_encoder` is a `keras.Model` named "encoder" mapping source tokens to
+    `[memory, *initial_decoder_states]`; decoding reuses it and the layers named
+    here ("target_embedding", "decoder", "output_projection").
+    """
+    source_tokens, target_tokens = _token_input("source_tokens"), _token_input("target_tokens_in")
+    memory, *initial_state = source_encoder(source_tokens)
+    y = keras.layers.Embedding(target_vocab_size, embedding_dim, mask_zero=True, name="target_embedding")(target_tokens)
+    y = keras.layers.Dropout(dropout, name="target_dropout")(y)
+    y = decoder(y, memory, initial_state=initial_state, memory_mask=ops.not_equal(source_tokens, 0))
+    y = keras.layers.Dropout(dropout, name="output_dropout")(y)
+    y = keras.layers.Dense(target_vocab_size, name="output_projection")(y)
+    logits = keras.layers.Activation("linear", dtype="float32", name="logits")(y)
+    return keras.Model({"source_tokens": source_tokens, "target_tokens_in": target_tokens}, logits)
+
+
+def _source_embedding(source_vocab_size, embedding_dim, dropout):
+    tokens = _token_input("source_tokens")
+    x = keras.layers.Embedding(source_vocab_size, embedding_dim, mask_zero=True, name="source_embedding")(tokens)
+    return tokens, keras.layers.Dropout(dropout, name="source_dropout")(x)
+
+
+@register(
+    "seq2seq_bahdanau",
+    task=TASK,
+    paper="Bahdanau et al. 2015, Neural Machine Translation by Jointly Learning to Align and Translate (RNNsearch)",
+)
+def seq2seq_bahdanau(
+    source_vocab_size=8000,
+    target_vocab_size=8000,
+    embedding_dim=256,
+    encoder_units=512,
+    decoder_units=512,
+    attention_units=512,
+    dropout=0.5,
+):
+    """RNNsearch: bidirectional GRU encoder, GRU decoder with additive attention (`layers.BahdanauDecoder`).
+
+    Annotations ``h_j = [h_fwd_j; h_bwd_j]``; the decoder starts from
+    ``s_0 = tanh(W_s h_bwd_1)`` (Appendix A.2.2) and predicts each token with one
+    linear layer over ``[s_i; c_i; E y_{i-1}]``. Defaults are sized for Multi30k
+    (as bentrevett/pytorch-seq2seq's attention model: embeddings 256, GRUs 512,
+    dropout 0.5); the paper's RNNsearch uses embedding_dim=620,
+    encoder_units=decoder_units=attention_units=1000 and 30000-token vocabularies.
+    """
+    check_positive_int(
+        source_vocab_size=source_vocab_size,
+        target_vocab_size=target_vocab_size,
+        embedding_dim=embedding_dim,
+        encoder_units=encoder_units,
+    )
+    tokens, x = _source_embedding(source_vocab_size, embedding_dim, dropout)
+    annotations, _, backward_state = keras.layers.Bidirectional(
+        keras.layers.GRU(encoder_units, return_sequences=True, return_state=True, reset_after=False),
+        name="bidirectional_gru",
+    )(x)
+    initial_state = keras.layers.Dense(decoder_units, activation="tanh", name="initial_state")(backward_state)
+    encoder = keras.Model(tokens, [annotations, initial_state], name="encoder")
+    decoder = layers.BahdanauDecoder(decoder_units, attention_units, name="decoder")
+    return _recurrent_model(encoder, decoder, source_vocab_size, target_vocab_size, embedding_dim, dropout)
+
+
+@register(
+    "seq2seq_luong",
+    task=TASK,
+    paper="Luong et al. 2015, Effective Approaches to Attention-based Neural Machine Translation (global, general, input feeding)",
+)
+def seq2seq_luong(
+    source_vocab_size=8000,
+    target_vocab_size=8000,
+    embedding_dim=256,
+    units=512,
+    num_layers=2,
+    score_mode="general",
+    input_feeding=True,
+    dropout=0.3,
+):
+    """Stacked LSTM encoder and decoder with global attention (`layers.LuongDecoder`).
+
+    The decoder's LSTMs start from the encoder's final states, layer by layer;
+    ``p(y_t) = softmax(W_s h~_t)`` (Eq. 6). Dropout on the embeddings, between
+    encoder layers and on ``h~`` (the paper: 0.2 between layers). Defaults are
+    sized for Multi30k; the paper uses 4 layers of 1000 units, 1000-wide
+    embeddings, 50000-token vocabularies and a reversed source.
+    """
+    check_positive_int(
+        source_vocab_size=source_vocab_size,
+        target_vocab_size=target_vocab_size,
+        embedding_dim=embedding_dim,
+        units=units,
+        num_layers=num_layers,
+    )
+    tokens, x = _source_embedding(source_vocab_size, embedding_dim, dropout)
+    states = []
+    for index in range(num_layers):
+        if index:
+            x = keras.layers.Dropout(dropout, name=f"encoder_dropout_{index}")(x)
+        x, *layer_states = keras.layers.LSTM(units, return_sequences=True, return_state=True, name=f"lstm_{index}")(x)
+        states += layer_states
+    encoder = keras.Model(tokens, [x, *states], name="encoder")
+    decoder = layers.LuongDecoder(units, num_layers, score_mode, input_feeding, name="decoder")
+    return _recurrent_model(encoder, decoder, source_vocab_size, target_vocab_size, embedding_dim, dropout)
+
+
 def _numbered_layers(model, prefix):
     """Layers `prefix_0, prefix_1, ...` of `model`, in order."""
     numbered = {}
@@ -216,12 +322,51 @@ class TransformerDecoding:
         return ops.cast(logits[:, 0], "float32"), new_caches
 
 
+class RecurrentDecoding:
+    """The encoder/decoder split of `seq2seq_bahdanau` and `seq2seq_luong`, for token-by-token decoding.
+
+    `encode` runs the "encoder" sub-model once per batch and projects its output
+    into the attention keys; the decoder's recurrent state is the cache, and
+    `step` advances it by one token (the cost of a step does not grow with `t`).
+    """
+
+    def __init__(self, model):
+        self.model = model
+        self.encoder = model.get_layer("encoder")
+        self.target_embedding = model.get_layer("target_embedding")
+        self.decoder = model.get_layer("decoder")
+        self.output_projection = model.get_layer("output_projection")
+
+    def encode(self, source_tokens):
+        """The decoding state of a batch: `{"source_mask", "memory", "projected_memory", "initial_state"}`."""
+        memory, *initial_state = self.encoder(source_tokens)
+        return {
+            "source_mask": ops.not_equal(source_tokens, 0),
+            "memory": memory,
+            "projected_memory": self.decoder.precompute_memory(memory),
+            "initial_state": initial_state,
+        }
+
+    def start(self, state):
+        """The decoder's state before the first token."""
+        return self.decoder.initial_state(state["memory"], state["initial_state"])
+
+    def step(self, tokens, index, state, caches):
+        """Logits `(batch, vocab)` of the token after `tokens` `(batch,)`; returns `(logits, new_state)`."""
+        outputs, caches, _ = self.decoder.step(
+            self.target_embedding(tokens), caches, state["memory"], state["projected_memory"], state["source_mask"]
+        )
+        return ops.cast(self.output_projection(outputs), "float32"), caches
+
+
 def decoder_for(model):
     """The encoder/decoder split of a translation model from this module."""
     names = {layer.name for layer in model.layers}
     if "decoder_0" in names:
         return TransformerDecoding(model)
+    if {"encoder", "decoder", "target_embedding", "output_projection"} <= names:
+        return RecurrentDecoding(model)
     raise ValueError(
         f"Model {model.name!r} is not a translation model of zoo.translation "
-        "(it has no decoder blocks named decoder_0...)."
+        "(it has neither Transformer decoder blocks decoder_0... nor an RNN encoder and decoder)."
     )
