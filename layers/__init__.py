@@ -11,6 +11,7 @@ and honours implicit Keras masks (from `mask_zero=True` embeddings).
 
 from layers.additive import AdditiveAttention
 from layers.base import SingleHeadAttention
+from layers.channel import CBAM, EfficientChannelAttention, SqueezeExcitation
 from layers.dot_product import DotProductAttention
 from layers.multi_head import MultiHeadAttention
 from layers.pooling import AttentionPooling
@@ -21,12 +22,15 @@ from layers.transformer import TransformerDecoderBlock, TransformerEncoderBlock
 __all__ = [
     "AdditiveAttention",
     "AttentionPooling",
+    "CBAM",
     "BahdanauDecoder",
     "DotProductAttention",
+    "EfficientChannelAttention",
     "LuongDecoder",
     "MultiHeadAttention",
     "PositionEmbedding",
     "SingleHeadAttention",
+    "SqueezeExcitation",
     "SinusoidalPositionEncoding",
     "TokenAndPositionEmbedding",
     "TransformerDecoderBlock",

@@ -158,6 +158,48 @@ def luong_decoder(targets, memory, mask, states, score_mode, score_weights, lstm
     return np.stack(outputs, axis=1), np.stack(alignments, axis=1)
 
 
+def squeeze_excitation(x, w1, b1, w2, b2):
+    """Hu et al. 2018: s = sigmoid(W2 relu(W1 GAP(x) + b1) + b2), y = s x."""
+    z = x.mean(axis=tuple(range(1, x.ndim - 1)))
+    s = sigmoid(np.maximum(z @ w1 + b1, 0) @ w2 + b2)
+    return x * s.reshape((len(x),) + (1,) * (x.ndim - 2) + (-1,)), s
+
+
+def correlate_same(signal, kernel):
+    """Zero-padded 'same' cross-correlation over the leading axes of `signal` (1-D or 2-D), looping."""
+    half = [k // 2 for k in kernel.shape[: signal.ndim]]
+    out = np.zeros(signal.shape)
+    for index in np.ndindex(signal.shape):
+        for offset in np.ndindex(kernel.shape[: signal.ndim]):
+            source = tuple(i + o - h for i, o, h in zip(index, offset, half))
+            if all(0 <= p < n for p, n in zip(source, signal.shape)):
+                out[index] += kernel[offset] * signal[source]
+    return out
+
+
+def eca(x, kernel):
+    """Wang et al. 2020: s = sigmoid(conv1d_k(GAP(x))) over channels, y = s x."""
+    z = x.mean(axis=tuple(range(1, x.ndim - 1)))
+    s = sigmoid(np.stack([correlate_same(row, kernel) for row in z]))
+    return x * s.reshape((len(x),) + (1,) * (x.ndim - 2) + (-1,)), s
+
+
+def cbam(x, w1, b1, w2, b2, spatial_kernel):
+    """Woo et al. 2018: channel attention from avg- and max-pooled descriptors through one MLP,
+    then spatial attention from a convolution over the channel-wise mean and max maps."""
+    def mlp(z):
+        return np.maximum(z @ w1 + b1, 0) @ w2 + b2
+
+    channel = sigmoid(mlp(x.mean(axis=(1, 2))) + mlp(x.max(axis=(1, 2))))
+    refined = x * channel[:, None, None, :]
+    spatial = np.zeros(x.shape[:3])
+    for b in range(len(x)):
+        for c, pooled in enumerate((refined[b].mean(axis=-1), refined[b].max(axis=-1))):
+            spatial[b] += correlate_same(pooled, spatial_kernel[:, :, c, 0])
+    spatial = sigmoid(spatial)
+    return refined * spatial[..., None], channel, spatial
+
+
 def random_padding_mask(rng, batch, length):
     """Random right padding; every sequence keeps at least one real step."""
     lengths = rng.integers(1, length + 1, size=batch)

@@ -320,6 +320,74 @@ def test_recurrent_decoders_take_the_implicit_memory_mask(rng):
         assert not to_numpy(implicit)[0, :, 2:].any()
 
 
+@pytest.mark.parametrize("shape", [(2, 5, 6, 32), (3, 7, 24), (1, 2, 3, 4, 20)])
+def test_squeeze_excitation_matches_numpy(rng, shape):
+    x = random(rng, *shape)
+    layer = layers.SqueezeExcitation(ratio=4)
+    layer.build(x.shape)
+    randomize_weights(rng, layer)
+    y, s = layer(x, return_attention_scores=True)
+    expected_y, expected_s = ref.squeeze_excitation(
+        x, *values(layer.reduce.kernel, layer.reduce.bias, layer.expand.kernel, layer.expand.bias)
+    )
+    np.testing.assert_allclose(to_numpy(s), expected_s, **TOLERANCE)
+    np.testing.assert_allclose(to_numpy(y), expected_y, **TOLERANCE)
+    assert layer.reduce.kernel.shape == (shape[-1], shape[-1] // 4)
+
+
+@pytest.mark.parametrize("shape, kernel_size", [((2, 4, 5, 64), None), ((2, 6, 20), 5), ((1, 3, 3, 9), 1)])
+def test_efficient_channel_attention_matches_numpy(rng, shape, kernel_size):
+    x = random(rng, *shape)
+    layer = layers.EfficientChannelAttention(kernel_size)
+    layer.build(x.shape)
+    randomize_weights(rng, layer, scale=1.0)
+    y, s = layer(x, return_attention_scores=True)
+    expected_y, expected_s = ref.eca(x, *values(layer.kernel))
+    np.testing.assert_allclose(to_numpy(s), expected_s, **TOLERANCE)
+    np.testing.assert_allclose(to_numpy(y), expected_y, **TOLERANCE)
+
+
+def test_eca_kernel_size_follows_the_paper_formula():
+    """k = |log2(C)/gamma + b/gamma|_odd, gamma=2, b=1 (Wang et al. 2020, Eq. 12), with the
+    authors' rounding (int, then up to the next odd): 64 -> 3, 128..1024 -> 5, 2048 -> 7."""
+    expected = {64: 3, 128: 5, 256: 5, 512: 5, 1024: 5, 2048: 7}
+    for channels, size in expected.items():
+        t = (np.log2(channels) + 1) / 2
+        assert size % 2 == 1 and abs(size - t) <= 1  # an odd number next to t
+        layer = layers.EfficientChannelAttention()
+        layer.build((None, 2, 2, channels))
+        assert layer.kernel.shape == (size,), channels
+
+
+@pytest.mark.parametrize("make", [lambda: layers.SqueezeExcitation(ratio=2), lambda: layers.EfficientChannelAttention()])
+def test_channel_attention_pools_only_the_real_steps_of_a_masked_sequence(rng, make):
+    x, mask = random(rng, 3, 6, 8), ref.random_padding_mask(rng, 3, 6)
+    padded = np.where(mask[..., None], x, random(rng, 3, 6, 8))
+    layer = make()
+    _, weights = layer(x, mask=mask, return_attention_scores=True)
+    _, padded_weights = layer(padded, mask=mask, return_attention_scores=True)
+    np.testing.assert_allclose(to_numpy(padded_weights), to_numpy(weights), **TOLERANCE)
+    embedded = keras.layers.Embedding(10, 8, mask_zero=True)(np.array([[3, 4, 0], [5, 0, 0]]))
+    _, implicit = layer(embedded, return_attention_scores=True)
+    _, explicit = layer(embedded, mask=np.array([[1, 1, 0], [1, 0, 0]], bool), return_attention_scores=True)
+    np.testing.assert_allclose(to_numpy(implicit), to_numpy(explicit), **TOLERANCE)
+
+
+@pytest.mark.parametrize("kernel_size", [7, 3])
+def test_cbam_matches_numpy(rng, kernel_size):
+    x = random(rng, 2, 6, 5, 16)
+    layer = layers.CBAM(ratio=4, kernel_size=kernel_size)
+    layer.build(x.shape)
+    randomize_weights(rng, layer)
+    y, channel, spatial = layer(x, return_attention_scores=True)
+    expected_y, expected_channel, expected_spatial = ref.cbam(
+        x, *values(layer.reduce.kernel, layer.reduce.bias, layer.expand.kernel, layer.expand.bias, layer.spatial_kernel)
+    )
+    np.testing.assert_allclose(to_numpy(channel), expected_channel, **TOLERANCE)
+    np.testing.assert_allclose(to_numpy(spatial), expected_spatial, **TOLERANCE)
+    np.testing.assert_allclose(to_numpy(y), expected_y, **TOLERANCE)
+
+
 @pytest.mark.parametrize("units", [None, 5])
 def test_attention_pooling_matches_numpy(rng, units):
     states = random(rng, 4, 7, 6)
@@ -356,6 +424,9 @@ LAYER_FACTORIES = {
     "TransformerEncoderBlock": lambda: layers.TransformerEncoderBlock(2, 16, norm_first=True, dropout=0.2),
     "TransformerDecoderBlock": lambda: layers.TransformerDecoderBlock(4, 32, key_dim=8, activation="gelu"),
     "AttentionPooling": lambda: layers.AttentionPooling(units=5),
+    "SqueezeExcitation": lambda: layers.SqueezeExcitation(ratio=8, use_bias=False),
+    "EfficientChannelAttention": lambda: layers.EfficientChannelAttention(kernel_size=5, gamma=3),
+    "CBAM": lambda: layers.CBAM(ratio=8, kernel_size=3),
     "BahdanauDecoder": lambda: layers.BahdanauDecoder(16, attention_units=8),
     "LuongDecoder": lambda: layers.LuongDecoder(16, num_layers=2, score_mode="concat", input_feeding=False),
     "SinusoidalPositionEncoding": lambda: layers.SinusoidalPositionEncoding(max_wavelength=500),
@@ -384,6 +455,9 @@ def test_config_round_trips(name):
     (lambda: layers.BahdanauDecoder(16, attention_units=0), "attention_units"),
     (lambda: layers.LuongDecoder(16, score_mode="scaled"), "score_mode"),
     (lambda: layers.LuongDecoder(16, num_layers=0), "num_layers"),
+    (lambda: layers.SqueezeExcitation(ratio=0), "ratio"),
+    (lambda: layers.EfficientChannelAttention(kernel_size=4), "kernel_size"),
+    (lambda: layers.CBAM(kernel_size=0), "kernel_size"),
 ])
 def test_bad_arguments_name_the_argument(make, argument):
     with pytest.raises(ValueError, match=argument):
@@ -391,6 +465,8 @@ def test_bad_arguments_name_the_argument(make, argument):
 
 
 def test_shape_errors_are_clear(rng):
+    with pytest.raises(ValueError, match=r"CBAM takes channels-last inputs of rank 4; received shape \(1, 5, 8\)"):
+        layers.CBAM(ratio=2)(random(rng, 1, 5, 8))
     with pytest.raises(ValueError, match="needs 4 initial states"):
         layers.LuongDecoder(4, num_layers=2)(random(rng, 1, 2, 3), random(rng, 1, 3, 4), initial_state=[random(rng, 1, 4)])
     with pytest.raises(ValueError, match="query width 4 and key width 6"):
