@@ -14,6 +14,7 @@ from layers.base import SingleHeadAttention
 from layers.channel import CBAM, EfficientChannelAttention, SqueezeExcitation
 from layers.dot_product import DotProductAttention
 from layers.multi_head import MultiHeadAttention
+from layers.patches import ClassToken, PatchEmbedding, PositionEmbedding2D
 from layers.pooling import AttentionPooling
 from layers.recurrent import BahdanauDecoder, LuongDecoder
 from layers.positional import PositionEmbedding, SinusoidalPositionEncoding, TokenAndPositionEmbedding
@@ -23,12 +24,15 @@ __all__ = [
     "AdditiveAttention",
     "AttentionPooling",
     "CBAM",
+    "ClassToken",
     "BahdanauDecoder",
     "DotProductAttention",
     "EfficientChannelAttention",
     "LuongDecoder",
     "MultiHeadAttention",
+    "PatchEmbedding",
     "PositionEmbedding",
+    "PositionEmbedding2D",
     "SingleHeadAttention",
     "SqueezeExcitation",
     "SinusoidalPositionEncoding",

@@ -200,6 +200,35 @@ def cbam(x, w1, b1, w2, b2, spatial_kernel):
     return refined * spatial[..., None], channel, spatial
 
 
+def patch_embedding(images, kernel, bias):
+    """Dosovitskiy et al. 2021 Eq. 1: flatten each P x P patch (row-major over the grid) and project."""
+    p_h, p_w, channels, width = kernel.shape
+    batch, height, image_width, _ = images.shape
+    tokens = []
+    for row in range(0, height, p_h):
+        for column in range(0, image_width, p_w):
+            patch = images[:, row : row + p_h, column : column + p_w, :].reshape(batch, -1)
+            tokens.append(patch @ kernel.reshape(-1, width) + bias)
+    return np.stack(tokens, axis=1)
+
+
+def bilinear_resize(grid, new_shape):
+    """Bilinear interpolation of `(H, W, D)` with half-pixel centres and edge clamping (no antialiasing)."""
+    def coordinates(new, old):
+        source = np.clip((np.arange(new) + 0.5) * old / new - 0.5, 0, old - 1)
+        low = np.floor(source).astype(int)
+        return low, np.minimum(low + 1, old - 1), source - low
+
+    (r0, r1, fr), (c0, c1, fc) = coordinates(new_shape[0], grid.shape[0]), coordinates(new_shape[1], grid.shape[1])
+    out = np.zeros((*new_shape, grid.shape[-1]))
+    for i in range(new_shape[0]):
+        for j in range(new_shape[1]):
+            top = (1 - fc[j]) * grid[r0[i], c0[j]] + fc[j] * grid[r0[i], c1[j]]
+            bottom = (1 - fc[j]) * grid[r1[i], c0[j]] + fc[j] * grid[r1[i], c1[j]]
+            out[i, j] = (1 - fr[i]) * top + fr[i] * bottom
+    return out
+
+
 def random_padding_mask(rng, batch, length):
     """Random right padding; every sequence keeps at least one real step."""
     lengths = rng.integers(1, length + 1, size=batch)

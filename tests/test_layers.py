@@ -388,6 +388,42 @@ def test_cbam_matches_numpy(rng, kernel_size):
     np.testing.assert_allclose(to_numpy(y), expected_y, **TOLERANCE)
 
 
+@pytest.mark.parametrize("image_shape, patch_size", [((2, 8, 12, 3), 4), ((1, 28, 28, 1), (7, 4))])
+def test_patch_embedding_matches_numpy_patch_extraction(rng, image_shape, patch_size):
+    images = random(rng, *image_shape)
+    layer = layers.PatchEmbedding(patch_size, hidden_dim=10)
+    layer.build(images.shape)
+    randomize_weights(rng, layer)
+    expected = ref.patch_embedding(images, *values(layer.kernel, layer.bias))
+    np.testing.assert_allclose(to_numpy(layer(images)), expected, **TOLERANCE)
+    assert layer.compute_output_shape(image_shape) == expected.shape
+
+
+def test_class_token_is_prepended(rng):
+    tokens = random(rng, 3, 5, 8)
+    layer = layers.ClassToken()
+    layer.build(tokens.shape)
+    randomize_weights(rng, layer)
+    out = to_numpy(layer(tokens))
+    np.testing.assert_array_equal(out[:, 1:], tokens)
+    np.testing.assert_array_equal(out[:, 0], np.broadcast_to(to_numpy(layer.token)[0, 0], (3, 8)))
+
+
+def test_position_embedding_2d_adds_the_table_and_resizes_bilinearly(rng):
+    tokens = random(rng, 2, 1 + 3 * 4, 6)
+    layer = layers.PositionEmbedding2D(grid_size=(3, 4))
+    np.testing.assert_allclose(to_numpy(layer(tokens)), tokens + to_numpy(layer.table), **TOLERANCE)
+    table = to_numpy(layer.table)
+    np.testing.assert_allclose(to_numpy(layer.resize((3, 4)).table), table, **TOLERANCE)
+    for new_grid in ((5, 7), (2, 2)):
+        resized = to_numpy(layer.resize(new_grid).table)
+        np.testing.assert_array_equal(resized[:1], table[:1])  # the class token's row is copied
+        expected = ref.bilinear_resize(table[1:].reshape(3, 4, 6), new_grid).reshape(-1, 6)
+        np.testing.assert_allclose(resized[1:], expected, **TOLERANCE)
+    with pytest.raises(ValueError, match=r"3x4 grid and 1 prefix token\(s\) needs 13 tokens; received 17"):
+        layers.PositionEmbedding2D(grid_size=(3, 4))(random(rng, 1, 17, 6))
+
+
 @pytest.mark.parametrize("units", [None, 5])
 def test_attention_pooling_matches_numpy(rng, units):
     states = random(rng, 4, 7, 6)
@@ -427,6 +463,9 @@ LAYER_FACTORIES = {
     "SqueezeExcitation": lambda: layers.SqueezeExcitation(ratio=8, use_bias=False),
     "EfficientChannelAttention": lambda: layers.EfficientChannelAttention(kernel_size=5, gamma=3),
     "CBAM": lambda: layers.CBAM(ratio=8, kernel_size=3),
+    "PatchEmbedding": lambda: layers.PatchEmbedding((4, 2), 16, use_bias=False),
+    "ClassToken": layers.ClassToken,
+    "PositionEmbedding2D": lambda: layers.PositionEmbedding2D((3, 5), num_prefix_tokens=0),
     "BahdanauDecoder": lambda: layers.BahdanauDecoder(16, attention_units=8),
     "LuongDecoder": lambda: layers.LuongDecoder(16, num_layers=2, score_mode="concat", input_feeding=False),
     "SinusoidalPositionEncoding": lambda: layers.SinusoidalPositionEncoding(max_wavelength=500),
@@ -458,6 +497,8 @@ def test_config_round_trips(name):
     (lambda: layers.SqueezeExcitation(ratio=0), "ratio"),
     (lambda: layers.EfficientChannelAttention(kernel_size=4), "kernel_size"),
     (lambda: layers.CBAM(kernel_size=0), "kernel_size"),
+    (lambda: layers.PatchEmbedding((4, 0), 8), "patch_size"),
+    (lambda: layers.PositionEmbedding2D(7, num_prefix_tokens=-1), "num_prefix_tokens"),
 ])
 def test_bad_arguments_name_the_argument(make, argument):
     with pytest.raises(ValueError, match=argument):
@@ -465,6 +506,8 @@ def test_bad_arguments_name_the_argument(make, argument):
 
 
 def test_shape_errors_are_clear(rng):
+    with pytest.raises(ValueError, match="Image width 30 is not divisible by the patch size 4"):
+        layers.PatchEmbedding(4, 8)(random(rng, 1, 28, 30, 1))
     with pytest.raises(ValueError, match=r"CBAM takes channels-last inputs of rank 4; received shape \(1, 5, 8\)"):
         layers.CBAM(ratio=2)(random(rng, 1, 5, 8))
     with pytest.raises(ValueError, match="needs 4 initial states"):
