@@ -6,7 +6,7 @@
 >>> model = zoo.build("transformer_classifier_tiny", vocab_size=8000, num_classes=2)
 """
 
-from zoo import text, translation  # noqa: F401  (registers the models)
+from zoo import text, translation, vision  # noqa: F401  (registers the models)
 from zoo.registry import build, default_config, describe, list_models, register
 
 __all__ = ["build", "default_config", "describe", "list_models", "register"]

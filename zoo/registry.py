@@ -9,6 +9,7 @@ import dataclasses
 import difflib
 import fnmatch
 import inspect
+import math
 
 _REGISTRY = {}
 
@@ -127,6 +128,7 @@ def describe(name):
         "summary": inspect.getdoc(entry.builder).splitlines()[0],
         "defaults": entry.configuration(),
         "parameters": model.count_params(),
+        "trainable_parameters": sum(int(math.prod(weight.shape)) for weight in model.trainable_weights),
         "inputs": tensors(model.inputs),
         "outputs": {name: spec for name, spec in zip(model.output_names, tensors(model.outputs).values())},
     }

@@ -1,0 +1,80 @@
+"""Image models: the papers' parameter counts, shapes, attention placement, bad arguments."""
+
+import keras
+import numpy as np
+import pytest
+
+import zoo
+
+# Trainable parameters at the papers' settings. Paper tables (rounded) and the exact counts of
+# the reference implementations (torchvision resnet50, timm seresnet50 / vit_base_patch16_224 /
+# deit_tiny_patch16_224 / deit_small_patch16_224; He et al.'s CIFAR ResNets as in akamaster/pytorch_resnet_cifar10).
+PAPER_COUNTS = {
+    "resnet20": (0.27e6, 0.005e6, 269_722),
+    "resnet56": (0.85e6, 0.005e6, 853_018),
+    "resnet50": (25.6e6, 0.05e6, 25_557_032),
+    "se_resnet50": (28.1e6, 0.05e6, 28_088_024),
+    "cbam_resnet50": (28.09e6, 0.005e6, None),
+    "vit_base_patch16": (86e6, 1e6, 86_567_656),
+    "vit_tiny_patch16": (5.7e6, 0.05e6, 5_717_416),
+    "vit_small_patch16": (22e6, 0.5e6, 22_050_664),
+}
+
+
+@pytest.mark.parametrize("name", PAPER_COUNTS)
+def test_parameter_counts_match_the_papers(name):
+    paper, rounding, reference = PAPER_COUNTS[name]
+    count = zoo.describe(name)["trainable_parameters"]
+    assert abs(count - paper) <= rounding, count
+    if reference is not None:
+        assert count == reference
+
+
+def test_attention_modules_add_what_their_papers_say():
+    """SE adds 2 C^2/r + C/r + C per block; ECA adds k per block; CBAM adds SE's MLP plus 2 k^2."""
+    base = zoo.describe("resnet50")["trainable_parameters"]
+    widths = [4 * w for w, n in zip((64, 128, 256, 512), (3, 4, 6, 3)) for _ in range(n)]
+    se = sum(2 * c * (c // 16) + c // 16 + c for c in widths)
+    assert zoo.describe("se_resnet50")["trainable_parameters"] == base + se
+    assert zoo.describe("cbam_resnet50")["trainable_parameters"] == base + se + 16 * 2 * 7 * 7
+    eca_k = {256: 5, 512: 5, 1024: 5, 2048: 7}
+    assert zoo.describe("eca_resnet50")["trainable_parameters"] == base + sum(eca_k[c] for c in widths)
+
+
+@pytest.mark.parametrize("name, overrides, shape", [
+    ("se_resnet20", {"input_shape": (28, 28, 1)}, (2, 28, 28, 1)),
+    ("cbam_resnet20", {"num_classes": 7}, (2, 32, 32, 3)),
+    ("eca_resnet50", {"blocks": (1, 1, 1, 1), "input_shape": (64, 64, 3), "num_classes": 5}, (2, 64, 64, 3)),
+    ("vit_small_images", {"num_layers": 1}, (2, 28, 28, 1)),
+    ("vit_tiny_patch16", {"num_layers": 1, "input_shape": (32, 48, 3), "num_classes": 3}, (2, 32, 48, 3)),
+])
+def test_models_take_other_images_and_classes(rng, name, overrides, shape):
+    model = zoo.build(name, **overrides)
+    logits = model(rng.standard_normal(shape).astype("float32"))
+    assert tuple(logits.shape) == (shape[0], overrides.get("num_classes", zoo.default_config(name)["num_classes"]))
+    assert np.isfinite(keras.ops.convert_to_numpy(logits)).all()
+
+
+def test_every_residual_block_has_its_attention_module():
+    model = zoo.build("se_resnet56")
+    assert sum(type(layer).__name__ == "SqueezeExcitation" for layer in model.layers) == 27
+    assert sum(type(layer).__name__ == "CBAM" for layer in zoo.build("cbam_resnet20").layers) == 9
+
+
+def test_option_a_shortcut_subsamples_and_zero_pads(rng):
+    from zoo.vision import ZeroPaddingShortcut
+
+    x = rng.standard_normal((2, 8, 8, 16)).astype("float32")
+    y = keras.ops.convert_to_numpy(ZeroPaddingShortcut(32, 2)(x))
+    np.testing.assert_array_equal(y[..., 8:24], x[:, ::2, ::2])
+    assert not y[..., :8].any() and not y[..., 24:].any()
+
+
+@pytest.mark.parametrize("name, overrides, message", [
+    ("resnet20", {"depth": 21}, "6n \\+ 2"),
+    ("resnet20", {"attention": "gather-excite"}, "attention"),
+    ("vit_small_images", {"input_shape": (30, 30, 1)}, "multiple of the patch size 4"),
+])
+def test_bad_arguments_are_explained(name, overrides, message):
+    with pytest.raises(ValueError, match=message):
+        zoo.build(name, **overrides)

@@ -1,0 +1,232 @@
+"""Image classifiers: ResNets with SE, ECA or CBAM in every residual block, and Vision Transformers.
+
+Every model takes `images` `(batch, H, W, C)` (float, already normalized) and
+returns class `logits`. `input_shape` and `num_classes` are overridable
+everywhere. The papers count trainable weights: `describe(name)` reports them
+as "trainable_parameters" ("parameters" adds the batch-norm statistics).
+"""
+
+import keras
+from keras import ops
+
+import layers
+from layers.validation import check_positive_int
+from zoo.registry import register
+
+TASK = "image-recognition"
+ATTENTION = (None, "se", "eca", "cbam")
+HE = "He et al. 2016, Deep Residual Learning for Image Recognition"
+CIFAR = f"{HE} (CIFAR-10 ResNet, Section 4.2, option A shortcuts)"
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class ZeroPaddingShortcut(keras.layers.Layer):
+    """He et al.'s option A shortcut: subsample by `stride`, pad the new channels with zeros (no weights)."""
+
+    def __init__(self, channels, stride, **kwargs):
+        super().__init__(**kwargs)
+        self.channels = channels
+        self.stride = stride
+
+    def call(self, inputs):
+        x = inputs[:, :: self.stride, :: self.stride, :]
+        extra = self.channels - inputs.shape[-1]
+        return ops.pad(x, [(0, 0), (0, 0), (0, 0), (extra // 2, extra - extra // 2)])
+
+    def compute_output_shape(self, input_shape):
+        def reduce(size):
+            return None if size is None else -(-size // self.stride)
+
+        return (input_shape[0], reduce(input_shape[1]), reduce(input_shape[2]), self.channels)
+
+    def get_config(self):
+        return {**super().get_config(), "channels": self.channels, "stride": self.stride}
+
+
+def _check_attention(attention):
+    if attention not in ATTENTION:
+        raise ValueError(f"`attention` must be one of {ATTENTION}; received attention={attention!r}.")
+
+
+def _attention_block(x, attention, reduction, name):
+    """The attention module of a residual branch (applied before the addition, as in the papers)."""
+    if attention == "se":
+        return layers.SqueezeExcitation(reduction, name=f"{name}_se")(x)
+    if attention == "eca":
+        return layers.EfficientChannelAttention(name=f"{name}_eca")(x)
+    if attention == "cbam":
+        return layers.CBAM(reduction, name=f"{name}_cbam")(x)
+    return x
+
+
+def _conv_bn(x, filters, kernel_size, stride, name, relu=True):
+    x = keras.layers.Conv2D(
+        filters, kernel_size, stride, padding="same", use_bias=False, kernel_initializer="he_normal", name=f"{name}_conv"
+    )(x)
+    x = keras.layers.BatchNormalization(epsilon=1e-5, name=f"{name}_bn")(x)
+    return keras.layers.ReLU(name=f"{name}_relu")(x) if relu else x
+
+
+def _classifier(x, num_classes):
+    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+    return keras.layers.Dense(num_classes, dtype="float32", name="logits")(x)
+
+
+@register("resnet20", task=TASK, paper=CIFAR)
+def cifar_resnet(depth=20, attention=None, reduction=16, input_shape=(32, 32, 3), num_classes=10):
+    """ResNet for 32x32 images (He et al., 2016, Section 4.2): depth ``6n + 2``.
+
+    A 3x3 convolution with 16 filters, three stages of `n` basic blocks (two
+    3x3 convolutions) with 16, 32 and 64 filters (stride 2 between stages),
+    global average pooling and a linear classifier. Shortcuts are identities,
+    subsampled and zero-padded where the shape changes (option A: no weights).
+    `attention` puts an SE (Hu et al., 2018), ECA (Wang et al., 2020) or CBAM
+    (Woo et al., 2018) module on every residual branch before the addition;
+    `reduction` is the SE/CBAM ratio.
+
+    Trainable parameters: ResNet-20 0.27M, ResNet-56 0.85M, ResNet-110 1.7M (Table 6).
+    """
+    _check_attention(attention)
+    if not isinstance(depth, int) or depth < 8 or (depth - 2) % 6:
+        raise ValueError(f"`depth` must be 6n + 2 (20, 32, 44, 56, 110, ...); received depth={depth!r}.")
+    check_positive_int(reduction=reduction, num_classes=num_classes)
+    blocks = (depth - 2) // 6
+    images = keras.Input(shape=input_shape, name="images")
+    x = _conv_bn(images, 16, 3, 1, "stem")
+    for stage, filters in enumerate((16, 32, 64)):
+        for block in range(blocks):
+            name = f"stage{stage + 1}_block{block + 1}"
+            stride = 2 if stage > 0 and block == 0 else 1
+            shortcut = x if stride == 1 else ZeroPaddingShortcut(filters, stride, name=f"{name}_shortcut")(x)
+            y = _conv_bn(x, filters, 3, stride, f"{name}_1")
+            y = _conv_bn(y, filters, 3, 1, f"{name}_2", relu=False)
+            y = _attention_block(y, attention, reduction, name)
+            x = keras.layers.ReLU(name=f"{name}_out")(keras.layers.Add(name=f"{name}_add")([shortcut, y]))
+    return keras.Model(images, _classifier(x, num_classes))
+
+
+register("resnet56", task=TASK, paper=CIFAR, depth=56)(cifar_resnet)
+SE = "Hu et al. 2018, Squeeze-and-Excitation Networks"
+for _depth in (20, 56, 110):
+    register(f"se_resnet{_depth}", task=TASK, paper=f"{SE}; {CIFAR}", depth=_depth, attention="se")(cifar_resnet)
+register(
+    "eca_resnet20", task=TASK, paper=f"Wang et al. 2020, ECA-Net; {CIFAR}", attention="eca"
+)(cifar_resnet)
+register(
+    "cbam_resnet20", task=TASK, paper=f"Woo et al. 2018, CBAM; {CIFAR}", attention="cbam"
+)(cifar_resnet)
+
+
+@register("resnet50", task=TASK, paper=f"{HE} (ImageNet ResNet-50, Table 1)")
+def bottleneck_resnet(
+    blocks=(3, 4, 6, 3), attention=None, reduction=16, input_shape=(224, 224, 3), num_classes=1000
+):
+    """ImageNet ResNet with bottleneck blocks (He et al., 2016, Table 1): ResNet-50 by default.
+
+    A 7x7/2 convolution with 64 filters and a 3x3/2 max pooling, four stages of
+    bottleneck blocks (1x1, 3x3, 1x1 convolutions; widths 64, 128, 256, 512,
+    expanded 4x; the stride on the 3x3 convolution), projection shortcuts
+    (1x1 convolution + batch norm) where the shape changes, global average
+    pooling and a linear classifier. `attention` as in `cifar_resnet`, on the
+    expanded output of each residual branch.
+
+    Trainable parameters at 224x224x3 and 1000 classes: ResNet-50 25.56M,
+    SE-ResNet-50 28.09M (Hu et al., Table 2: 28.1M), CBAM-ResNet-50 28.09M
+    (Woo et al., Table 4), ECA-ResNet-50 25.56M (Wang et al., Table 2).
+    """
+    _check_attention(attention)
+    check_positive_int(reduction=reduction, num_classes=num_classes, **{f"blocks[{i}]": n for i, n in enumerate(blocks)})
+    images = keras.Input(shape=input_shape, name="images")
+    x = _conv_bn(images, 64, 7, 2, "stem")
+    x = keras.layers.MaxPooling2D(3, 2, padding="same", name="stem_pool")(x)
+    for stage, (count, width) in enumerate(zip(blocks, (64, 128, 256, 512))):
+        for block in range(count):
+            name = f"stage{stage + 1}_block{block + 1}"
+            stride = 2 if stage > 0 and block == 0 else 1
+            shortcut = x
+            if block == 0:
+                shortcut = _conv_bn(x, 4 * width, 1, stride, f"{name}_projection", relu=False)
+            y = _conv_bn(x, width, 1, 1, f"{name}_1")
+            y = _conv_bn(y, width, 3, stride, f"{name}_2")
+            y = _conv_bn(y, 4 * width, 1, 1, f"{name}_3", relu=False)
+            y = _attention_block(y, attention, reduction, name)
+            x = keras.layers.ReLU(name=f"{name}_out")(keras.layers.Add(name=f"{name}_add")([shortcut, y]))
+    return keras.Model(images, _classifier(x, num_classes))
+
+
+register("se_resnet50", task=TASK, paper=f"{SE} (Table 2)", attention="se")(bottleneck_resnet)
+register("eca_resnet50", task=TASK, paper="Wang et al. 2020, ECA-Net (Table 2)", attention="eca")(bottleneck_resnet)
+register("cbam_resnet50", task=TASK, paper="Woo et al. 2018, CBAM (Table 4)", attention="cbam")(bottleneck_resnet)
+
+
+VIT = "Dosovitskiy et al. 2021, An Image is Worth 16x16 Words (Table 1)"
+DEIT = "Touvron et al. 2021, Training data-efficient image transformers (Table 1)"
+
+
+@register("vit_base_patch16", task=TASK, paper=f"{VIT}: ViT-B/16")
+def vision_transformer(
+    patch_size=16,
+    hidden_dim=768,
+    num_layers=12,
+    num_heads=12,
+    intermediate_dim=3072,
+    dropout=0.0,
+    input_shape=(224, 224, 3),
+    num_classes=1000,
+):
+    """Vision Transformer (Dosovitskiy et al., 2021): patches + class token + positions -> pre-LN encoder.
+
+    ``z_0 = [x_class; x_p E] + E_pos``; `num_layers` pre-LN encoder blocks
+    (GELU MLP, LayerNorm epsilon 1e-6); the final LayerNorm of the class
+    token's output goes to a linear classifier (Eq. 1-4).
+
+    Trainable parameters at 224x224x3, 1000 classes: ViT-B/16 86.6M (paper:
+    86M), DeiT-Ti 5.7M and DeiT-S 22.1M (Touvron et al., Table 1: 5M and 22M;
+    timm's deit_tiny/small: 5.7M and 22.1M).
+    """
+    check_positive_int(hidden_dim=hidden_dim, num_layers=num_layers, num_classes=num_classes)
+    patch_height, patch_width = (patch_size, patch_size) if isinstance(patch_size, int) else patch_size
+    if input_shape[0] % patch_height or input_shape[1] % patch_width:
+        raise ValueError(
+            f"The image size {tuple(input_shape[:2])} must be a multiple of the patch size {patch_size}."
+        )
+    grid = (input_shape[0] // patch_height, input_shape[1] // patch_width)
+    images = keras.Input(shape=input_shape, name="images")
+    x = layers.PatchEmbedding(patch_size, hidden_dim, name="patch_embedding")(images)
+    x = layers.ClassToken(name="class_token")(x)
+    x = layers.PositionEmbedding2D(grid, name="position_embedding")(x)
+    x = keras.layers.Dropout(dropout, name="embedding_dropout")(x)
+    for index in range(num_layers):
+        x = layers.TransformerEncoderBlock(
+            num_heads,
+            intermediate_dim,
+            dropout=dropout,
+            activation="gelu",
+            norm_first=True,
+            layer_norm_epsilon=1e-6,
+            name=f"encoder_{index}",
+        )(x)
+    x = keras.layers.LayerNormalization(epsilon=1e-6, name="encoder_norm")(x)
+    class_output = x[:, 0]
+    return keras.Model(images, keras.layers.Dense(num_classes, dtype="float32", name="logits")(class_output))
+
+
+register("vit_tiny_patch16", task=TASK, paper=f"{DEIT}: DeiT-Ti", hidden_dim=192, num_heads=3, intermediate_dim=768)(
+    vision_transformer
+)
+register("vit_small_patch16", task=TASK, paper=f"{DEIT}: DeiT-S", hidden_dim=384, num_heads=6, intermediate_dim=1536)(
+    vision_transformer
+)
+register(
+    "vit_small_images",
+    task=TASK,
+    paper=f"{VIT}, with 4x4 patches for 28x28 and 32x32 images",
+    patch_size=4,
+    hidden_dim=192,
+    num_layers=6,
+    num_heads=3,
+    intermediate_dim=384,
+    dropout=0.1,
+    input_shape=(28, 28, 1),
+    num_classes=10,
+)(vision_transformer)
