@@ -277,3 +277,112 @@ def read_spa_eng(data_dir=None, direction="en-es", seed=1337):
         "validation": pairs.take(order[:held_out]),
         "test": pairs.take(order[held_out : 2 * held_out]),
     }
+
+
+# ---------------------------------------------------------------- images
+
+IDX_FILES = {
+    "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+    "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
+}
+IDX_LAYOUT = (
+    "{dir}/train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz and "
+    "t10k-labels-idx1-ubyte.gz: gzip-compressed IDX files of unsigned bytes (images N x 28 x 28, labels N)"
+)
+IMAGE_DATASETS = {
+    "fashion_mnist": (
+        "fashion-mnist",
+        ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"],
+    ),
+    "mnist": ("mnist", [str(digit) for digit in range(10)]),
+    "cifar10": (
+        None,
+        ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"],
+    ),
+}
+
+
+@dataclasses.dataclass
+class LabeledImages:
+    """`images` `(N, H, W, C)` uint8 and integer `labels` `(N,)`; `class_names[label]` names a label."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    class_names: list
+
+    def __len__(self):
+        return len(self.labels)
+
+    def take(self, indices):
+        return LabeledImages(self.images[indices], self.labels[indices], self.class_names)
+
+
+def read_idx(path, ndim, layout):
+    """The unsigned-byte array of a gzip-compressed IDX file (LeCun et al.), header checked.
+
+    The header is two zero bytes, the type code 0x08 (unsigned byte), the number
+    of dimensions, then each dimension as a big-endian int32; the data must
+    hold exactly their product of bytes.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"Missing data file {str(path)!r}; expected {layout}.")
+    try:
+        with gzip.open(path, "rb") as file:
+            raw = file.read()
+    except (OSError, EOFError, zlib.error) as error:
+        raise DataError(f"Cannot read {path} ({error}); expected {layout}.") from error
+    header_size = 4 + 4 * ndim
+    if len(raw) < header_size or raw[:3] != b"\x00\x00\x08" or raw[3] != ndim:
+        raise DataError(
+            f"{path}: not an IDX file of unsigned bytes with {ndim} dimension(s) (magic number "
+            f"{raw[:4].hex() or 'missing'}, expected 0000080{ndim}); expected {layout}."
+        )
+    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    size = int(np.prod(shape))
+    if len(raw) - header_size != size:
+        raise DataError(
+            f"{path}: the header gives shape {shape} ({size} bytes of data) but the file holds "
+            f"{len(raw) - header_size}: truncated or not this dataset's file; expected {layout}."
+        )
+    return np.frombuffer(raw, np.uint8, offset=header_size).reshape(shape)
+
+
+def _idx_split(directory, split, class_names, layout):
+    images_file, labels_file = (directory / name for name in IDX_FILES[split])
+    images, labels = read_idx(images_file, 3, layout), read_idx(labels_file, 1, layout)
+    if len(images) != len(labels):
+        raise DataError(
+            f"{images_file} holds {len(images)} images but {labels_file} holds {len(labels)} labels; expected {layout}."
+        )
+    if labels.max(initial=0) >= len(class_names):
+        raise DataError(f"{labels_file}: label {labels.max()} is not one of the {len(class_names)} classes.")
+    return LabeledImages(images[..., None], labels.astype("int32"), class_names)
+
+
+def read_image_dataset(name, data_dir=None):
+    """`{"train", "test"}` as `LabeledImages` for "fashion_mnist", "mnist" or "cifar10".
+
+    Fashion-MNIST and MNIST come from the IDX files under `data_dir` (or
+    `$ZOO_DATA_DIR`), else from `keras.datasets`; CIFAR-10 always from
+    `keras.datasets` (it needs the network the first time).
+    """
+    if name not in IMAGE_DATASETS:
+        raise ValueError(f"Unknown image dataset {name!r}; choose one of {sorted(IMAGE_DATASETS)}.")
+    folder, class_names = IMAGE_DATASETS[name]
+    data_dir = resolve_data_dir(data_dir) if folder else None
+    if data_dir is None:
+        print(f"{name}: {'no data directory given; ' if folder else ''}loading it with keras.datasets.{name}.")
+        (train_x, train_y), (test_x, test_y) = getattr(keras.datasets, name).load_data()
+        images = {"train": train_x, "test": test_x}
+        labels = {"train": train_y, "test": test_y}
+        return {
+            split: LabeledImages(
+                images[split] if images[split].ndim == 4 else images[split][..., None],
+                labels[split].reshape(-1).astype("int32"),
+                class_names,
+            )
+            for split in ("train", "test")
+        }
+    layout = IDX_LAYOUT.format(dir=folder)
+    return {split: _idx_split(data_dir / folder, split, class_names, layout) for split in IDX_FILES}
