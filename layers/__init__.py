@@ -16,16 +16,16 @@ from layers.dot_product import DotProductAttention
 from layers.multi_head import MultiHeadAttention
 from layers.patches import ClassToken, PatchEmbedding, PositionEmbedding2D
 from layers.pooling import AttentionPooling
-from layers.recurrent import BahdanauDecoder, LuongDecoder
 from layers.positional import PositionEmbedding, SinusoidalPositionEncoding, TokenAndPositionEmbedding
+from layers.recurrent import BahdanauDecoder, LuongDecoder
 from layers.transformer import TransformerDecoderBlock, TransformerEncoderBlock
 
 __all__ = [
     "AdditiveAttention",
     "AttentionPooling",
+    "BahdanauDecoder",
     "CBAM",
     "ClassToken",
-    "BahdanauDecoder",
     "DotProductAttention",
     "EfficientChannelAttention",
     "LuongDecoder",
@@ -34,8 +34,8 @@ __all__ = [
     "PositionEmbedding",
     "PositionEmbedding2D",
     "SingleHeadAttention",
-    "SqueezeExcitation",
     "SinusoidalPositionEncoding",
+    "SqueezeExcitation",
     "TokenAndPositionEmbedding",
     "TransformerDecoderBlock",
     "TransformerEncoderBlock",

@@ -28,6 +28,17 @@ def _per_channel(weights, rank):
     return ops.reshape(weights, (-1,) + (1,) * (rank - 2) + (weights.shape[-1],))
 
 
+def _bottleneck_mlp(channels, ratio, output_activation, *, use_bias, kernel_initializer, dtype):
+    """The built excitation MLP ``C -> max(1, C // r) (ReLU) -> C`` of SE and CBAM, as `(reduce, expand)`."""
+    hidden = max(1, channels // ratio)
+    options = {"use_bias": use_bias, "kernel_initializer": kernel_initializer, "dtype": dtype}
+    reduce = keras.layers.Dense(hidden, "relu", name="reduce", **options)
+    expand = keras.layers.Dense(channels, output_activation, name="expand", **options)
+    reduce.build((None, channels))
+    expand.build((None, hidden))
+    return reduce, expand
+
+
 def _check_rank(layer, input_shape, ranks):
     if len(input_shape) not in ranks:
         raise ValueError(
@@ -89,18 +100,10 @@ class SqueezeExcitation(_ChannelLayer):
 
     def build(self, input_shape):
         _check_rank(self, input_shape, (3, 4, 5))
-        channels = input_shape[-1]
-        hidden = max(1, channels // self.ratio)
-        self.reduce = keras.layers.Dense(
-            hidden, "relu", use_bias=self.use_bias, kernel_initializer=self.kernel_initializer,
-            dtype=self.dtype_policy, name="reduce",
+        self.reduce, self.expand = _bottleneck_mlp(
+            input_shape[-1], self.ratio, "sigmoid",
+            use_bias=self.use_bias, kernel_initializer=self.kernel_initializer, dtype=self.dtype_policy,
         )
-        self.expand = keras.layers.Dense(
-            channels, "sigmoid", use_bias=self.use_bias, kernel_initializer=self.kernel_initializer,
-            dtype=self.dtype_policy, name="expand",
-        )
-        self.reduce.build((None, channels))
-        self.expand.build((None, hidden))
 
     def call(self, inputs, mask=None, return_attention_scores=False):
         weights = self.expand(self.reduce(_global_average(inputs, mask)))
@@ -229,13 +232,11 @@ class CBAM(_ChannelLayer):
 
     def build(self, input_shape):
         _check_rank(self, input_shape, (4,))
-        channels = input_shape[-1]
-        hidden = max(1, channels // self.ratio)
-        dense = {"kernel_initializer": self.kernel_initializer, "dtype": self.dtype_policy}
-        self.reduce = keras.layers.Dense(hidden, "relu", name="reduce", **dense)
-        self.expand = keras.layers.Dense(channels, name="expand", **dense)
-        self.reduce.build((None, channels))
-        self.expand.build((None, hidden))
+        # Linear output: the sigmoid comes after the two descriptors' MLP outputs are summed.
+        self.reduce, self.expand = _bottleneck_mlp(
+            input_shape[-1], self.ratio, None,
+            use_bias=True, kernel_initializer=self.kernel_initializer, dtype=self.dtype_policy,
+        )
         self.spatial_kernel = self.add_weight(
             name="spatial_kernel", shape=(self.kernel_size, self.kernel_size, 2, 1), initializer=self.kernel_initializer
         )

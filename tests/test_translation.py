@@ -14,7 +14,8 @@ from recipes import data as datasets
 from zoo.translation import decoder_for
 
 TRANSLATION_MODELS = zoo.list_models(task="translation")
-SMALL_MODEL = {"source_vocab_size": 60, "target_vocab_size": 60, "hidden_dim": 16, "num_heads": 2, "intermediate_dim": 32}
+SMALL_VOCABULARIES = {"source_vocab_size": 60, "target_vocab_size": 60}
+SMALL_MODEL = {**SMALL_VOCABULARIES, "hidden_dim": 16, "num_heads": 2, "intermediate_dim": 32}
 
 
 def to_numpy(x):
@@ -28,7 +29,6 @@ def random_batch(rng, batch=3, source_length=7, target_length=6, vocab=60):
     return source, target
 
 
-SMALL_VOCABULARIES = {"source_vocab_size": 60, "target_vocab_size": 60}
 SMALL_RNN = {**SMALL_VOCABULARIES, "embedding_dim": 12}
 # (registered name, overrides): every decoder family, and the options that change their wiring.
 VARIANTS = {

@@ -73,7 +73,7 @@ def test_option_a_shortcut_subsamples_and_zero_pads(rng):
 @pytest.mark.parametrize("name, overrides, message", [
     ("resnet20", {"depth": 21}, "6n \\+ 2"),
     ("resnet20", {"attention": "gather-excite"}, "attention"),
-    ("vit_small_images", {"input_shape": (30, 30, 1)}, "multiple of the patch size 4"),
+    ("vit_small_images", {"input_shape": (30, 30, 1)}, "Image height 30 is not divisible by the patch size 4"),
 ])
 def test_bad_arguments_are_explained(name, overrides, message):
     with pytest.raises(ValueError, match=message):

@@ -185,14 +185,10 @@ def vision_transformer(
     timm's deit_tiny/small: 5.7M and 22.1M).
     """
     check_positive_int(hidden_dim=hidden_dim, num_layers=num_layers, num_classes=num_classes)
-    patch_height, patch_width = (patch_size, patch_size) if isinstance(patch_size, int) else patch_size
-    if input_shape[0] % patch_height or input_shape[1] % patch_width:
-        raise ValueError(
-            f"The image size {tuple(input_shape[:2])} must be a multiple of the patch size {patch_size}."
-        )
-    grid = (input_shape[0] // patch_height, input_shape[1] // patch_width)
     images = keras.Input(shape=input_shape, name="images")
-    x = layers.PatchEmbedding(patch_size, hidden_dim, name="patch_embedding")(images)
+    patch_embedding = layers.PatchEmbedding(patch_size, hidden_dim, name="patch_embedding")
+    x = patch_embedding(images)  # checks that the patches tile the image
+    grid = tuple(size // patch for size, patch in zip(input_shape, patch_embedding.patch_size))
     x = layers.ClassToken(name="class_token")(x)
     x = layers.PositionEmbedding2D(grid, name="position_embedding")(x)
     x = keras.layers.Dropout(dropout, name="embedding_dropout")(x)
