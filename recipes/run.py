@@ -3,6 +3,7 @@
     RUN_DIR/
       config.json      the Config the run was started with
       metrics.json     final metrics
+      history.csv      each epoch's logs (loss, metrics, throughput, epoch_seconds), across resumptions
       model.keras      the best model (by validation metric)
       vocabulary.txt   tokenizer vocabulary, where the recipe has one (translation with separate
                        vocabularies: source_vocabulary.txt and target_vocabulary.txt)
@@ -14,9 +15,12 @@ A run directory that already holds a config resumes only with the same config;
 anything else is refused, so a run is never overwritten by accident.
 """
 
+import csv
 import dataclasses
 import json
 from pathlib import Path
+
+import zoo
 
 
 @dataclasses.dataclass
@@ -31,6 +35,13 @@ class RunError(ValueError):
     """A run directory cannot be used as asked."""
 
 
+def check_model_task(model, task):
+    """Raises `ValueError` unless `model` is a registered model of `task`; the message lists those."""
+    choices = zoo.list_models(task=task)
+    if model not in choices:
+        raise ValueError(f"Unknown {task} model {model!r}; choose one of {choices}.")
+
+
 @dataclasses.dataclass(frozen=True)
 class RunDirectory:
     path: Path
@@ -43,6 +54,7 @@ class RunDirectory:
     model_file = property(lambda self: self.path / "model.keras")
     vocabulary_file = property(lambda self: self.path / "vocabulary.txt")
     labels_file = property(lambda self: self.path / "labels.txt")
+    history_file = property(lambda self: self.path / "history.csv")
     backup_dir = property(lambda self: self.path / "backup")
 
     def start(self, config):
@@ -64,6 +76,20 @@ class RunDirectory:
 
     def read_metrics(self):
         return read_json(self.metrics_file, what="run metrics")
+
+    def read_history(self):
+        """`{name: [value of each epoch]}` from `history.csv`, over every epoch the run trained.
+
+        An epoch logged twice (the process stopped after logging it, before its
+        backup, and it ran again) counts once, with the values of its last run.
+        """
+        if not self.history_file.is_file():
+            raise RunError(f"Missing training history {self.history_file}.")
+        with open(self.history_file, newline="", encoding="utf-8") as file:
+            rows = {int(row["epoch"]): row for row in csv.DictReader(file)}
+        epochs = sorted(rows)
+        names = [name for name in rows[epochs[0]] if name != "epoch"] if epochs else []
+        return {name: [float(rows[epoch][name]) for epoch in epochs] for name in names}
 
     def write_metrics(self, metrics):
         write_json(self.metrics_file, metrics)

@@ -10,7 +10,6 @@ label column (`train_file`, `test_file`).
 """
 
 import dataclasses
-import time
 
 import keras
 import numpy as np
@@ -19,9 +18,9 @@ import tensorflow as tf
 import zoo
 from layers.validation import check_positive_int
 from recipes import data as datasets
-from recipes import tokens
+from recipes import optimization, tokens
 from recipes.callbacks import standard_callbacks
-from recipes.run import Result, RunDirectory, RunError, read_lines, write_lines
+from recipes.run import Result, RunDirectory, RunError, check_model_task, read_lines, write_lines
 
 TASK = "text-classification"
 RESERVED_TOKENS = ("[PAD]", tokens.UNK)  # [PAD] must be id 0: the models' mask_zero relies on it.
@@ -53,10 +52,7 @@ class Config:
     verbose: int = 2
 
     def __post_init__(self):
-        if self.model not in zoo.list_models(task=TASK):
-            raise ValueError(
-                f"Unknown text-classification model {self.model!r}; choose one of {zoo.list_models(task=TASK)}."
-            )
+        check_model_task(self.model, TASK)
         if (self.train_file is None) != (self.test_file is None):
             raise ValueError("Give both `train_file` and `test_file` (or neither, for SST-2).")
         if not 0.0 < self.validation_fraction < 1.0:
@@ -145,17 +141,11 @@ def build_model(config, vocabulary_size, num_classes):
 def compile_model(model, config, steps_per_epoch):
     """AdamW with linear warmup then cosine decay to 0; no decay on biases and norms."""
     total_steps = steps_per_epoch * config.epochs
-    warmup_steps = int(total_steps * config.warmup_fraction)
-    schedule = keras.optimizers.schedules.CosineDecay(
-        initial_learning_rate=0.0,
-        decay_steps=max(1, total_steps - warmup_steps),
-        warmup_target=config.learning_rate,
-        warmup_steps=warmup_steps,
+    schedule = optimization.warmup_cosine_decay(
+        config.learning_rate, total_steps, int(total_steps * config.warmup_fraction)
     )
-    optimizer = keras.optimizers.AdamW(learning_rate=schedule, weight_decay=config.weight_decay)
-    optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
     model.compile(
-        optimizer=optimizer,
+        optimizer=optimization.make_optimizer("adamw", schedule, config.weight_decay),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
     )
@@ -194,8 +184,7 @@ def train(config):
     model = build_model(config, len(vocabulary), len(class_names))
     compile_model(model, config, steps_per_epoch=int(train_data.cardinality()))
 
-    started = time.perf_counter()
-    history = model.fit(
+    model.fit(
         train_data,
         validation_data=validation_data,
         epochs=config.epochs,
@@ -205,7 +194,7 @@ def train(config):
         shuffle=False,  # the pipeline shuffles
         verbose=config.verbose,
     )
-    wall_time = time.perf_counter() - started
+    history = run.read_history()
 
     best = keras.saving.load_model(run.model_file)
     test_data = make_dataset(splits["test"].texts, label_ids["test"], tokenizer, config, training=False)
@@ -215,13 +204,13 @@ def train(config):
         "parameters": best.count_params(),
         "test_accuracy": float(test_accuracy),
         "test_loss": float(test_loss),
-        "best_validation_accuracy": float(max(history.history["val_accuracy"])),
-        "train_loss_per_epoch": [float(v) for v in history.history["loss"]],
+        "best_validation_accuracy": max(history["val_accuracy"]),
+        "train_loss_per_epoch": history["loss"],
         "epochs": config.epochs,
         "train_examples": len(splits["train"]),
         "test_examples": len(splits["test"]),
-        "wall_time_seconds": wall_time,
-        "train_examples_per_second": float(np.mean(history.history["examples_per_second"])),
+        "wall_time_seconds": sum(history["epoch_seconds"]),
+        "train_examples_per_second": float(np.mean(history["examples_per_second"])),
     }
     run.write_metrics(metrics)
     return Result(str(run.path), metrics)

@@ -11,7 +11,6 @@ sentence pairs (`train_file`, `validation_file`, `test_file`).
 
 import dataclasses
 import re
-import time
 
 import keras
 import numpy as np
@@ -23,7 +22,7 @@ from layers.validation import check_positive_int, check_rate
 from recipes import data as datasets
 from recipes import decoding, tokens
 from recipes.callbacks import standard_callbacks
-from recipes.run import Result, RunDirectory, RunError, read_lines, write_lines
+from recipes.run import Result, RunDirectory, RunError, check_model_task, read_lines, write_lines
 from zoo.translation import decoder_for
 
 TASK = "translation"
@@ -65,8 +64,7 @@ class Config:
     verbose: int = 2
 
     def __post_init__(self):
-        if self.model not in zoo.list_models(task=TASK):
-            raise ValueError(f"Unknown translation model {self.model!r}; choose one of {zoo.list_models(task=TASK)}.")
+        check_model_task(self.model, TASK)
         if self.dataset not in DATASETS and self.train_file is None:
             raise ValueError(f"Unknown dataset {self.dataset!r}; choose one of {DATASETS} or give train_file.")
         user_files = (self.train_file, self.validation_file, self.test_file)
@@ -356,8 +354,7 @@ def train(config):
 
     target_tokens = int(train_data.reduce(0, lambda n, batch: n + tf.math.count_nonzero(batch[1], dtype=tf.int32)))
     sample = splits["validation"].take(range(min(config.bleu_sample_size, len(splits["validation"]))))
-    started = time.perf_counter()
-    history = model.fit(
+    model.fit(
         train_data,
         validation_data=validation_data,
         epochs=config.epochs,
@@ -372,7 +369,7 @@ def train(config):
         shuffle=False,
         verbose=config.verbose,
     )
-    wall_time = time.perf_counter() - started
+    history = run.read_history()
 
     best = keras.saving.load_model(run.model_file)
     test = splits["test"]
@@ -386,13 +383,13 @@ def train(config):
         **{f"test_{k}_greedy": v for k, v in score(greedy, test.targets).items()},
         **{f"test_{k}_beam": v for k, v in score(beam, test.targets).items()},
         "beam_size": config.beam_size,
-        "best_validation_bleu": float(max(history.history["val_bleu"])),
-        "train_loss_per_epoch": [float(v) for v in history.history["loss"]],
+        "best_validation_bleu": max(history["val_bleu"]),
+        "train_loss_per_epoch": history["loss"],
         "epochs": config.epochs,
         "train_pairs": len(splits["train"]),
         "test_pairs": len(test),
-        "wall_time_seconds": wall_time,
-        "train_tokens_per_second": float(np.mean(history.history["tokens_per_second"])),
+        "wall_time_seconds": sum(history["epoch_seconds"]),
+        "train_tokens_per_second": float(np.mean(history["tokens_per_second"])),
         "samples": [
             {"source": s, "reference": r, "greedy": g, "beam": b}
             for s, r, g, b in list(zip(test.sources, test.targets, greedy, beam))[:5]

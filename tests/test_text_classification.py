@@ -88,7 +88,8 @@ def test_interrupted_run_resumes_where_it_stopped(data_dir, tmp_path, monkeypatc
     assert tc.RunDirectory(config.run_dir).backup_dir.exists()
     monkeypatch.setattr(tc, "standard_callbacks", original)
     result = tc.train(config)
-    assert len(result.metrics["train_loss_per_epoch"]) == 1  # only the second epoch was left to run
+    assert len(result.metrics["train_loss_per_epoch"]) == 2  # the history covers both runs' epochs
+    assert result.metrics["wall_time_seconds"] > 0
 
 
 def test_user_csv_with_string_labels(tmp_path, data_dir):

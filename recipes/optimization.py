@@ -1,0 +1,37 @@
+"""Optimizers and learning-rate schedules shared by the recipes."""
+
+import keras
+
+OPTIMIZERS = ("sgd", "adamw")
+NO_WEIGHT_DECAY = ["bias", "gamma", "beta"]  # biases and normalization scales/offsets
+
+
+def warmup_cosine_decay(peak_learning_rate, total_steps, warmup_steps):
+    """Linear warmup from 0 to `peak_learning_rate` over `warmup_steps`, then cosine decay to 0.
+
+    ``lr(t) = peak t / W`` for ``t < W``, then
+    ``lr(t) = peak (1 + cos(pi (t - W) / (T - W))) / 2`` (Loshchilov & Hutter, 2017,
+    SGDR, without restarts; warmup after Goyal et al., 2017).
+    """
+    return keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=0.0,
+        decay_steps=max(1, total_steps - warmup_steps),
+        warmup_target=peak_learning_rate,
+        warmup_steps=warmup_steps,
+    )
+
+
+def make_optimizer(name, learning_rate, weight_decay, momentum=0.9):
+    """`"sgd"` (Nesterov momentum) or `"adamw"`, with decoupled weight decay.
+
+    Keras applies the decay as ``w <- w - lr * weight_decay * w`` at each step
+    (Loshchilov & Hutter, 2019), and not to biases or normalization parameters.
+    """
+    if name == "sgd":
+        optimizer = keras.optimizers.SGD(learning_rate, momentum=momentum, nesterov=True, weight_decay=weight_decay)
+    elif name == "adamw":
+        optimizer = keras.optimizers.AdamW(learning_rate, weight_decay=weight_decay)
+    else:
+        raise ValueError(f"Unknown optimizer {name!r}; choose one of {OPTIMIZERS}.")
+    optimizer.exclude_from_weight_decay(var_names=NO_WEIGHT_DECAY)
+    return optimizer
