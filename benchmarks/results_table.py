@@ -27,7 +27,15 @@ def translation(record):
     return f"Multi30k {record['direction']} test2016", score, f"{record['train_tokens_per_second']:.0f} target tokens/s"
 
 
-FORMATS = {"text_classification": text_classification, "translation": translation}
+IMAGE_DATASET_NAMES = {"fashion_mnist": "Fashion-MNIST", "mnist": "MNIST", "cifar10": "CIFAR-10"}
+
+
+def image_recognition(record):
+    """(evaluation set, score, throughput) of an image-recognition record."""
+    return f"{IMAGE_DATASET_NAMES[record['config']['dataset']]} test", f"{100 * record['test_accuracy']:.2f}% top-1", f"{record['train_images_per_second']:.0f} images/s"
+
+
+FORMATS = {"text_classification": text_classification, "translation": translation, "image_recognition": image_recognition}
 
 
 def rows():

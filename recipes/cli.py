@@ -2,9 +2,9 @@
 
     zoo list [PATTERN] [--task TASK]
     zoo describe NAME
-    zoo train TASK [--model NAME] [--epochs N] [--data-dir DIR] [--run-dir DIR] [--set key=value ...]
+    zoo train TASK [--model NAME] [--dataset NAME] [--epochs N] [--data-dir DIR] [--run-dir DIR] [--set key=value ...]
     zoo evaluate RUN_DIR [--data-dir DIR]
-    zoo predict RUN_DIR INPUT...
+    zoo predict RUN_DIR INPUT...          (texts, or image files for image-recognition runs)
     zoo translate RUN_DIR SENTENCE... [--beam-size K]
 
 `--set` takes any field of the task's `Config` (`--set batch_size=32`), or
@@ -18,10 +18,10 @@ import json
 import sys
 
 import zoo
-from recipes import text_classification, translation
+from recipes import image_recognition, text_classification, translation
 from recipes.run import RunDirectory
 
-RECIPES = {text_classification.TASK: text_classification, translation.TASK: translation}
+RECIPES = {module.TASK: module for module in (text_classification, translation, image_recognition)}
 
 
 def parse_assignments(assignments, config_class):
@@ -68,7 +68,7 @@ def command_describe(args):
 def command_train(args):
     recipe = RECIPES[args.task]
     values, model_options = parse_assignments(args.set, recipe.Config)
-    for flag in ("model", "epochs", "data_dir", "run_dir", "direction"):
+    for flag in ("model", "dataset", "epochs", "data_dir", "run_dir", "direction"):
         if getattr(args, flag) is not None:
             if flag not in {field.name for field in dataclasses.fields(recipe.Config)}:
                 raise ValueError(f"--{flag.replace('_', '-')} does not apply to {args.task}.")
@@ -111,6 +111,7 @@ def make_parser():
     train = commands.add_parser("train", help="train a recipe")
     train.add_argument("task", choices=sorted(RECIPES))
     train.add_argument("--model", help="registered model name")
+    train.add_argument("--dataset", help="translation: multi30k or spa-eng; image-recognition: fashion_mnist, mnist or cifar10")
     train.add_argument("--epochs", type=int)
     train.add_argument("--data-dir", help="datasets directory (default: $ZOO_DATA_DIR)")
     train.add_argument("--run-dir", help="where the run is written (and resumed)")
@@ -123,7 +124,7 @@ def make_parser():
     evaluate.add_argument("--data-dir")
     evaluate.set_defaults(handler=command_evaluate)
 
-    predict = commands.add_parser("predict", help="predict with a finished run")
+    predict = commands.add_parser("predict", help="predict with a finished run (texts, or image files)")
     predict.add_argument("run_dir")
     predict.add_argument("inputs", nargs="+")
     predict.set_defaults(handler=command_predict)

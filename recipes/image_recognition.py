@@ -1,0 +1,343 @@
+"""Image recognition: pixels -> augmentation -> normalization -> zoo model -> fit() -> accuracy.
+
+Data: Fashion-MNIST and MNIST from the IDX files in `$ZOO_DATA_DIR`
+(`fashion-mnist/`, `mnist/`), else `keras.datasets`; CIFAR-10 from
+`keras.datasets`. A validation split is carved from train with a fixed seed
+(it picks the best epoch); the test split is only used at the end.
+
+The saved model takes raw pixels (0-255, `(batch, H, W, C)`): the per-channel
+normalization learned from the training images is its first layer.
+
+>>> from recipes import image_recognition as ir
+>>> result = ir.train(ir.Config(model="se_resnet20", dataset="fashion_mnist", run_dir="runs/fmnist"))
+>>> ir.predict("runs/fmnist", images)  # (N, 28, 28, 1) pixels, or image file paths
+"""
+
+import dataclasses
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+import zoo
+from layers.validation import check_positive_int, check_rate
+from recipes import data as datasets
+from recipes import optimization
+from recipes.callbacks import standard_callbacks
+from recipes.run import Result, RunDirectory, RunError, check_model_task, read_lines, write_lines
+
+TASK = "image-recognition"
+# Mirror images only where a mirrored image is still of the same class (not digits).
+FLIP_BY_DEFAULT = {"fashion_mnist": True, "mnist": False, "cifar10": True}
+
+
+@dataclasses.dataclass
+class Config:
+    """Every knob of the recipe. Defaults are the benchmark configuration (Fashion-MNIST).
+
+    `crop_padding`: images are zero-padded by this many pixels per side, then
+    randomly cropped back to their size (0 turns it off). `horizontal_flip`:
+    `None` mirrors half the training images where the dataset allows it
+    (`FLIP_BY_DEFAULT`). The learning rate warms up linearly over
+    `warmup_fraction` of the steps, then decays to 0 along a cosine.
+    """
+
+    model: str = "se_resnet20"
+    model_options: dict = dataclasses.field(default_factory=dict)
+    dataset: str = "fashion_mnist"
+    data_dir: str = None
+    validation_fraction: float = 0.1
+    max_train_examples: int = None
+    max_eval_examples: int = None
+    crop_padding: int = 4
+    horizontal_flip: bool = None
+    batch_size: int = 128
+    epochs: int = 30
+    optimizer: str = "sgd"
+    learning_rate: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    warmup_fraction: float = 0.05
+    label_smoothing: float = 0.0
+    seed: int = 1337
+    run_dir: str = "runs/image_recognition"
+    verbose: int = 2
+
+    def __post_init__(self):
+        check_model_task(self.model, TASK)
+        if self.dataset not in datasets.IMAGE_DATASETS:
+            raise ValueError(f"Unknown image dataset {self.dataset!r}; choose one of {sorted(datasets.IMAGE_DATASETS)}.")
+        if self.optimizer not in optimization.OPTIMIZERS:
+            raise ValueError(f"Unknown optimizer {self.optimizer!r}; choose one of {optimization.OPTIMIZERS}.")
+        if not 0.0 < self.validation_fraction < 1.0:
+            raise ValueError(f"`validation_fraction` must be in (0, 1); received {self.validation_fraction}.")
+        check_positive_int(batch_size=self.batch_size, epochs=self.epochs)
+        check_positive_int(optional=True, max_train_examples=self.max_train_examples, max_eval_examples=self.max_eval_examples)
+        if not isinstance(self.crop_padding, int) or self.crop_padding < 0:
+            raise ValueError(f"`crop_padding` must be a non-negative integer; received crop_padding={self.crop_padding!r}.")
+        if not self.learning_rate > 0:
+            raise ValueError(f"`learning_rate` must be positive; received {self.learning_rate!r}.")
+        if not self.weight_decay >= 0:
+            raise ValueError(f"`weight_decay` must be non-negative; received {self.weight_decay!r}.")
+        check_rate(momentum=self.momentum, warmup_fraction=self.warmup_fraction, label_smoothing=self.label_smoothing)
+        if self.horizontal_flip is None:
+            self.horizontal_flip = FLIP_BY_DEFAULT[self.dataset]
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+
+def load_data(config):
+    """`{"train", "validation", "test"}` as `recipes.data.LabeledImages`."""
+    splits = datasets.read_image_dataset(config.dataset, config.data_dir)
+    full_train, test = splits["train"], splits["test"]
+    order = np.random.default_rng(config.seed).permutation(len(full_train))
+    validation_size = max(1, round(len(full_train) * config.validation_fraction))
+    train_indices = order[validation_size:][: config.max_train_examples]
+    validation_indices = order[:validation_size][: config.max_eval_examples]
+    return {
+        "train": full_train.take(train_indices),
+        "validation": full_train.take(validation_indices),
+        "test": test.take(np.arange(min(len(test), config.max_eval_examples or len(test)))),
+    }
+
+
+# ---------------------------------------------------------------- input pipeline
+
+
+def make_augmentation(config, image_shape):
+    """Per-image training augmentation with Keras preprocessing layers (Keras' random
+    crop draws one offset per batch, so it runs before batching).
+
+    Zero-pad by `crop_padding` and crop a random `H x W` window (He et al.,
+    2016, Section 4.2), then mirror left-right with probability 1/2 when
+    `horizontal_flip`.
+    """
+    height, width, _ = image_shape
+    padding = config.crop_padding
+    crop = keras.layers.RandomCrop(height, width, seed=config.seed) if padding else None
+    flip = keras.layers.RandomFlip("horizontal", seed=config.seed + 1) if config.horizontal_flip else None
+
+    def augment(image, label):
+        image = tf.cast(image, "float32")
+        if crop is not None:
+            image = crop(tf.pad(image, [[padding, padding], [padding, padding], [0, 0]]), training=True)
+        if flip is not None:
+            image = flip(image, training=True)
+        return image, label
+
+    return augment
+
+
+def make_dataset(data, config, *, training):
+    """`tf.data` pipeline of `(pixels float32, one-hot labels)` batches.
+
+    Training: shuffle -> augment -> batch -> prefetch; otherwise batch in order.
+    """
+    num_classes = len(data.class_names)
+    dataset = tf.data.Dataset.from_tensor_slices((data.images, data.labels))
+    if training:
+        dataset = dataset.shuffle(len(data), seed=config.seed, reshuffle_each_iteration=True)
+        dataset = dataset.map(make_augmentation(config, data.images.shape[1:]), num_parallel_calls=tf.data.AUTOTUNE)
+    dataset = dataset.batch(config.batch_size)
+    dataset = dataset.map(lambda images, labels: (tf.cast(images, "float32"), tf.one_hot(labels, num_classes)))
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def channel_statistics(images):
+    """Per-channel mean and variance of uint8 images `(N, H, W, C)`, in pixel units."""
+    pixels = images.reshape(-1, images.shape[-1]).astype("float64")
+    return pixels.mean(axis=0), pixels.var(axis=0)
+
+
+# ---------------------------------------------------------------- model
+
+
+def build_model(config, train_images, num_classes):
+    """`pixels -> Normalization (training-set mean and variance) -> zoo model -> logits`.
+
+    The zoo model (named `config.model`, nested) gets the dataset's image shape
+    and classes, then `config.model_options`.
+    """
+    image_shape = tuple(train_images.shape[1:])
+    overrides = {"input_shape": image_shape, "num_classes": num_classes}
+    classifier = zoo.build(config.model, **(overrides | config.model_options))
+    mean, variance = channel_statistics(train_images)
+    pixels = keras.Input(image_shape, name="pixels")
+    normalized = keras.layers.Normalization(mean=mean.tolist(), variance=variance.tolist(), name="normalize")(pixels)
+    return keras.Model(pixels, classifier(normalized), name=f"{config.model}_on_pixels")
+
+
+def compile_model(model, config, steps_per_epoch):
+    """SGD with Nesterov momentum (or AdamW), warmup + cosine decay, label-smoothed cross-entropy."""
+    total_steps = steps_per_epoch * config.epochs
+    schedule = optimization.warmup_cosine_decay(
+        config.learning_rate, total_steps, int(total_steps * config.warmup_fraction)
+    )
+    model.compile(
+        optimizer=optimization.make_optimizer(config.optimizer, schedule, config.weight_decay, config.momentum),
+        loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=config.label_smoothing),
+        metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
+    )
+
+
+# ---------------------------------------------------------------- training and evaluation
+
+
+def train(config):
+    """Trains `config.model` and writes the run directory; resumes an unfinished run.
+
+    Returns:
+        `Result` with the metrics of `metrics.json`: test top-1 accuracy,
+        per-class accuracy, confusion matrix, best validation accuracy,
+        epochs, wall time, training images/s. A finished run with the same
+        config is not retrained: its result is returned.
+    """
+    run = RunDirectory(config.run_dir)
+    run.start(config.to_dict())
+    if run.metrics_file.exists():
+        print(f"{run.path} is a finished run with this configuration; not retraining.")
+        return Result(str(run.path), run.read_metrics())
+
+    keras.utils.set_random_seed(config.seed)
+    splits = load_data(config)
+    class_names = splits["train"].class_names
+    write_lines(run.labels_file, class_names)
+    train_data = make_dataset(splits["train"], config, training=True)
+    validation_data = make_dataset(splits["validation"], config, training=False)
+    model = build_model(config, splits["train"].images, len(class_names))
+    compile_model(model, config, steps_per_epoch=int(train_data.cardinality()))
+
+    model.fit(
+        train_data,
+        validation_data=validation_data,
+        epochs=config.epochs,
+        callbacks=standard_callbacks(run, monitor="val_accuracy", mode="max", examples_per_epoch=len(splits["train"])),
+        shuffle=False,  # the pipeline shuffles
+        verbose=config.verbose,
+    )
+    history = run.read_history()
+
+    best = keras.saving.load_model(run.model_file)
+    metrics = {
+        "model": config.model,
+        "dataset": config.dataset,
+        "parameters": best.count_params(),
+        **classification_metrics(best, splits["test"], config),
+        "best_validation_accuracy": max(history["val_accuracy"]),
+        "validation_accuracy_per_epoch": history["val_accuracy"],
+        "train_loss_per_epoch": history["loss"],
+        "epochs": config.epochs,
+        "train_images": len(splits["train"]),
+        "wall_time_seconds": sum(history["epoch_seconds"]),
+        # The median: an epoch slowed by other work on the machine moves it little.
+        "train_images_per_second": float(np.median(history["examples_per_second"])),
+    }
+    run.write_metrics(metrics)
+    return Result(str(run.path), metrics)
+
+
+def confusion_matrix(labels, predictions, num_classes):
+    """`(K, K)` counts: row = true class, column = predicted class."""
+    return np.bincount(labels * num_classes + predictions, minlength=num_classes * num_classes).reshape(
+        num_classes, num_classes
+    )
+
+
+def classification_metrics(model, test, config):
+    """Top-1 accuracy, per-class accuracy and confusion matrix of `model` on `test`."""
+    logits = model.predict(make_dataset(test, config, training=False).map(lambda x, y: x), verbose=0)
+    counts = confusion_matrix(test.labels.astype("int64"), np.argmax(logits, axis=-1), len(test.class_names))
+    per_class = np.diag(counts) / np.maximum(counts.sum(axis=1), 1)
+    return {
+        "test_accuracy": float(np.trace(counts) / counts.sum()),
+        "per_class_accuracy": {name: float(accuracy) for name, accuracy in zip(test.class_names, per_class)},
+        "confusion_matrix": counts.tolist(),
+        "class_names": list(test.class_names),
+        "test_images": len(test),
+    }
+
+
+# ---------------------------------------------------------------- finished runs
+
+
+def load_run(run_dir):
+    """`(config, model, class_names)` of a finished run directory."""
+    run = RunDirectory(run_dir)
+    run.require(run.config_file, run.model_file, run.labels_file)
+    config = Config(**run.read_config())
+    try:
+        model = keras.saving.load_model(run.model_file)
+    except Exception as error:  # a truncated or foreign file: say which one
+        raise RunError(f"Cannot load {run.model_file}: {error}") from error
+    return config, model, read_lines(run.labels_file)
+
+
+def evaluate(run_dir, data_dir=None):
+    """Test metrics (top-1, per class, confusion matrix) of a finished run's best model."""
+    config, model, _ = load_run(run_dir)
+    if data_dir is not None:
+        config.data_dir = data_dir
+    return classification_metrics(model, load_data(config)["test"], config)
+
+
+def image_paths(images):
+    """The list of file paths `images` names (one path or a list of them), or `None` for pixels."""
+    if isinstance(images, (str, Path)):
+        return [images]
+    if isinstance(images, (list, tuple)) and images and all(isinstance(image, (str, Path)) for image in images):
+        return list(images)
+    return None
+
+
+def read_image_files(paths, image_shape):
+    """Pixels `(N, H, W, C)` of image files (PNG, JPEG, ...), read in the model's color mode and resized to `H x W`."""
+    height, width, channels = image_shape
+    for path in paths:
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"No image file {str(path)!r}.")
+    mode = "grayscale" if channels == 1 else "rgb"
+    return np.stack(
+        [keras.utils.img_to_array(keras.utils.load_img(path, color_mode=mode, target_size=(height, width))) for path in paths]
+    )
+
+
+def pixel_batch(images, image_shape):
+    """`images` `(N, H, W, C)` or one image `(H, W, C)` (grayscale also without the channel axis) as float32 `(N, H, W, C)`."""
+    height, width, channels = image_shape
+    array = np.asarray(images, dtype="float32")
+    if channels == 1 and array.shape[-2:] == (height, width):
+        array = array[..., None]
+    if array.shape == image_shape:
+        array = array[None]
+    if array.ndim != 4 or array.shape[1:] != image_shape:
+        raise ValueError(
+            f"This run's model takes images of shape {image_shape} (pixels 0-255), one or a batch"
+            f"{' (the channel axis may be left out)' if channels == 1 else ''}; received shape {np.shape(images)}."
+        )
+    return array
+
+
+def predict(run_dir, images):
+    """Class and class probabilities of each image, from a finished run.
+
+    Args:
+        images: pixels (0-255) `(N, H, W, C)` or `(H, W, C)`, or image file paths.
+
+    Returns:
+        One dict per image: `{"label", "probabilities": {class: p}}`, plus
+        `"image"` (the path) for files.
+    """
+    _, model, class_names = load_run(run_dir)
+    image_shape = tuple(model.input_shape[1:])
+    paths = image_paths(images)
+    pixels = read_image_files(paths, image_shape) if paths else pixel_batch(images, image_shape)
+    probabilities = keras.ops.convert_to_numpy(keras.ops.softmax(model.predict(pixels, verbose=0)))
+    predictions = [
+        {"label": class_names[int(np.argmax(p))], "probabilities": {name: float(v) for name, v in zip(class_names, p)}}
+        for p in probabilities
+    ]
+    if paths:
+        predictions = [{"image": str(path), **prediction} for path, prediction in zip(paths, predictions)]
+    return predictions

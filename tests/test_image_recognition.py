@@ -1,0 +1,198 @@
+"""The image-recognition recipe on slices of the real Fashion-MNIST and MNIST, its pipeline and its errors."""
+
+import json
+import math
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from recipes import image_recognition as ir
+from recipes import optimization
+from recipes.cli import main
+from recipes.data import read_image_dataset
+from recipes.run import RunError
+
+SMALL = {"max_train_examples": 1000, "max_eval_examples": 500, "batch_size": 64, "verbose": 0}
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory, data_dir):
+    run_dir = tmp_path_factory.mktemp("fashion_mnist") / "run"
+    config = ir.Config(model="se_resnet20", epochs=3, learning_rate=0.05, run_dir=str(run_dir), data_dir=data_dir, **SMALL)
+    return config, ir.train(config)
+
+
+@pytest.fixture(scope="module")
+def first_test_images(data_dir):
+    """The 500 test images the small runs are evaluated on, read independently of the recipe."""
+    test = read_image_dataset("fashion_mnist", data_dir)["test"]
+    return test.images[:500], test.labels[:500]
+
+
+def test_training_on_real_fashion_mnist_lowers_the_loss(finished_run):
+    _, result = finished_run
+    losses = result.metrics["train_loss_per_epoch"]
+    assert losses[-1] < 0.7 * losses[0], losses
+    assert (result.metrics["train_images"], result.metrics["test_images"]) == (1000, 500)
+
+
+def test_metrics_agree_with_the_saved_model_on_raw_pixels(finished_run, first_test_images):
+    _, result = finished_run
+    images, labels = first_test_images
+    model = keras.saving.load_model(ir.RunDirectory(result.run_dir).model_file)
+    predicted = np.argmax(model.predict(images.astype("float32"), verbose=0), axis=-1)
+    metrics = result.metrics
+    assert metrics["test_accuracy"] == pytest.approx(np.mean(predicted == labels), abs=1e-9)
+    confusion = np.array(metrics["confusion_matrix"])
+    np.testing.assert_array_equal(confusion.sum(axis=1), np.bincount(labels, minlength=10))
+    np.testing.assert_array_equal(confusion.sum(axis=0), np.bincount(predicted, minlength=10))
+    for k, name in enumerate(metrics["class_names"]):
+        assert metrics["per_class_accuracy"][name] == pytest.approx(np.mean(predicted[labels == k] == k))
+
+
+def test_model_normalizes_pixels_with_training_statistics(finished_run, data_dir):
+    config, result = finished_run
+    train_images = ir.load_data(config)["train"].images
+    model = keras.saving.load_model(ir.RunDirectory(result.run_dir).model_file)
+    normalize = model.get_layer("normalize")
+    pixels = np.asarray(train_images, "float64")
+    np.testing.assert_allclose(np.ravel(normalize.mean), [pixels.mean()], rtol=1e-6)
+    np.testing.assert_allclose(np.ravel(normalize.variance), [pixels.var()], rtol=1e-6)
+    classifier = model.get_layer(config.model)
+    x = train_images[:4].astype("float32")
+    np.testing.assert_allclose(
+        model.predict(x, verbose=0),
+        classifier.predict((x - pixels.mean()) / pixels.std(), verbose=0),
+        atol=1e-4,
+    )
+
+
+def test_run_directory_holds_everything(finished_run):
+    config, result = finished_run
+    run = ir.RunDirectory(result.run_dir)
+    for path in (run.config_file, run.metrics_file, run.model_file, run.labels_file):
+        assert path.is_file(), path
+    assert json.loads(run.config_file.read_text()) == config.to_dict()
+    assert run.labels_file.read_text().splitlines()[0] == "T-shirt/top"
+    assert list((run.path / "train").glob("events.out.tfevents.*"))
+    assert not run.backup_dir.exists()
+
+
+def test_evaluate_and_predict_from_arrays_and_files(finished_run, first_test_images, tmp_path):
+    _, result = finished_run
+    metrics = ir.evaluate(result.run_dir)
+    assert metrics["test_accuracy"] == pytest.approx(result.metrics["test_accuracy"], abs=1e-9)
+    assert metrics["confusion_matrix"] == result.metrics["confusion_matrix"]
+
+    images, _ = first_test_images
+    from_array = ir.predict(result.run_dir, images[:3])
+    from_2d = ir.predict(result.run_dir, images[0, :, :, 0])
+    paths = []
+    for i in range(3):
+        paths.append(str(tmp_path / f"image{i}.png"))
+        keras.utils.save_img(paths[-1], images[i], scale=False)
+    from_files = ir.predict(result.run_dir, paths)
+    assert [p["image"] for p in from_files] == paths
+    for array_prediction, other in [*zip(from_array, from_files), (from_array[0], from_2d[0])]:
+        assert array_prediction["label"] == other["label"]
+        assert sum(array_prediction["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
+        for name, p in array_prediction["probabilities"].items():
+            assert other["probabilities"][name] == pytest.approx(p, abs=1e-5)
+
+    with pytest.raises(ValueError, match=r"takes images of shape \(28, 28, 1\).*received shape \(2, 32, 32, 3\)"):
+        ir.predict(result.run_dir, np.zeros((2, 32, 32, 3)))
+    with pytest.raises(FileNotFoundError, match="missing.png"):
+        ir.predict(result.run_dir, str(tmp_path / "missing.png"))
+
+
+def test_finished_run_is_not_retrained_and_other_settings_are_refused(finished_run):
+    config, result = finished_run
+    assert ir.train(config).metrics == result.metrics
+    with pytest.raises(RunError, match="differs in: label_smoothing"):
+        ir.train(ir.Config(**(config.to_dict() | {"label_smoothing": 0.1})))
+
+
+@pytest.mark.parametrize("flip", [False, True])
+def test_augmentation_crops_the_padded_image_and_maybe_mirrors_it(rng, flip):
+    padding = 3
+    config = ir.Config(dataset="mnist", crop_padding=padding, horizontal_flip=flip, seed=int(rng.integers(1 << 30)))
+    augment = ir.make_augmentation(config, (12, 10, 2))
+    seen_flipped = seen_shifted = False
+    for _ in range(20):
+        image = rng.integers(1, 256, size=(12, 10, 2)).astype("uint8")
+        augmented = np.asarray(augment(tf.constant(image), 0)[0])
+        padded = np.pad(image.astype("float32"), [(padding, padding), (padding, padding), (0, 0)])
+        matches = [
+            (dy, dx, mirrored)
+            for dy in range(2 * padding + 1)
+            for dx in range(2 * padding + 1)
+            for mirrored in (False, True)
+            if np.array_equal(augmented, (lambda w: w[:, ::-1] if mirrored else w)(padded[dy : dy + 12, dx : dx + 10]))
+        ]
+        assert matches, "not a crop of the zero-padded image"
+        dy, dx, mirrored = matches[0]
+        seen_flipped |= mirrored
+        seen_shifted |= (dy, dx) != (padding, padding)
+        assert flip or not mirrored
+    assert seen_shifted and seen_flipped == flip
+
+
+def test_flip_default_follows_the_dataset():
+    assert ir.Config(dataset="fashion_mnist").horizontal_flip is True
+    assert ir.Config(dataset="mnist").horizontal_flip is False  # a mirrored digit is not a digit
+    assert ir.Config(dataset="mnist", horizontal_flip=True).horizontal_flip is True
+
+
+def test_bad_config_values_are_explained():
+    with pytest.raises(ValueError, match=r"Unknown image-recognition model 'bilstm_attention'; choose one of .*resnet20"):
+        ir.Config(model="bilstm_attention")
+    with pytest.raises(ValueError, match=r"Unknown image dataset 'svhn'; choose one of"):
+        ir.Config(dataset="svhn")
+    with pytest.raises(ValueError, match=r"Unknown optimizer 'adam'; choose one of \('sgd', 'adamw'\)"):
+        ir.Config(optimizer="adam")
+    with pytest.raises(ValueError, match="crop_padding"):
+        ir.Config(crop_padding=-1)
+    with pytest.raises(ValueError, match="label_smoothing"):
+        ir.Config(label_smoothing=1.5)
+
+
+def test_warmup_cosine_schedule_follows_its_formula(rng):
+    peak, total, warmup = float(rng.uniform(0.01, 1.0)), int(rng.integers(50, 500)), int(rng.integers(1, 40))
+    schedule = optimization.warmup_cosine_decay(peak, total, warmup)
+    for step in sorted(rng.integers(0, total, size=10)):
+        if step < warmup:
+            expected = peak * step / warmup
+        else:
+            expected = peak * (1 + math.cos(math.pi * (step - warmup) / (total - warmup))) / 2
+        assert float(schedule(step)) == pytest.approx(expected, rel=1e-5, abs=1e-7)
+
+
+def test_cli_trains_and_predicts_image_files(tmp_path, data_dir, capsys):
+    run_dir = str(tmp_path / "run")
+    argv = ["train", "image-recognition", "--dataset", "mnist", "--model", "eca_resnet20", "--epochs", "1",
+            "--data-dir", data_dir, "--run-dir", run_dir, "--set", "max_train_examples=256",
+            "--set", "max_eval_examples=128", "--set", "verbose=0", "--set", "model.depth=8"]
+    assert main(argv) == 0
+    trained = json.loads(capsys.readouterr().out)
+    assert trained["dataset"] == "mnist" and trained["test_images"] == 128
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["horizontal_flip"] is False
+
+    image = read_image_dataset("mnist", data_dir)["test"].images[0]
+    keras.utils.save_img(tmp_path / "digit.png", image, scale=False)
+    assert main(["predict", run_dir, str(tmp_path / "digit.png")]) == 0
+    prediction = json.loads(capsys.readouterr().out)
+    assert prediction["image"].endswith("digit.png") and prediction["label"] in [str(d) for d in range(10)]
+
+
+def test_training_pipeline_draws_a_new_crop_for_every_image(rng):
+    image = rng.integers(1, 256, size=(1, 10, 10, 1)).astype("uint8")
+    data = ir.datasets.LabeledImages(image.repeat(32, axis=0), np.zeros(32, "int32"), ["a", "b"])
+    config = ir.Config(dataset="mnist", crop_padding=2, batch_size=32, seed=int(rng.integers(1 << 30)))
+    batch, labels = next(iter(ir.make_dataset(data, config, training=True)))
+    assert batch.shape == (32, 10, 10, 1) and batch.dtype == tf.float32
+    np.testing.assert_array_equal(labels, np.tile([1.0, 0.0], (32, 1)))  # one-hot
+    assert len({np.asarray(x).tobytes() for x in batch}) > 8
+    evaluation, _ = next(iter(ir.make_dataset(data, config, training=False)))
+    np.testing.assert_array_equal(evaluation, data.images.astype("float32"))  # no augmentation
