@@ -4,9 +4,11 @@
 >>> zoo.list_models(task="text-classification")
 ['bilstm_attention', 'transformer_classifier_small', 'transformer_classifier_tiny']
 >>> model = zoo.build("transformer_classifier_tiny", vocab_size=8000, num_classes=2)
+>>> logits, maps = zoo.attention_maps(model, token_ids)  # every attention layer's weights
 """
 
 from zoo import text, translation, vision  # noqa: F401  (registers the models)
+from zoo.inspection import attention_maps
 from zoo.registry import build, default_config, describe, list_models, register
 
-__all__ = ["build", "default_config", "describe", "list_models", "register"]
+__all__ = ["attention_maps", "build", "default_config", "describe", "list_models", "register"]
