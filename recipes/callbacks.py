@@ -34,7 +34,7 @@ class ThroughputMeter(keras.callbacks.Callback):
                 logs["tokens_per_second"] = self.tokens_per_epoch / seconds
 
 
-def standard_callbacks(run, *, monitor, mode, examples_per_epoch, tokens_per_epoch=None, epoch_metrics=()):
+def standard_callbacks(run, *, monitor, mode, examples_per_epoch, tokens_per_epoch=None, epoch_metrics=(), loggers=()):
     """The callbacks of every recipe run.
 
     * `ThroughputMeter`;
@@ -46,7 +46,8 @@ def standard_callbacks(run, *, monitor, mode, examples_per_epoch, tokens_per_epo
     * `BackupAndRestore` into `run.backup_dir`: a killed run resumes where it was;
     * `ModelCheckpoint` of the best model (by `monitor`) into `run.model_file`;
     * `TensorBoard` into the run directory (`train/`, `validation/`): scalars
-      including the learning rate and throughput, and weight histograms each epoch.
+      including the learning rate and throughput, and weight histograms each epoch;
+    * `loggers`: further TensorBoard writers (e.g. `AttentionMapLogger`).
     """
     return [
         ThroughputMeter(examples_per_epoch, tokens_per_epoch),
@@ -55,4 +56,5 @@ def standard_callbacks(run, *, monitor, mode, examples_per_epoch, tokens_per_epo
         keras.callbacks.BackupAndRestore(str(run.backup_dir)),
         keras.callbacks.ModelCheckpoint(str(run.model_file), monitor=monitor, mode=mode, save_best_only=True),
         keras.callbacks.TensorBoard(str(run.path), histogram_freq=1, write_graph=False),
+        *loggers,
     ]

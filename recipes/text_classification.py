@@ -19,6 +19,7 @@ import zoo
 from layers.validation import check_positive_int
 from recipes import data as datasets
 from recipes import optimization, tokens
+from recipes.attention_logging import ATTENTION_LOG_DIR, AttentionMapLogger, text_classification_heatmaps
 from recipes.callbacks import standard_callbacks
 from recipes.run import Result, RunDirectory, RunError, check_model_task, read_lines, write_lines
 
@@ -47,6 +48,7 @@ class Config:
     learning_rate: float = 2e-3
     weight_decay: float = 0.01
     warmup_fraction: float = 0.1
+    attention_probes: int = 4  # validation sentences whose attention is logged each epoch; 0: none
     seed: int = 1337
     run_dir: str = "runs/text_classification"
     verbose: int = 2
@@ -63,6 +65,8 @@ class Config:
             batch_size=self.batch_size,
             epochs=self.epochs,
         )
+        if not isinstance(self.attention_probes, int) or self.attention_probes < 0:
+            raise ValueError(f"`attention_probes` must be a non-negative integer; received {self.attention_probes!r}.")
 
     def to_dict(self):
         return dataclasses.asdict(self)
@@ -189,7 +193,8 @@ def train(config):
         validation_data=validation_data,
         epochs=config.epochs,
         callbacks=standard_callbacks(
-            run, monitor="val_accuracy", mode="max", examples_per_epoch=len(splits["train"])
+            run, monitor="val_accuracy", mode="max", examples_per_epoch=len(splits["train"]),
+            loggers=attention_loggers(run, splits["validation"].texts[: config.attention_probes], tokenizer, config),
         ),
         shuffle=False,  # the pipeline shuffles
         verbose=config.verbose,
@@ -214,6 +219,24 @@ def train(config):
     }
     run.write_metrics(metrics)
     return Result(str(run.path), metrics)
+
+
+def attention_loggers(run, texts, tokenizer, config):
+    """`[AttentionMapLogger]` of `texts` (padded to `sequence_length`), or `[]` without texts."""
+    if not texts:
+        return []
+    token_ids = [np.asarray(tokenizer(text))[: config.sequence_length] for text in texts]
+    probes = np.zeros((len(texts), config.sequence_length), "int32")
+    for row, ids in zip(probes, token_ids):
+        row[: len(ids)] = ids
+    description = "\n\n".join(
+        f"example_{i}: " + " ".join(tokenizer.id_to_token(int(t)) for t in ids) for i, ids in enumerate(token_ids)
+    )
+    return [
+        AttentionMapLogger(
+            run.path / ATTENTION_LOG_DIR, probes, text_classification_heatmaps([len(ids) for ids in token_ids]), description
+        )
+    ]
 
 
 def encode_labels(labels, class_names, split):

@@ -5,6 +5,7 @@ import json
 import keras
 import numpy as np
 import pytest
+from event_files import read_images
 
 from recipes import text_classification as tc
 from recipes.data import DataError, read_labeled_table, read_sst2
@@ -48,6 +49,16 @@ def test_run_directory_holds_everything(finished_run):
     assert list((run.path / "train").glob("events.out.tfevents.*"))
     assert list((run.path / "validation").glob("events.out.tfevents.*"))
     assert not run.backup_dir.exists()  # removed once training finished
+
+
+def test_attention_pooling_of_four_validation_sentences_is_logged_every_epoch(finished_run):
+    config, result = finished_run
+    images = read_images(tc.RunDirectory(result.run_dir).path / "attention")
+    assert sorted(images) == sorted(
+        (f"attention_pooling/attention_pooling/example_{i}", epoch) for i in range(4) for epoch in range(config.epochs)
+    )
+    for image in images.values():
+        assert image.shape[0] == 1 and image.sum() == pytest.approx(1.0, abs=image.shape[1] / 510)
 
 
 def test_evaluate_and_predict_load_the_run(finished_run):
