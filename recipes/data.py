@@ -44,6 +44,14 @@ class LabeledTexts:
         return LabeledTexts([self.texts[i] for i in indices], [self.labels[i] for i in indices])
 
 
+def split_off_validation(size, fraction, seed):
+    """`(train_indices, validation_indices)`: a fixed-seed shuffle of `range(size)`, the first
+    `max(1, round(size * fraction))` indices held out for validation."""
+    order = np.random.default_rng(seed).permutation(size)
+    validation_size = max(1, round(size * fraction))
+    return order[validation_size:], order[:validation_size]
+
+
 def resolve_data_dir(data_dir=None):
     """`data_dir`, else `$ZOO_DATA_DIR`, else `None` (use the canonical download)."""
     data_dir = data_dir or os.environ.get(DATA_DIR_VARIABLE)

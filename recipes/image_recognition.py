@@ -25,7 +25,7 @@ from layers.validation import check_positive_int, check_rate
 from recipes import data as datasets
 from recipes import optimization
 from recipes.callbacks import standard_callbacks
-from recipes.run import Result, RunDirectory, RunError, check_model_task, read_lines, write_lines
+from recipes.run import Result, RunDirectory, check_model_task, read_lines, write_lines
 
 TASK = "image-recognition"
 # Mirror images only where a mirrored image is still of the same class (not digits).
@@ -92,13 +92,12 @@ def load_data(config):
     """`{"train", "validation", "test"}` as `recipes.data.LabeledImages`."""
     splits = datasets.read_image_dataset(config.dataset, config.data_dir)
     full_train, test = splits["train"], splits["test"]
-    order = np.random.default_rng(config.seed).permutation(len(full_train))
-    validation_size = max(1, round(len(full_train) * config.validation_fraction))
-    train_indices = order[validation_size:][: config.max_train_examples]
-    validation_indices = order[:validation_size][: config.max_eval_examples]
+    train_indices, validation_indices = datasets.split_off_validation(
+        len(full_train), config.validation_fraction, config.seed
+    )
     return {
-        "train": full_train.take(train_indices),
-        "validation": full_train.take(validation_indices),
+        "train": full_train.take(train_indices[: config.max_train_examples]),
+        "validation": full_train.take(validation_indices[: config.max_eval_examples]),
         "test": test.take(np.arange(min(len(test), config.max_eval_examples or len(test)))),
     }
 
@@ -219,7 +218,7 @@ def train(config):
     )
     history = run.read_history()
 
-    best = keras.saving.load_model(run.model_file)
+    best = run.load_model()
     metrics = {
         "model": config.model,
         "dataset": config.dataset,
@@ -267,10 +266,7 @@ def load_run(run_dir):
     run = RunDirectory(run_dir)
     run.require(run.config_file, run.model_file, run.labels_file)
     config = Config(**run.read_config())
-    try:
-        model = keras.saving.load_model(run.model_file)
-    except Exception as error:  # a truncated or foreign file: say which one
-        raise RunError(f"Cannot load {run.model_file}: {error}") from error
+    model = run.load_model()
     return config, model, read_lines(run.labels_file)
 
 

@@ -20,6 +20,8 @@ import dataclasses
 import json
 from pathlib import Path
 
+import keras
+
 import zoo
 
 
@@ -93,6 +95,13 @@ class RunDirectory:
 
     def write_metrics(self, metrics):
         write_json(self.metrics_file, metrics)
+
+    def load_model(self):
+        """The saved best model; a truncated or foreign file gives a `RunError` naming it."""
+        try:
+            return keras.saving.load_model(self.model_file)
+        except Exception as error:
+            raise RunError(f"Cannot load {self.model_file}: {error}") from error
 
     def require(self, *files):
         """Raises `RunError` naming the first of `files` that is missing."""

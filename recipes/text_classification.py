@@ -21,7 +21,7 @@ from recipes import data as datasets
 from recipes import optimization, tokens
 from recipes.attention_logging import ATTENTION_LOG_DIR, AttentionMapLogger, text_classification_heatmaps
 from recipes.callbacks import standard_callbacks
-from recipes.run import Result, RunDirectory, RunError, check_model_task, read_lines, write_lines
+from recipes.run import Result, RunDirectory, check_model_task, read_lines, write_lines
 
 TASK = "text-classification"
 RESERVED_TOKENS = ("[PAD]", tokens.UNK)  # [PAD] must be id 0: the models' mask_zero relies on it.
@@ -81,14 +81,12 @@ def load_data(config):
         columns = {"text_column": config.text_column, "label_column": config.label_column}
         full_train = datasets.read_labeled_table(config.train_file, **columns)
         test = datasets.read_labeled_table(config.test_file, **columns)
-    order = np.random.default_rng(config.seed).permutation(len(full_train))
-    validation_size = max(1, round(len(full_train) * config.validation_fraction))
-    train_indices = order[validation_size:]
-    if config.max_train_examples is not None:
-        train_indices = train_indices[: config.max_train_examples]
+    train_indices, validation_indices = datasets.split_off_validation(
+        len(full_train), config.validation_fraction, config.seed
+    )
     return {
-        "train": full_train.take(train_indices),
-        "validation": full_train.take(order[:validation_size]),
+        "train": full_train.take(train_indices[: config.max_train_examples]),
+        "validation": full_train.take(validation_indices),
         "test": test,
     }
 
@@ -201,7 +199,7 @@ def train(config):
     )
     history = run.read_history()
 
-    best = keras.saving.load_model(run.model_file)
+    best = run.load_model()
     test_data = make_dataset(splits["test"].texts, label_ids["test"], tokenizer, config, training=False)
     test_loss, test_accuracy = best.evaluate(test_data, verbose=0)
     metrics = {
@@ -226,9 +224,7 @@ def attention_loggers(run, texts, tokenizer, config):
     if not texts:
         return []
     token_ids = [np.asarray(tokenizer(text))[: config.sequence_length] for text in texts]
-    probes = np.zeros((len(texts), config.sequence_length), "int32")
-    for row, ids in zip(probes, token_ids):
-        row[: len(ids)] = ids
+    probes = tokens.pad_token_ids(token_ids, width=config.sequence_length)
     description = "\n\n".join(
         f"example_{i}: " + " ".join(tokenizer.id_to_token(int(t)) for t in ids) for i, ids in enumerate(token_ids)
     )
@@ -254,10 +250,7 @@ def load_run(run_dir):
     run = RunDirectory(run_dir)
     run.require(run.config_file, run.model_file, run.vocabulary_file, run.labels_file)
     config = Config(**run.read_config())
-    try:
-        model = keras.saving.load_model(run.model_file)
-    except Exception as error:  # a truncated or foreign file: say which one
-        raise RunError(f"Cannot load {run.model_file}: {error}") from error
+    model = run.load_model()
     tokenizer = make_tokenizer(read_lines(run.vocabulary_file), config)
     return config, model, tokenizer, read_lines(run.labels_file)
 

@@ -1,6 +1,7 @@
 """WordPiece vocabularies and length-bucketed `tf.data` batches, shared by the text recipes."""
 
 import keras_hub
+import numpy as np
 import tensorflow as tf
 
 UNK = "[UNK]"
@@ -35,3 +36,13 @@ def bucket_by_length(dataset, length_of, boundaries, batch_size):
     )
     batches = int(dataset.reduce(0, lambda count, _: count + 1))
     return dataset.apply(tf.data.experimental.assert_cardinality(batches))
+
+
+def pad_token_ids(rows, width=None):
+    """Token-id rows as one int32 array, zero-padded on the right to `width` (default: the
+    longest row, at least 1); rows are assumed no longer than `width`."""
+    width = width or max(map(len, rows), default=1) or 1
+    ids = np.zeros((len(rows), width), dtype="int32")
+    for i, row in enumerate(rows):
+        ids[i, : len(row)] = row
+    return ids

@@ -22,7 +22,7 @@ from layers.validation import check_positive_int, check_rate
 from recipes import data as datasets
 from recipes import decoding, tokens
 from recipes.callbacks import standard_callbacks
-from recipes.run import Result, RunDirectory, RunError, check_model_task, read_lines, write_lines
+from recipes.run import Result, RunDirectory, check_model_task, read_lines, write_lines
 from zoo.translation import decoder_for
 
 TASK = "translation"
@@ -151,11 +151,7 @@ class Tokenizers:
 
     def source_ids(self, sentences, max_length):
         """Padded `(n, <= max_length)` int32 source ids."""
-        rows = [row[:max_length] for row in self.source(list(sentences))]
-        ids = np.zeros((len(rows), max(map(len, rows), default=1) or 1), dtype="int32")
-        for i, row in enumerate(rows):
-            ids[i, : len(row)] = row
-        return ids
+        return tokens.pad_token_ids([row[:max_length] for row in self.source(list(sentences))])
 
 
 def vocabulary_files(run, shared):
@@ -371,7 +367,7 @@ def train(config):
     )
     history = run.read_history()
 
-    best = keras.saving.load_model(run.model_file)
+    best = run.load_model()
     test = splits["test"]
     source_ids = tokenizers.source_ids(test.sources, config.max_length)
     greedy = translate_ids(best, source_ids, tokenizers, config)
@@ -409,10 +405,7 @@ def load_run(run_dir):
     config = Config(**run.read_config())
     source_file, target_file = vocabulary_files(run, config.shared_vocabulary)
     run.require(source_file, target_file)
-    try:
-        model = keras.saving.load_model(run.model_file)
-    except Exception as error:  # a truncated or foreign file: say which one
-        raise RunError(f"Cannot load {run.model_file}: {error}") from error
+    model = run.load_model()
     source = read_lines(source_file)
     return config, model, Tokenizers(source, source if config.shared_vocabulary else read_lines(target_file))
 
