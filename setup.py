@@ -18,6 +18,7 @@ setup(
         "keras-hub>=0.32",
         "tensorboard",
         "sacrebleu>=2.4",
+        "matplotlib>=3.8",
     ],
     extras_require={
         "dev": [
@@ -25,6 +26,10 @@ setup(
             "hypothesis",
             # Layers and zoo must run on JAX too; the suite checks them there.
             "jax[cpu]",
+            # The notebooks are executed by the suite.
+            "nbclient",
+            "nbformat",
+            "ipykernel",
         ],
     },
     entry_points={"console_scripts": ["zoo = recipes.cli:main"]},

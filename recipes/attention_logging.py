@@ -1,16 +1,25 @@
-"""Where the model looks, in TensorBoard: attention heatmaps of fixed probe examples after every epoch.
+"""Where the model looks, in TensorBoard: the attention of fixed probe examples after every epoch.
 
-The heatmaps are the weights themselves, one pixel per (query, key) cell with
-brightness = weight (8 bits: within 1/510 of the weight) (TensorBoard's image dashboard has brightness and contrast
-sliders for faint maps): what `zoo.attention_maps` returns, cut to the
-example's real length.
+Each attention map is logged twice:
+
+* exactly, one pixel per (query, key) cell with brightness = weight (8 bits:
+  within 1/510 of the weight), under `<kind>/<layer>/head_<h>/example_<i>`;
+  TensorBoard's brightness and contrast sliders help with faint maps;
+* as a labeled figure, the tokens on the axes and the heads side by side,
+  under `<kind>_figure/<layer>/example_<i>`.
+
+Image models get their maps over the probe image instead (CBAM's spatial
+attention, a ViT's attention rollout). The weights are what `zoo.attention_maps`
+returns, cut to each example's real length.
 """
 
 import keras
 import numpy as np
 import tensorflow as tf
+from matplotlib.figure import Figure
 
-from zoo import attention_maps
+from recipes import figures
+from zoo import attention_maps, attention_rollout
 
 ATTENTION_LOG_DIR = "attention"
 
@@ -20,23 +29,40 @@ def to_pixels(weights):
     return np.round(np.clip(np.asarray(weights, "float64"), 0.0, 1.0) * 255).astype("uint8")
 
 
+def write_summary(tag, value, step):
+    """Logs one probe summary with the default writer.
+
+    `value`: a 2-D array of weights in [0, 1] (an exact heatmap), an RGB uint8
+    array `(H, W, 3)` (an overlay), a matplotlib `Figure`, or text.
+    """
+    if isinstance(value, str):
+        tf.summary.text(tag, value, step=step)
+        return
+    if isinstance(value, Figure):
+        value = figures.figure_pixels(value)
+    pixels = to_pixels(value)[..., None] if np.ndim(value) == 2 else np.asarray(value, "uint8")
+    tf.summary.image(tag, pixels[None], step=step)
+
+
 class AttentionMapLogger(keras.callbacks.Callback):
-    """Writes heatmap images of the model's attention on `probe_inputs` at the end of each epoch.
+    """Writes summaries of the model's attention on probe examples at the end of each epoch.
 
     Args:
         log_dir: directory of the event files (a run's `attention/`).
-        probe_inputs: a batch of model inputs, the same every epoch.
-        heatmaps: `(outputs, maps) -> iterable of (tag, weights)` with `maps`
-            from `zoo.attention_maps` and `weights` a 2-D array in [0, 1].
+        probe_inputs: a batch of model inputs, the same every epoch, or a
+            function `model -> inputs` called every epoch (translation feeds
+            the model's own greedy translation back as the target).
+        summaries: `(inputs, outputs, maps) -> iterable of (tag, value)`, with
+            `maps` from `zoo.attention_maps` and `value` as in `write_summary`.
         description: text logged once (step 0) under the tag "probes", e.g.
-            the probe sentences, so the heatmaps' axes can be read.
+            the probe sentences.
     """
 
-    def __init__(self, log_dir, probe_inputs, heatmaps, description=None):
+    def __init__(self, log_dir, probe_inputs, summaries, description=None):
         super().__init__()
         self.log_dir = str(log_dir)
         self.probe_inputs = probe_inputs
-        self.heatmaps = heatmaps
+        self.summaries = summaries
         self.description = description
         self._writer = None
 
@@ -47,10 +73,11 @@ class AttentionMapLogger(keras.callbacks.Callback):
                 tf.summary.text("probes", self.description)
 
     def on_epoch_end(self, epoch, logs=None):
-        outputs, maps = attention_maps(self.model, self.probe_inputs)
-        with self._writer.as_default(step=epoch):
-            for tag, weights in self.heatmaps(outputs, maps):
-                tf.summary.image(tag, to_pixels(weights)[None, :, :, None])
+        inputs = self.probe_inputs(self.model) if callable(self.probe_inputs) else self.probe_inputs
+        outputs, maps = attention_maps(self.model, inputs)
+        with self._writer.as_default():
+            for tag, value in self.summaries(inputs, outputs, maps):
+                write_summary(tag, value, epoch)
         self._writer.flush()
 
     def on_train_end(self, logs=None):
@@ -58,21 +85,118 @@ class AttentionMapLogger(keras.callbacks.Callback):
             self._writer.close()
 
 
-def text_classification_heatmaps(lengths):
-    """Heatmaps of a text classifier for probe sentences of `lengths` real tokens.
+def attention_summaries(kind, layer, example, weights, rows, columns, **figure_options):
+    """One example's exact maps and their labeled figure.
 
-    Self-attention `(batch, heads, T, T)` of each Transformer block gives one
-    `n x n` map per head ("self_attention/<layer>/head_<h>/example_<i>");
-    attention pooling `(batch, T)` one `1 x n` row ("attention_pooling/<layer>/example_<i>").
+    `weights`: `(heads, queries, keys)`, one exact map per head
+    ("<kind>/<layer>/head_<h>/example_<i>"), or `(queries, keys)` for a layer
+    with one map ("<kind>/<layer>/example_<i>"). `figure_options` go to
+    `figures.plot_attention`.
+    """
+    if weights.ndim == 2:
+        yield f"{kind}/{layer}/example_{example}", weights
+    else:
+        for head, head_weights in enumerate(weights):
+            yield f"{kind}/{layer}/head_{head}/example_{example}", head_weights
+    title = f"{layer}, example {example}"
+    yield f"{kind}_figure/{layer}/example_{example}", figures.plot_attention(weights, rows, columns, title, **figure_options)
+
+
+def text_classification_summaries(probe_tokens):
+    """Summaries of a text classifier for probe sentences of word pieces `probe_tokens` (one list each).
+
+    Self-attention `(batch, heads, T, T)` of each Transformer block: the tokens
+    x tokens map of every head ("self_attention/..."); attention pooling
+    `(batch, T)`: one row over the tokens ("attention_pooling/...").
     """
 
-    def heatmaps(outputs, maps):
+    def summaries(inputs, outputs, maps):
         for layer, weights in maps.items():
-            for i, n in enumerate(lengths):
+            for i, tokens in enumerate(probe_tokens):
+                n = len(tokens)
                 if weights.ndim == 4:
-                    for head in range(weights.shape[1]):
-                        yield f"self_attention/{layer}/head_{head}/example_{i}", weights[i, head, :n, :n]
+                    yield from attention_summaries("self_attention", layer, i, weights[i, :, :n, :n], tokens, tokens)
                 elif weights.ndim == 2:
-                    yield f"attention_pooling/{layer}/example_{i}", weights[i, None, :n]
+                    yield from attention_summaries("attention_pooling", layer, i, weights[i, None, :n], None, tokens)
 
-    return heatmaps
+    return summaries
+
+
+def translation_summaries(sources, references, source_tokens, target_tokens, detokenize):
+    """Summaries of a translation model whose probe inputs hold its own translations of `sources`.
+
+    Args:
+        sources, references: the probe sentences and their reference translations.
+        source_tokens: the word pieces of each source sentence.
+        target_tokens: `ids -> word pieces` of the target vocabulary.
+        detokenize: `(batch, T) ids -> texts` of the target vocabulary.
+
+    Logged per probe: the source, reference and the model's translation as
+    text ("translation/example_<i>"); the cross-attention of every decoder
+    block and head ("cross_attention/...", translation tokens x source
+    tokens) or an RNN decoder's alignments ("alignment/..."). The rows are the
+    tokens the model predicts at each position: its translation, then [END].
+    """
+
+    def summaries(inputs, outputs, maps):
+        target_in = np.asarray(inputs["target_tokens_in"])
+        emitted = np.argmax(outputs, axis=-1)  # what the model predicts at each target position
+        hypotheses = detokenize(target_in[:, 1:])
+        for i, (source, reference) in enumerate(zip(sources, references)):
+            yield f"translation/example_{i}", f"source: {source}\n\nreference: {reference}\n\ntranslation: {hypotheses[i]}"
+        for layer, weights in maps.items():
+            for i, columns in enumerate(source_tokens):
+                n, s = int(np.count_nonzero(target_in[i])), len(columns)
+                rows = target_tokens(emitted[i, :n])
+                if isinstance(weights, tuple):  # a Transformer decoder block: (self, cross)
+                    yield from attention_summaries("cross_attention", layer, i, weights[1][i, :, :n, :s], rows, columns)
+                elif weights.ndim == 3:  # an RNN decoder's alignments (batch, T_target, T_source)
+                    yield from attention_summaries("alignment", layer, i, weights[i, :n, :s], rows, columns)
+
+    return summaries
+
+
+def image_summaries(images):
+    """Summaries of an image classifier for the probe `images` `(batch, H, W, C)` (raw pixels).
+
+    * SE and ECA (and CBAM's channel attention) `(batch, C)` per block: one
+      map per stage, blocks x channels ("channel_attention/<stage>/...").
+    * CBAM's spatial attention `(batch, H', W')` per block, over the image
+      ("spatial_attention/<layer>/example_<i>").
+    * A ViT's blocks `(batch, heads, 1 + P, 1 + P)`: the attention rollout
+      from the class token to the patches, over the image
+      ("attention_rollout/example_<i>"), from `zoo.attention_rollout`.
+    """
+    images = np.asarray(images)
+
+    def summaries(inputs, outputs, maps):
+        stages, self_attention = {}, []
+        for layer, weights in maps.items():
+            if isinstance(weights, tuple):  # CBAM: (channel, spatial)
+                weights, spatial = weights
+                for i, image in enumerate(images):
+                    yield f"spatial_attention/{layer}/example_{i}", figures.overlay(image, spatial[i])
+            if weights.ndim == 2:
+                stages.setdefault(layer.split("_block")[0], []).append((layer, weights))
+            elif weights.ndim == 4:
+                self_attention.append(weights)
+        for stage, blocks in stages.items():
+            channels = np.stack([weights for _, weights in blocks], axis=1)  # (batch, blocks, C)
+            names = [layer for layer, _ in blocks]
+            for i in range(len(images)):
+                yield from attention_summaries("channel_attention", stage, i, channels[i], names, None, cell_inches=0.08)
+        if self_attention:
+            class_to_patches = attention_rollout(self_attention)[:, 0, 1:]
+            for i, image in enumerate(images):
+                yield f"attention_rollout/example_{i}", figures.overlay(image, patch_grid(class_to_patches[i], image.shape))
+
+    return summaries
+
+
+def patch_grid(weights, image_shape):
+    """The per-patch `weights` `(P,)` as the `(rows, columns)` grid of patches over an image of `image_shape`."""
+    height, width = image_shape[:2]
+    rows = int(round(np.sqrt(len(weights) * height / width)))
+    if rows == 0 or len(weights) % rows:
+        raise ValueError(f"{len(weights)} patches do not tile an image of shape {tuple(image_shape)}.")
+    return np.reshape(weights, (rows, len(weights) // rows))

@@ -1,8 +1,11 @@
-"""Callbacks shared by the recipes: checkpoints, resumption, TensorBoard, throughput."""
+"""Callbacks shared by the recipes (checkpoints, resumption, TensorBoard, throughput, hyperparameters), and `fit` with them."""
 
+import json
 import time
 
 import keras
+import tensorflow as tf
+from tensorboard.plugins.hparams import api as hparams_api
 
 
 class ThroughputMeter(keras.callbacks.Callback):
@@ -34,8 +37,40 @@ class ThroughputMeter(keras.callbacks.Callback):
                 logs["tokens_per_second"] = self.tokens_per_epoch / seconds
 
 
-def standard_callbacks(run, *, monitor, mode, examples_per_epoch, tokens_per_epoch=None, epoch_metrics=(), loggers=()):
-    """The callbacks of every recipe run.
+def hparams_of(config):
+    """`config` (a dict) flattened for the HParams plugin: `model_options.num_heads`, ...; None left out.
+
+    The plugin takes numbers, strings and booleans; other values (lists) become JSON text.
+    """
+    flat = {}
+    for key, value in config.items():
+        if isinstance(value, dict):
+            flat.update({f"{key}.{k}": v for k, v in hparams_of(value).items()})
+        elif value is not None:
+            flat[key] = value if isinstance(value, (bool, int, float, str)) else json.dumps(value)
+    return flat
+
+
+class HParamsLogger(keras.callbacks.Callback):
+    """Writes the run's configuration through TensorBoard's HParams plugin when training starts.
+
+    Written in the run directory itself, so the plugin pairs it with the
+    run's `train/` and `validation/` scalars: the HParams dashboard then
+    compares runs under a common log directory by configuration and metric.
+    """
+
+    def __init__(self, log_dir, config):
+        super().__init__()
+        self.log_dir = str(log_dir)
+        self.config = config
+
+    def on_train_begin(self, logs=None):
+        with tf.summary.create_file_writer(self.log_dir).as_default():
+            hparams_api.hparams(hparams_of(self.config), trial_id=self.log_dir)
+
+
+def standard_callbacks(run, config, *, monitor, mode, examples_per_epoch, tokens_per_epoch=None, epoch_metrics=(), loggers=()):
+    """The callbacks of every recipe run (`config`: the run's configuration as a dict).
 
     * `ThroughputMeter`;
     * `epoch_metrics`: callbacks that add metrics to the epoch logs (e.g. BLEU),
@@ -47,6 +82,7 @@ def standard_callbacks(run, *, monitor, mode, examples_per_epoch, tokens_per_epo
     * `ModelCheckpoint` of the best model (by `monitor`) into `run.model_file`;
     * `TensorBoard` into the run directory (`train/`, `validation/`): scalars
       including the learning rate and throughput, and weight histograms each epoch;
+    * `HParamsLogger`: `config` for TensorBoard's HParams dashboard;
     * `loggers`: further TensorBoard writers (e.g. `AttentionMapLogger`).
     """
     return [
@@ -56,5 +92,24 @@ def standard_callbacks(run, *, monitor, mode, examples_per_epoch, tokens_per_epo
         keras.callbacks.BackupAndRestore(str(run.backup_dir)),
         keras.callbacks.ModelCheckpoint(str(run.model_file), monitor=monitor, mode=mode, save_best_only=True),
         keras.callbacks.TensorBoard(str(run.path), histogram_freq=1, write_graph=False),
+        HParamsLogger(run.path, config),
         *loggers,
     ]
+
+
+def fit(model, train_data, validation_data, run, config, **callback_options):
+    """`model.fit` for `config.epochs` with `standard_callbacks(run, config, **callback_options)`.
+
+    Nothing happens when the run has trained all its epochs already (it was
+    stopped during its final evaluation): only the evaluation is left.
+    """
+    if run.trained(config.epochs):
+        return
+    model.fit(
+        train_data,
+        validation_data=validation_data,
+        epochs=config.epochs,
+        callbacks=standard_callbacks(run, config.to_dict(), **callback_options),
+        shuffle=False,  # the recipes' pipelines shuffle
+        verbose=config.verbose,
+    )

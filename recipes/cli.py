@@ -6,6 +6,7 @@
     zoo evaluate RUN_DIR [--data-dir DIR]
     zoo predict RUN_DIR INPUT...          (texts, or image files for image-recognition runs)
     zoo translate RUN_DIR SENTENCE... [--beam-size K]
+    zoo inspect RUN_DIR [--port N]        (TensorBoard on a run, or on a directory of runs)
 
 `--set` takes any field of the task's `Config` (`--set batch_size=32`), or
 `model.ARG` for an argument of the model builder (`--set model.num_layers=4`).
@@ -18,7 +19,7 @@ import json
 import sys
 
 import zoo
-from recipes import image_recognition, text_classification, translation
+from recipes import image_recognition, inspection, text_classification, translation
 from recipes.run import RunDirectory
 
 RECIPES = {module.TASK: module for module in (text_classification, translation, image_recognition)}
@@ -95,6 +96,10 @@ def command_translate(args):
         print(translated)
 
 
+def command_inspect(args):
+    inspection.inspect(args.run_dir, port=args.port)
+
+
 def make_parser():
     parser = argparse.ArgumentParser(prog="zoo", description="attention-zoo: build, train and inspect attention models.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -134,6 +139,11 @@ def make_parser():
     translate.add_argument("sentences", nargs="+")
     translate.add_argument("--beam-size", type=int, help="default: the run's beam_size; 1 is greedy")
     translate.set_defaults(handler=command_translate)
+
+    inspect = commands.add_parser("inspect", help="where a run's logs are; TensorBoard on them (a free local port)")
+    inspect.add_argument("run_dir", help="a run directory, or a directory of runs to compare")
+    inspect.add_argument("--port", type=int, help="default: a free port")
+    inspect.set_defaults(handler=command_inspect)
     return parser
 
 
@@ -141,7 +151,7 @@ def main(argv=None):
     args = make_parser().parse_args(argv)
     try:
         args.handler(args)
-    except (ValueError, FileNotFoundError) as error:
+    except (ValueError, FileNotFoundError, inspection.TensorBoardError) as error:
         # Bad input (unknown model, bad setting, missing data): a message, not a traceback.
         print(f"zoo {args.command}: error: {error}", file=sys.stderr)
         return 2

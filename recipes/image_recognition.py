@@ -24,8 +24,10 @@ import zoo
 from layers.validation import check_positive_int, check_rate
 from recipes import data as datasets
 from recipes import optimization
-from recipes.callbacks import standard_callbacks
-from recipes.run import Result, RunDirectory, check_model_task, read_lines, write_lines
+from recipes.attention_logging import ATTENTION_LOG_DIR, AttentionMapLogger, image_summaries
+from recipes.callbacks import fit
+from recipes.classification import TEST_LOG_DIR, classification_report, log_confusion_matrix
+from recipes.run import Result, RunDirectory, check_model_task, config_defaults, read_lines, write_lines
 
 TASK = "image-recognition"
 # Mirror images only where a mirrored image is still of the same class (not digits).
@@ -60,6 +62,7 @@ class Config:
     weight_decay: float = 5e-4
     warmup_fraction: float = 0.05
     label_smoothing: float = 0.0
+    attention_probes: int = 4  # validation images whose attention is logged each epoch; 0: none
     seed: int = 1337
     run_dir: str = "runs/image_recognition"
     verbose: int = 2
@@ -74,6 +77,8 @@ class Config:
             raise ValueError(f"`validation_fraction` must be in (0, 1); received {self.validation_fraction}.")
         check_positive_int(batch_size=self.batch_size, epochs=self.epochs)
         check_positive_int(optional=True, max_train_examples=self.max_train_examples, max_eval_examples=self.max_eval_examples)
+        if not isinstance(self.attention_probes, int) or self.attention_probes < 0:
+            raise ValueError(f"`attention_probes` must be a non-negative integer; received {self.attention_probes!r}.")
         if not isinstance(self.crop_padding, int) or self.crop_padding < 0:
             raise ValueError(f"`crop_padding` must be a non-negative integer; received crop_padding={self.crop_padding!r}.")
         if not self.learning_rate > 0:
@@ -194,7 +199,7 @@ def train(config):
         config is not retrained: its result is returned.
     """
     run = RunDirectory(config.run_dir)
-    run.start(config.to_dict())
+    run.start(config.to_dict(), defaults=config_defaults(Config))
     if run.metrics_file.exists():
         print(f"{run.path} is a finished run with this configuration; not retraining.")
         return Result(str(run.path), run.read_metrics())
@@ -208,22 +213,21 @@ def train(config):
     model = build_model(config, splits["train"].images, len(class_names))
     compile_model(model, config, steps_per_epoch=int(train_data.cardinality()))
 
-    model.fit(
-        train_data,
-        validation_data=validation_data,
-        epochs=config.epochs,
-        callbacks=standard_callbacks(run, monitor="val_accuracy", mode="max", examples_per_epoch=len(splits["train"])),
-        shuffle=False,  # the pipeline shuffles
-        verbose=config.verbose,
+    fit(
+        model, train_data, validation_data, run, config,
+        monitor="val_accuracy", mode="max", examples_per_epoch=len(splits["train"]),
+        loggers=attention_loggers(run, splits["validation"].images[: config.attention_probes]),
     )
     history = run.read_history()
 
     best = run.load_model()
+    report = classification_metrics(best, splits["test"], config)
+    log_confusion_matrix(run.path / TEST_LOG_DIR, report["confusion_matrix"], class_names, step=config.epochs - 1)
     metrics = {
         "model": config.model,
         "dataset": config.dataset,
         "parameters": best.count_params(),
-        **classification_metrics(best, splits["test"], config),
+        **report,
         "best_validation_accuracy": max(history["val_accuracy"]),
         "validation_accuracy_per_epoch": history["val_accuracy"],
         "train_loss_per_epoch": history["loss"],
@@ -237,25 +241,18 @@ def train(config):
     return Result(str(run.path), metrics)
 
 
-def confusion_matrix(labels, predictions, num_classes):
-    """`(K, K)` counts: row = true class, column = predicted class."""
-    return np.bincount(labels * num_classes + predictions, minlength=num_classes * num_classes).reshape(
-        num_classes, num_classes
-    )
-
-
 def classification_metrics(model, test, config):
     """Top-1 accuracy, per-class accuracy and confusion matrix of `model` on `test`."""
     logits = model.predict(make_dataset(test, config, training=False).map(lambda x, y: x), verbose=0)
-    counts = confusion_matrix(test.labels.astype("int64"), np.argmax(logits, axis=-1), len(test.class_names))
-    per_class = np.diag(counts) / np.maximum(counts.sum(axis=1), 1)
-    return {
-        "test_accuracy": float(np.trace(counts) / counts.sum()),
-        "per_class_accuracy": {name: float(accuracy) for name, accuracy in zip(test.class_names, per_class)},
-        "confusion_matrix": counts.tolist(),
-        "class_names": list(test.class_names),
-        "test_images": len(test),
-    }
+    return {**classification_report(test.labels, logits, test.class_names), "test_images": len(test)}
+
+
+def attention_loggers(run, images):
+    """`[AttentionMapLogger]` of the probe `images` (raw pixels), or `[]` without images."""
+    if not len(images):
+        return []
+    pixels = np.asarray(images, "float32")
+    return [AttentionMapLogger(run.path / ATTENTION_LOG_DIR, pixels, image_summaries(pixels))]
 
 
 # ---------------------------------------------------------------- finished runs

@@ -59,17 +59,23 @@ class RunDirectory:
     history_file = property(lambda self: self.path / "history.csv")
     backup_dir = property(lambda self: self.path / "backup")
 
-    def start(self, config):
-        """Creates the directory for `config` (a dict), or checks it resumes the same run."""
+    def start(self, config, defaults=None):
+        """Creates the directory for `config` (a dict), or checks it resumes the same run.
+
+        A setting the stored configuration lacks (an option added to the
+        recipe after the run started) counts as the same when `config` holds
+        its value from `defaults`; the stored configuration is then completed.
+        """
         if self.config_file.exists():
             previous = self.read_config()
+            added = {key: value for key, value in config.items() if key not in previous and key in (defaults or {})}
+            previous = previous | {key: value for key, value in added.items() if value == defaults[key]}
             if previous != config:
                 changed = sorted(key for key in config.keys() | previous.keys() if config.get(key) != previous.get(key))
                 raise RunError(
                     f"{self.path} holds a run with another configuration (differs in: {', '.join(changed)}). "
                     "Use another run directory, or the same settings to resume it."
                 )
-            return
         self.path.mkdir(parents=True, exist_ok=True)
         write_json(self.config_file, config)
 
@@ -93,6 +99,13 @@ class RunDirectory:
         names = [name for name in rows[epochs[0]] if name != "epoch"] if epochs else []
         return {name: [float(rows[epoch][name]) for epoch in epochs] for name in names}
 
+    def trained(self, epochs):
+        """Whether all `epochs` were trained and logged, and the best model saved (a run stopped while
+        it was being evaluated then resumes with the evaluation, not with training from scratch)."""
+        if not (self.history_file.is_file() and self.model_file.is_file()):
+            return False
+        return len(next(iter(self.read_history().values()), [])) >= epochs
+
     def write_metrics(self, metrics):
         write_json(self.metrics_file, metrics)
 
@@ -108,6 +121,14 @@ class RunDirectory:
         for file in files:
             if not file.exists():
                 raise RunError(f"{file} is missing: {self.path} is not a finished run directory.")
+
+
+def config_defaults(config_class):
+    """`{field: default}` of a recipe's `Config` dataclass (`default_factory` fields called)."""
+    return {
+        field.name: field.default_factory() if field.default is dataclasses.MISSING else field.default
+        for field in dataclasses.fields(config_class)
+    }
 
 
 def write_lines(path, lines):

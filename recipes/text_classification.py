@@ -19,9 +19,10 @@ import zoo
 from layers.validation import check_positive_int
 from recipes import data as datasets
 from recipes import optimization, tokens
-from recipes.attention_logging import ATTENTION_LOG_DIR, AttentionMapLogger, text_classification_heatmaps
-from recipes.callbacks import standard_callbacks
-from recipes.run import Result, RunDirectory, check_model_task, read_lines, write_lines
+from recipes.attention_logging import ATTENTION_LOG_DIR, AttentionMapLogger, text_classification_summaries
+from recipes.classification import TEST_LOG_DIR, classification_report, log_confusion_matrix
+from recipes.callbacks import fit
+from recipes.run import Result, RunDirectory, check_model_task, config_defaults, read_lines, write_lines
 
 TASK = "text-classification"
 RESERVED_TOKENS = ("[PAD]", tokens.UNK)  # [PAD] must be id 0: the models' mask_zero relies on it.
@@ -162,7 +163,7 @@ def train(config):
         A finished run with the same config is not retrained: its result is returned.
     """
     run = RunDirectory(config.run_dir)
-    run.start(config.to_dict())
+    run.start(config.to_dict(), defaults=config_defaults(Config))
     if run.metrics_file.exists():
         print(f"{run.path} is a finished run with this configuration; not retraining.")
         return Result(str(run.path), run.read_metrics())
@@ -186,27 +187,21 @@ def train(config):
     model = build_model(config, len(vocabulary), len(class_names))
     compile_model(model, config, steps_per_epoch=int(train_data.cardinality()))
 
-    model.fit(
-        train_data,
-        validation_data=validation_data,
-        epochs=config.epochs,
-        callbacks=standard_callbacks(
-            run, monitor="val_accuracy", mode="max", examples_per_epoch=len(splits["train"]),
-            loggers=attention_loggers(run, splits["validation"].texts[: config.attention_probes], tokenizer, config),
-        ),
-        shuffle=False,  # the pipeline shuffles
-        verbose=config.verbose,
+    fit(
+        model, train_data, validation_data, run, config,
+        monitor="val_accuracy", mode="max", examples_per_epoch=len(splits["train"]),
+        loggers=attention_loggers(run, splits["validation"].texts[: config.attention_probes], tokenizer, config),
     )
     history = run.read_history()
 
     best = run.load_model()
     test_data = make_dataset(splits["test"].texts, label_ids["test"], tokenizer, config, training=False)
-    test_loss, test_accuracy = best.evaluate(test_data, verbose=0)
+    report = report_on(best, test_data, label_ids["test"], class_names)
+    log_confusion_matrix(run.path / TEST_LOG_DIR, report["confusion_matrix"], class_names, step=config.epochs - 1)
     metrics = {
         "model": config.model,
         "parameters": best.count_params(),
-        "test_accuracy": float(test_accuracy),
-        "test_loss": float(test_loss),
+        **report,
         "best_validation_accuracy": max(history["val_accuracy"]),
         "train_loss_per_epoch": history["loss"],
         "epochs": config.epochs,
@@ -219,19 +214,23 @@ def train(config):
     return Result(str(run.path), metrics)
 
 
+def report_on(model, dataset, label_ids, class_names):
+    """`classification_report` of `model` on `dataset` (whose labels are `label_ids`) and its `test_loss`."""
+    logits = model.predict(dataset.map(lambda token_ids, label: token_ids), verbose=0)
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)(np.asarray(label_ids), logits)
+    return {**classification_report(label_ids, logits, class_names), "test_loss": float(loss)}
+
+
 def attention_loggers(run, texts, tokenizer, config):
     """`[AttentionMapLogger]` of `texts` (padded to `sequence_length`), or `[]` without texts."""
     if not texts:
         return []
     token_ids = [np.asarray(tokenizer(text))[: config.sequence_length] for text in texts]
     probes = tokens.pad_token_ids(token_ids, width=config.sequence_length)
-    description = "\n\n".join(
-        f"example_{i}: " + " ".join(tokenizer.id_to_token(int(t)) for t in ids) for i, ids in enumerate(token_ids)
-    )
+    probe_tokens = [[tokenizer.id_to_token(int(t)) for t in ids] for ids in token_ids]
+    description = "\n\n".join(f"example_{i}: " + " ".join(pieces) for i, pieces in enumerate(probe_tokens))
     return [
-        AttentionMapLogger(
-            run.path / ATTENTION_LOG_DIR, probes, text_classification_heatmaps([len(ids) for ids in token_ids]), description
-        )
+        AttentionMapLogger(run.path / ATTENTION_LOG_DIR, probes, text_classification_summaries(probe_tokens), description)
     ]
 
 
@@ -256,14 +255,14 @@ def load_run(run_dir):
 
 
 def evaluate(run_dir, data_dir=None):
-    """Accuracy of a finished run's best model on its test split (SST-2: GLUE dev)."""
+    """Accuracy, per-class accuracy, confusion matrix and loss of a finished run on its test split (SST-2: GLUE dev)."""
     config, model, tokenizer, class_names = load_run(run_dir)
     if data_dir is not None:
         config.data_dir = data_dir
     test = load_data(config)["test"]
-    dataset = make_dataset(test.texts, encode_labels(test.labels, class_names, "test"), tokenizer, config, training=False)
-    loss, accuracy = model.evaluate(dataset, verbose=0)
-    return {"test_accuracy": float(accuracy), "test_loss": float(loss), "test_examples": len(test)}
+    label_ids = encode_labels(test.labels, class_names, "test")
+    dataset = make_dataset(test.texts, label_ids, tokenizer, config, training=False)
+    return {**report_on(model, dataset, label_ids, class_names), "test_examples": len(test)}
 
 
 def predict(run_dir, texts):

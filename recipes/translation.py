@@ -21,8 +21,9 @@ import zoo
 from layers.validation import check_positive_int, check_rate
 from recipes import data as datasets
 from recipes import decoding, tokens
-from recipes.callbacks import standard_callbacks
-from recipes.run import Result, RunDirectory, check_model_task, read_lines, write_lines
+from recipes.attention_logging import ATTENTION_LOG_DIR, AttentionMapLogger, translation_summaries
+from recipes.callbacks import fit
+from recipes.run import Result, RunDirectory, check_model_task, config_defaults, read_lines, write_lines
 from zoo.translation import decoder_for
 
 TASK = "translation"
@@ -59,6 +60,7 @@ class Config:
     beam_size: int = 4
     length_penalty: float = 0.6
     bleu_sample_size: int = 200
+    attention_probes: int = 4  # validation sentences whose attention is logged each epoch; 0: none
     seed: int = 1337
     run_dir: str = "runs/translation"
     verbose: int = 2
@@ -80,6 +82,8 @@ class Config:
             bleu_sample_size=self.bleu_sample_size,
         )
         check_rate(label_smoothing=self.label_smoothing)
+        if not isinstance(self.attention_probes, int) or self.attention_probes < 0:
+            raise ValueError(f"`attention_probes` must be a non-negative integer; received {self.attention_probes!r}.")
         for name in ("learning_rate", "clip_norm"):
             value = getattr(self, name)
             if value is not None and not value > 0:
@@ -284,18 +288,26 @@ def compile_model(model, config):
     )
 
 
+def greedy_ids(model, source_ids, tokenizers, config):
+    """Greedy translations of padded source ids as target ids, each ending with [END] (see `decoding.greedy`)."""
+    return decoding.greedy(
+        decoder_for(model), source_ids, start_id=tokenizers.start_id, end_id=tokenizers.end_id, max_length=config.max_length
+    )
+
+
 def translate_ids(model, source_ids, tokenizers, config, *, beam_size=1):
     """Greedy (`beam_size=1`) or beam-search translations of padded source ids, as text."""
-    decoder = decoder_for(model)
-    options = {"start_id": tokenizers.start_id, "end_id": tokenizers.end_id, "max_length": config.max_length}
     outputs = []
     for begin in range(0, len(source_ids), config.batch_size):
         batch = source_ids[begin : begin + config.batch_size]
         batch = batch[:, : max(1, int((batch != 0).sum(1).max()))]  # drop all-padding columns
         if beam_size == 1:
-            ids = decoding.greedy(decoder, batch, **options)
+            ids = greedy_ids(model, batch, tokenizers, config)
         else:
-            ids = decoding.beam_search(decoder, batch, beam_size=beam_size, alpha=config.length_penalty, **options)
+            ids = decoding.beam_search(
+                decoder_for(model), batch, start_id=tokenizers.start_id, end_id=tokenizers.end_id,
+                max_length=config.max_length, beam_size=beam_size, alpha=config.length_penalty,
+            )
         outputs.extend(detokenize(tokenizers.target, ids))
     return outputs
 
@@ -335,7 +347,7 @@ def train(config):
         greedy and beam search, epochs, wall time, training tokens/s.
     """
     run = RunDirectory(config.run_dir)
-    run.start(config.to_dict())
+    run.start(config.to_dict(), defaults=config_defaults(Config))
     if run.metrics_file.exists():
         print(f"{run.path} is a finished run with this configuration; not retraining.")
         return Result(str(run.path), run.read_metrics())
@@ -350,20 +362,11 @@ def train(config):
 
     target_tokens = int(train_data.reduce(0, lambda n, batch: n + tf.math.count_nonzero(batch[1], dtype=tf.int32)))
     sample = splits["validation"].take(range(min(config.bleu_sample_size, len(splits["validation"]))))
-    model.fit(
-        train_data,
-        validation_data=validation_data,
-        epochs=config.epochs,
-        callbacks=standard_callbacks(
-            run,
-            monitor="val_bleu",
-            mode="max",
-            examples_per_epoch=len(splits["train"]),
-            tokens_per_epoch=target_tokens,
-            epoch_metrics=[BleuCallback(sample, tokenizers, config)],
-        ),
-        shuffle=False,
-        verbose=config.verbose,
+    fit(
+        model, train_data, validation_data, run, config,
+        monitor="val_bleu", mode="max", examples_per_epoch=len(splits["train"]), tokens_per_epoch=target_tokens,
+        epoch_metrics=[BleuCallback(sample, tokenizers, config)],
+        loggers=attention_loggers(run, sample.take(range(min(config.attention_probes, len(sample)))), tokenizers, config),
     )
     history = run.read_history()
 
@@ -393,6 +396,44 @@ def train(config):
     }
     run.write_metrics(metrics)
     return Result(str(run.path), metrics)
+
+
+def own_translation_inputs(model, source_ids, tokenizers, config):
+    """Model inputs that feed the model its own greedy translation of `source_ids` as the target.
+
+    With them, `zoo.attention_maps(model, inputs)` shows where the model
+    looked for each token it wrote: row t of the cross-attention (or
+    alignment) is the step that emitted token t + 1, the last row the one that
+    emitted [END].
+    """
+    ids = greedy_ids(model, source_ids, tokenizers, config)
+    ids = np.where(ids == tokenizers.end_id, 0, ids)  # [END] is predicted, never read
+    target_in = np.concatenate([np.full((len(ids), 1), tokenizers.start_id, "int32"), ids], axis=1)
+    return {"source_tokens": source_ids, "target_tokens_in": target_in}
+
+
+def attention_loggers(run, pairs, tokenizers, config):
+    """`[AttentionMapLogger]` of the sentence `pairs`, or `[]` without pairs.
+
+    Every epoch the model translates the probe sources greedily and reads its
+    own translation as the target, so the logged cross-attention is where it
+    looked for each word it wrote.
+    """
+    if not len(pairs):
+        return []
+    source_ids = tokenizers.source_ids(pairs.sources, config.max_length)
+    summaries = translation_summaries(
+        pairs.sources,
+        pairs.targets,
+        source_tokens=[[tokenizers.source.id_to_token(int(i)) for i in row if i] for row in source_ids],
+        target_tokens=lambda ids: [tokenizers.target.id_to_token(int(i)) for i in ids],
+        detokenize=lambda ids: detokenize(tokenizers.target, ids),
+    )
+    return [
+        AttentionMapLogger(
+            run.path / ATTENTION_LOG_DIR, lambda model: own_translation_inputs(model, source_ids, tokenizers, config), summaries
+        )
+    ]
 
 
 # ---------------------------------------------------------------- finished runs

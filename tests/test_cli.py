@@ -48,3 +48,33 @@ def test_python_dash_m_zoo_runs_the_cli():
     completed = subprocess.run([sys.executable, "-m", "zoo", "list"], capture_output=True, text=True, timeout=300)
     assert completed.returncode == 0, completed.stderr
     assert "bilstm_attention" in completed.stdout.split()
+
+
+def test_inspect_lists_the_logs_serves_them_and_stops_on_ctrl_c(tmp_path, capsys):
+    import signal
+    import urllib.request
+
+    import tensorflow as tf
+
+    assert main(["inspect", str(tmp_path)]) == 2
+    assert "holds no TensorBoard logs" in capsys.readouterr().err
+    (tmp_path / "config.json").write_text("{}")
+    for log_dir in ("train", "attention"):
+        with tf.summary.create_file_writer(str(tmp_path / log_dir)).as_default():
+            tf.summary.scalar("epoch_loss", 1.0, step=0)
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "zoo", "inspect", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
+    try:
+        lines = [process.stdout.readline() for _ in range(3)]
+        assert lines[0].startswith(f"{tmp_path / 'attention'}: attention maps")
+        assert lines[1].startswith(f"{tmp_path / 'train'}: training loss")
+        assert lines[2].startswith("TensorBoard: http://127.0.0.1:")
+        url = lines[2].split()[1]
+        with urllib.request.urlopen(url + "data/logdir", timeout=30) as response:
+            assert json.loads(response.read())["logdir"] == str(tmp_path)
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 0
+    finally:
+        process.kill()

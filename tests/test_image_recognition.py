@@ -7,6 +7,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from tensorboard_client import CLASSIFICATION_SCALARS, check_served
 
 from recipes import image_recognition as ir
 from recipes import optimization
@@ -66,6 +67,20 @@ def test_model_normalizes_pixels_with_training_statistics(finished_run, data_dir
         model.predict(x, verbose=0),
         classifier.predict((x - pixels.mean()) / pixels.std(), verbose=0),
         atol=1e-4,
+    )
+
+
+def test_tensorboard_serves_channel_attention_confusion_matrix_and_hparams(finished_run):
+    _, result = finished_run
+    check_served(
+        result.run_dir,
+        scalars=CLASSIFICATION_SCALARS,
+        images={
+            "attention": {"channel_attention/stage1/example_0", "channel_attention_figure/stage3/example_3"},
+            "test": {"confusion_matrix"},
+        },
+        texts={},
+        hparams=("model", "dataset", "learning_rate"),
     )
 
 

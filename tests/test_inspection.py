@@ -70,3 +70,22 @@ def test_translation_cross_attention(rng, name):
     assert cross.shape[-2:] == (5, 6)  # target x source
     np.testing.assert_allclose(cross.sum(-1), 1.0, atol=1e-5)
     assert np.all(cross[0, ..., 4:] == 0)  # source padding gets no weight
+
+
+def test_attention_rollout_multiplies_the_residual_averaged_layers(rng):
+    layers = [rng.dirichlet(np.ones(5), size=(2, 3, 5)) for _ in range(3)]  # 3 layers, batch 2, 3 heads, T=5
+    rollout = zoo.attention_rollout(layers)
+    assert rollout.shape == (2, 5, 5)
+    np.testing.assert_allclose(rollout.sum(-1), 1.0, atol=1e-12)
+    for example in range(2):
+        expected = np.eye(5)
+        for weights in layers:  # Abnar & Zuidema, Eq. 1: A~ = 0.5 W_att + 0.5 I, rolled out layer by layer
+            expected = (0.5 * weights[example].mean(0) + 0.5 * np.eye(5)) @ expected
+        np.testing.assert_allclose(rollout[example], expected, atol=1e-12)
+
+
+def test_attention_rollout_checks_its_input():
+    with pytest.raises(ValueError, match="holds no layer"):
+        zoo.attention_rollout([])
+    with pytest.raises(ValueError, match=r"\(batch, heads, T, T\)"):
+        zoo.attention_rollout([np.ones((2, 3, 4))])

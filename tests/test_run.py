@@ -20,3 +20,24 @@ def test_missing_history_and_changed_config_are_reported(tmp_path):
     with pytest.raises(RunError, match="differs in: epochs"):
         run.start({"model": "a", "epochs": 2})
     run.start({"model": "a", "epochs": 1})  # same configuration: resumes
+
+
+def test_a_run_started_before_an_option_existed_resumes_only_with_its_default(tmp_path):
+    run = RunDirectory(tmp_path / "run")
+    run.start({"model": "a", "epochs": 1})
+    defaults = {"model": "b", "epochs": 3, "attention_probes": 4}
+    with pytest.raises(RunError, match="differs in: attention_probes"):
+        run.start({"model": "a", "epochs": 1, "attention_probes": 2}, defaults=defaults)
+    run.start({"model": "a", "epochs": 1, "attention_probes": 4}, defaults=defaults)
+    assert run.read_config() == {"model": "a", "epochs": 1, "attention_probes": 4}
+    with pytest.raises(RunError, match="differs in: epochs"):  # only added options may take their default
+        run.start({"model": "a", "epochs": 3, "attention_probes": 4}, defaults=defaults)
+
+
+def test_a_run_counts_as_trained_once_every_epoch_is_logged_and_a_model_saved(tmp_path):
+    run = RunDirectory(tmp_path)
+    assert not run.trained(2)
+    run.history_file.write_text("epoch,loss\n0,2.0\n1,1.5\n1,1.4\n")
+    assert not run.trained(2)  # no model saved yet
+    run.model_file.write_bytes(b"")
+    assert run.trained(2) and not run.trained(3)

@@ -6,7 +6,9 @@ import keras
 import numpy as np
 import pytest
 from event_files import read_images
+from tensorboard_client import CLASSIFICATION_SCALARS, check_served
 
+from recipes import callbacks
 from recipes import text_classification as tc
 from recipes.data import DataError, read_labeled_table, read_sst2
 from recipes.run import RunError
@@ -54,11 +56,42 @@ def test_run_directory_holds_everything(finished_run):
 def test_attention_pooling_of_four_validation_sentences_is_logged_every_epoch(finished_run):
     config, result = finished_run
     images = read_images(tc.RunDirectory(result.run_dir).path / "attention")
-    assert sorted(images) == sorted(
+    exact = {key: image for key, image in images.items() if not key[0].startswith("attention_pooling_figure/")}
+    assert sorted(exact) == sorted(
         (f"attention_pooling/attention_pooling/example_{i}", epoch) for i in range(4) for epoch in range(config.epochs)
     )
-    for image in images.values():
+    for image in exact.values():
         assert image.shape[0] == 1 and image.sum() == pytest.approx(1.0, abs=image.shape[1] / 510)
+    assert len(images) == 2 * len(exact)  # and a labeled figure of each
+
+
+def test_tensorboard_serves_scalars_attention_confusion_matrix_and_hparams(finished_run):
+    _, result = finished_run
+    check_served(
+        result.run_dir,
+        scalars=CLASSIFICATION_SCALARS,
+        images={
+            "attention": {"attention_pooling/attention_pooling/example_0", "attention_pooling_figure/attention_pooling/example_3"},
+            "test": {"confusion_matrix"},
+        },
+        texts={"attention": {"probes"}},
+    )
+
+
+def test_metrics_hold_the_confusion_matrix_of_the_test_split(finished_run):
+    _, result = finished_run
+    metrics = result.metrics
+    counts = np.array(metrics["confusion_matrix"])
+    assert metrics["class_names"] == ["negative", "positive"]
+    assert counts.sum(axis=1).tolist() == [428, 444]  # GLUE dev: 428 negative, 444 positive sentences
+    assert np.trace(counts) / counts.sum() == pytest.approx(metrics["test_accuracy"])
+    assert metrics["per_class_accuracy"]["positive"] == pytest.approx(counts[1, 1] / 444)
+    # Keras' own accuracy of the saved model agrees with the matrix.
+    config, model, tokenizer, class_names = tc.load_run(result.run_dir)
+    dev = read_sst2(config.data_dir)["dev"]
+    labels = [class_names.index(label) for label in dev.labels]
+    _, accuracy = model.evaluate(tc.make_dataset(dev.texts, labels, tokenizer, config, training=False), verbose=0)
+    assert accuracy == pytest.approx(metrics["test_accuracy"], abs=1e-6)
 
 
 def test_evaluate_and_predict_load_the_run(finished_run):
@@ -92,12 +125,12 @@ class StopAfterEpoch(keras.callbacks.Callback):
 def test_interrupted_run_resumes_where_it_stopped(data_dir, tmp_path, monkeypatch):
     config = tc.Config(model="transformer_classifier_tiny", epochs=2, run_dir=str(tmp_path / "run"), data_dir=data_dir,
                        **(SMALL | {"max_train_examples": 300}))
-    original = tc.standard_callbacks
-    monkeypatch.setattr(tc, "standard_callbacks", lambda *a, **k: original(*a, **k) + [StopAfterEpoch()])
+    original = callbacks.standard_callbacks
+    monkeypatch.setattr(callbacks, "standard_callbacks", lambda *a, **k: original(*a, **k) + [StopAfterEpoch()])
     with pytest.raises(KeyboardInterrupt):
         tc.train(config)
     assert tc.RunDirectory(config.run_dir).backup_dir.exists()
-    monkeypatch.setattr(tc, "standard_callbacks", original)
+    monkeypatch.setattr(callbacks, "standard_callbacks", original)
     result = tc.train(config)
     assert len(result.metrics["train_loss_per_epoch"]) == 2  # the history covers both runs' epochs
     assert result.metrics["wall_time_seconds"] > 0

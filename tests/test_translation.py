@@ -3,10 +3,13 @@ the loss and schedule, `.keras` round trips, data errors, and a smoke run on rea
 
 import itertools
 import json
+from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
+from event_files import read_texts
+from tensorboard_client import check_served
 
 import zoo
 from recipes import cli, decoding, translation
@@ -291,6 +294,26 @@ def test_training_on_real_multi30k_lowers_the_loss(finished_run):
     losses = result.metrics["train_loss_per_epoch"]
     assert losses[-1] < losses[0] - 0.5
     assert 0 <= result.metrics["test_bleu_beam"] <= 100 and result.metrics["test_chrf_greedy"] > 0
+
+
+def test_tensorboard_serves_bleu_cross_attention_and_translations(finished_run):
+    config, result = finished_run
+    kind = "cross_attention/decoder_0/head_0" if config.model == "transformer_tiny" else "alignment/decoder"
+    figure = "cross_attention_figure/decoder_0" if config.model == "transformer_tiny" else "alignment_figure/decoder"
+    check_served(
+        result.run_dir,
+        scalars={
+            "train": {"epoch_loss", "epoch_token_accuracy", "epoch_learning_rate", "epoch_tokens_per_second"},
+            "validation": {"epoch_loss", "epoch_bleu", "epoch_chrf"},
+        },
+        images={"attention": {f"{kind}/example_0", f"{figure}/example_3"}},
+        texts={"attention": {f"translation/example_{i}" for i in range(4)}},
+    )
+    texts = read_texts(Path(result.run_dir) / "attention")
+    first = translation.load_data(config)["validation"]
+    assert texts["translation/example_0", config.epochs - 1].startswith(
+        f"source: {first.sources[0]}\n\nreference: {first.targets[0]}\n\ntranslation: "
+    )
 
 
 def test_translate_and_cli_use_the_run(finished_run, capsys):

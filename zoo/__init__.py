@@ -8,7 +8,7 @@
 """
 
 from zoo import text, translation, vision  # noqa: F401  (registers the models)
-from zoo.inspection import attention_maps
+from zoo.inspection import attention_maps, attention_rollout
 from zoo.registry import build, default_config, describe, list_models, register
 
-__all__ = ["attention_maps", "build", "default_config", "describe", "list_models", "register"]
+__all__ = ["attention_maps", "attention_rollout", "build", "default_config", "describe", "list_models", "register"]

@@ -3,10 +3,12 @@
 >>> model = zoo.build("transformer_classifier_tiny")
 >>> logits, maps = zoo.attention_maps(model, token_ids)
 >>> maps["encoder_1"].shape                 # (batch, heads, T, T)
+>>> zoo.attention_rollout([maps["encoder_0"], maps["encoder_1"]])  # (batch, T, T)
 """
 
 import inspect
 
+import numpy as np
 from keras import ops, tree
 
 
@@ -55,3 +57,34 @@ def attention_maps(model, inputs):
 
     outputs = run(model, inputs)
     return tree.map_structure(ops.convert_to_numpy, outputs), maps
+
+
+def attention_rollout(self_attention):
+    """Attention rollout (Abnar and Zuidema, 2020): how much each output token draws on each input token.
+
+    Each layer's heads are averaged and the residual connection is counted as
+    an identity path, ``A_l = (mean_heads(W_l) + I) / 2``; rows are
+    renormalized, and the layers compose: ``R = A_L ... A_2 A_1``. For a ViT,
+    ``R[:, 0, 1:]`` is how much the class token's output draws on each patch.
+
+    Paper: Abnar and Zuidema, "Quantifying Attention Flow in Transformers", ACL 2020.
+
+    Args:
+        self_attention: the self-attention weights of each layer, first layer
+            first, each `(batch, heads, T, T)` (as `attention_maps` returns
+            them for the encoder blocks).
+
+    Returns:
+        `(batch, T, T)` array whose rows sum to 1.
+    """
+    rollout = None
+    for weights in self_attention:
+        weights = np.asarray(weights, "float64")
+        if weights.ndim != 4 or weights.shape[-1] != weights.shape[-2]:
+            raise ValueError(f"Each layer's weights must be (batch, heads, T, T); received shape {weights.shape}.")
+        layer = (weights.mean(axis=1) + np.eye(weights.shape[-1])) / 2.0
+        layer /= layer.sum(axis=-1, keepdims=True)
+        rollout = layer if rollout is None else layer @ rollout
+    if rollout is None:
+        raise ValueError("`self_attention` holds no layer.")
+    return rollout

@@ -1,0 +1,35 @@
+"""Classification results: top-1 and per-class accuracy, the confusion matrix, and its TensorBoard image."""
+
+import numpy as np
+import tensorflow as tf
+
+from recipes import figures
+
+TEST_LOG_DIR = "test"
+
+
+def confusion_matrix(labels, predictions, num_classes):
+    """`(K, K)` counts: row = true class, column = predicted class."""
+    labels, predictions = np.asarray(labels, "int64"), np.asarray(predictions, "int64")
+    return np.bincount(labels * num_classes + predictions, minlength=num_classes * num_classes).reshape(
+        num_classes, num_classes
+    )
+
+
+def classification_report(labels, logits, class_names):
+    """`test_accuracy`, `per_class_accuracy`, `confusion_matrix` and `class_names` of `logits` against `labels`."""
+    counts = confusion_matrix(labels, np.argmax(logits, axis=-1), len(class_names))
+    per_class = np.diag(counts) / np.maximum(counts.sum(axis=1), 1)
+    return {
+        "test_accuracy": float(np.trace(counts) / counts.sum()),
+        "per_class_accuracy": {name: float(accuracy) for name, accuracy in zip(class_names, per_class)},
+        "confusion_matrix": counts.tolist(),
+        "class_names": list(class_names),
+    }
+
+
+def log_confusion_matrix(log_dir, counts, class_names, step):
+    """The confusion matrix as the image "confusion_matrix" in `log_dir` (a run's `test/`)."""
+    with tf.summary.create_file_writer(str(log_dir)).as_default():
+        pixels = figures.figure_pixels(figures.plot_confusion_matrix(counts, class_names, title="Confusion matrix (test)"))
+        tf.summary.image("confusion_matrix", pixels[None], step=step)

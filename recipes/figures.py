@@ -1,0 +1,129 @@
+"""Figures of attention and of classification results, for notebooks and TensorBoard images.
+
+Every plotting function returns a `matplotlib.figure.Figure` built without
+pyplot (no global state, no window): a notebook displays it, and
+`figure_pixels` turns it into the RGB array TensorBoard logs.
+
+>>> figure = plot_attention(weights, rows=target_tokens, columns=source_tokens)
+>>> pixels = figure_pixels(figure)           # (height, width, 3) uint8
+"""
+
+import math
+
+import matplotlib
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+COLORMAP = "viridis"
+CELL_INCHES = 0.22  # side of one attention cell, so that a token label fits beside it
+
+
+def figure_pixels(figure):
+    """The rendered figure as a `(height, width, 3)` uint8 RGB array."""
+    canvas = FigureCanvasAgg(figure)
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[..., :3].copy()
+
+
+def plot_attention(weights, rows=None, columns=None, title=None, panel_titles=None, cell_inches=CELL_INCHES):
+    """Heatmaps of attention weights with the tokens on the axes.
+
+    Args:
+        weights: `(queries, keys)` for one map, or `(panels, queries, keys)`
+            for several side by side (e.g. one per head), on a shared colour
+            scale from 0 to the largest weight (diffuse attention, weights near
+            1/keys, would be all dark on a 0..1 scale; the colour bar shows the range).
+        rows: labels of the queries (e.g. target tokens), or None.
+        columns: labels of the keys (e.g. source tokens), or None.
+        title: the figure's title.
+        panel_titles: one title per panel; default "head 0", "head 1", ...
+        cell_inches: the side of one cell (smaller for many keys, e.g. channels).
+    """
+    weights = np.asarray(weights, "float64")
+    weights = weights[None] if weights.ndim == 2 else weights
+    if weights.ndim != 3:
+        raise ValueError(f"`weights` must be (queries, keys) or (panels, queries, keys); received shape {weights.shape}.")
+    panels, queries, keys = weights.shape
+    for name, labels, size in (("rows", rows, queries), ("columns", columns, keys)):
+        if labels is not None and len(labels) != size:
+            raise ValueError(f"`{name}` has {len(labels)} labels for {size} positions.")
+    if panel_titles is None:
+        panel_titles = [f"head {i}" for i in range(panels)] if panels > 1 else [None]
+    grid_columns = min(panels, 4)
+    grid_rows = math.ceil(panels / grid_columns)
+    width = grid_columns * (keys * cell_inches + (1.2 if rows is not None else 0.3)) + 0.8
+    height = grid_rows * (queries * max(cell_inches, CELL_INCHES) + (1.2 if columns is not None else 0.3)) + (0.6 if title else 0.3)
+    figure = Figure(figsize=(max(width, 3.0), max(height, 1.5)), layout="constrained")
+    axes = figure.subplots(grid_rows, grid_columns, squeeze=False).ravel()
+    top = max(weights.max(), 1e-6)
+    for index, ax in enumerate(axes):
+        if index >= panels:
+            ax.set_axis_off()
+            continue
+        image = ax.imshow(weights[index], cmap=COLORMAP, vmin=0.0, vmax=top, aspect="auto", interpolation="nearest")
+        _label_axis(ax.set_yticks, rows, queries)
+        _label_axis(ax.set_xticks, columns, keys, rotation=90)
+        if panel_titles[index]:
+            ax.set_title(panel_titles[index], fontsize=9)
+    figure.colorbar(image, ax=axes[:panels].tolist(), shrink=0.8)
+    if title:
+        figure.suptitle(title, fontsize=10)
+    return figure
+
+
+def _label_axis(set_ticks, labels, size, rotation=0):
+    if labels is None:
+        set_ticks([])
+    else:
+        set_ticks(range(size), [str(label) for label in labels], fontsize=7, rotation=rotation)
+
+
+def plot_confusion_matrix(counts, class_names, title="Confusion matrix"):
+    """Counts (row = true class, column = predicted class), shaded by the row's share, with the numbers."""
+    counts = np.asarray(counts)
+    if counts.ndim != 2 or counts.shape[0] != counts.shape[1] or counts.shape[0] != len(class_names):
+        raise ValueError(f"`counts` must be (classes, classes) for {len(class_names)} classes; received {counts.shape}.")
+    shares = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    size = len(class_names)
+    figure = Figure(figsize=(1.5 + 0.55 * size, 1.2 + 0.55 * size), layout="constrained")
+    ax = figure.subplots()
+    ax.imshow(shares, cmap="Blues", vmin=0.0, vmax=1.0)
+    for (true, predicted), count in np.ndenumerate(counts):
+        color = "white" if shares[true, predicted] > 0.5 else "black"
+        ax.text(predicted, true, str(count), ha="center", va="center", fontsize=7, color=color)
+    ax.set_xticks(range(size), class_names, rotation=90, fontsize=8)
+    ax.set_yticks(range(size), class_names, fontsize=8)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title, fontsize=10)
+    return figure
+
+
+def overlay(image, heat, scale=4, alpha=0.5):
+    """`heat` over `image`: an RGB uint8 array `scale` times the image's size.
+
+    `heat` (a coarser `(h, w)` map whose sides divide the image's, e.g. CBAM's
+    spatial attention at a stage's resolution or the ViT's patch grid) is
+    stretched to the image by repeating each cell, min-max scaled to 0..1 and
+    coloured with `COLORMAP`; the result is ``(1 - alpha) * gray image +
+    alpha * colour``, so the input stays visible under the map.
+
+    Args:
+        image: `(H, W)` or `(H, W, C)` raw pixels, 0..255.
+        heat: `(h, w)` weights, `H % h == W % w == 0`.
+    """
+    image = np.asarray(image, "float64")
+    image = image[..., None] if image.ndim == 2 else image
+    heat = np.asarray(heat, "float64")
+    (height, width), (h, w) = image.shape[:2], heat.shape
+    if heat.ndim != 2 or height % h or width % w:
+        raise ValueError(f"A heat map {heat.shape} cannot be stretched over an image {image.shape}.")
+    heat = np.repeat(np.repeat(heat, height // h, axis=0), width // w, axis=1)
+    span = heat.max() - heat.min()
+    heat = (heat - heat.min()) / span if span > 0 else np.zeros_like(heat)
+    colour = matplotlib.colormaps[COLORMAP](heat)[..., :3]
+    base = image / 255.0 if image.shape[-1] == 3 else np.repeat(image.mean(axis=-1, keepdims=True), 3, axis=-1) / 255.0
+    blend = (1.0 - alpha) * base + alpha * colour
+    blend = np.repeat(np.repeat(blend, scale, axis=0), scale, axis=1)
+    return np.round(np.clip(blend, 0.0, 1.0) * 255).astype("uint8")
