@@ -65,8 +65,10 @@ class HParamsLogger(keras.callbacks.Callback):
         self.config = config
 
     def on_train_begin(self, logs=None):
-        with tf.summary.create_file_writer(self.log_dir).as_default():
+        writer = tf.summary.create_file_writer(self.log_dir)
+        with writer.as_default():
             hparams_api.hparams(hparams_of(self.config), trial_id=self.log_dir)
+        writer.close()
 
 
 def standard_callbacks(run, config, *, monitor, mode, examples_per_epoch, tokens_per_epoch=None, epoch_metrics=(), loggers=()):

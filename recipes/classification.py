@@ -30,6 +30,8 @@ def classification_report(labels, logits, class_names):
 
 def log_confusion_matrix(log_dir, counts, class_names, step):
     """The confusion matrix as the image "confusion_matrix" in `log_dir` (a run's `test/`)."""
-    with tf.summary.create_file_writer(str(log_dir)).as_default():
-        pixels = figures.figure_pixels(figures.plot_confusion_matrix(counts, class_names, title="Confusion matrix (test)"))
+    pixels = figures.figure_pixels(figures.plot_confusion_matrix(counts, class_names, title="Confusion matrix (test)"))
+    writer = tf.summary.create_file_writer(str(log_dir))
+    with writer.as_default():
         tf.summary.image("confusion_matrix", pixels[None], step=step)
+    writer.close()

@@ -41,3 +41,12 @@ def test_a_run_counts_as_trained_once_every_epoch_is_logged_and_a_model_saved(tm
     assert not run.trained(2)  # no model saved yet
     run.model_file.write_bytes(b"")
     assert run.trained(2) and not run.trained(3)
+
+
+def test_hparams_are_the_flattened_config_without_nones():
+    from recipes.callbacks import hparams_of
+
+    config = {"model": "m", "epochs": 3, "lr": 1e-3, "flip": True, "data_dir": None, "sizes": [1, 2],
+              "model_options": {"num_heads": 4, "dropout": None}}
+    assert hparams_of(config) == {"model": "m", "epochs": 3, "lr": 1e-3, "flip": True, "sizes": "[1, 2]",
+                                  "model_options.num_heads": 4}
