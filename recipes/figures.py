@@ -52,24 +52,46 @@ def plot_attention(weights, rows=None, columns=None, title=None, panel_titles=No
         panel_titles = [f"head {i}" for i in range(panels)] if panels > 1 else [None]
     grid_columns = min(panels, 4)
     grid_rows = math.ceil(panels / grid_columns)
-    width = grid_columns * (keys * cell_inches + (1.2 if rows is not None else 0.3)) + 0.8
-    height = grid_rows * (queries * max(cell_inches, CELL_INCHES) + (1.2 if columns is not None else 0.3)) + (0.6 if title else 0.3)
-    figure = Figure(figsize=(max(width, 3.0), max(height, 1.5)), layout="constrained")
+    # A fixed layout in inches: matplotlib's automatic layouts measure every label again and
+    # again, which made a figure of 8 heads x 64 tokens take seconds to draw.
+    panel_width, panel_height = keys * cell_inches, queries * max(cell_inches, CELL_INCHES)
+    left = _label_inches(rows)
+    bottom = _label_inches(columns)
+    panel_title = 0.25 if any(panel_titles) else 0.05
+    top = (0.45 if title else 0.1) + panel_title
+    gap_width, gap_height = 0.15, 0.1 + panel_title
+    colorbar = 0.9
+    width = left + grid_columns * panel_width + (grid_columns - 1) * gap_width + colorbar
+    height = top + grid_rows * panel_height + (grid_rows - 1) * gap_height + bottom
+    figure = Figure(figsize=(width, height))
+    figure.subplots_adjust(
+        left=left / width, right=1 - colorbar / width, bottom=bottom / height, top=1 - top / height,
+        wspace=gap_width / panel_width, hspace=gap_height / panel_height,
+    )
     axes = figure.subplots(grid_rows, grid_columns, squeeze=False).ravel()
-    top = max(weights.max(), 1e-6)
+    largest = max(weights.max(), 1e-6)
     for index, ax in enumerate(axes):
         if index >= panels:
             ax.set_axis_off()
             continue
-        image = ax.imshow(weights[index], cmap=COLORMAP, vmin=0.0, vmax=top, aspect="auto", interpolation="nearest")
-        _label_axis(ax.set_yticks, rows, queries)
-        _label_axis(ax.set_xticks, columns, keys, rotation=90)
+        image = ax.imshow(weights[index], cmap=COLORMAP, vmin=0.0, vmax=largest, aspect="auto", interpolation="nearest")
+        # Token labels on the outer panels only (each tick is several matplotlib objects).
+        _label_axis(ax.set_yticks, rows if index % grid_columns == 0 else None, queries)
+        _label_axis(ax.set_xticks, columns if index >= panels - grid_columns else None, keys, rotation=90)
         if panel_titles[index]:
             ax.set_title(panel_titles[index], fontsize=9)
-    figure.colorbar(image, ax=axes[:panels].tolist(), shrink=0.8)
+    colorbar_axes = figure.add_axes(
+        [(width - colorbar + 0.15) / width, bottom / height, 0.12 / width, 1 - (top + bottom) / height]
+    )
+    figure.colorbar(image, cax=colorbar_axes)
     if title:
         figure.suptitle(title, fontsize=10)
     return figure
+
+
+def _label_inches(labels):
+    """Room for tick labels of 7-point text (about 0.065 inch per character), or a thin margin without labels."""
+    return 0.2 + 0.065 * max(len(str(label)) for label in labels) if labels is not None and len(labels) else 0.1
 
 
 def _label_axis(set_ticks, labels, size, rotation=0):

@@ -1,0 +1,95 @@
+"""Benchmark: what the attention logging adds to a training epoch, for each recipe's benchmark models.
+
+At the end of every epoch `AttentionMapLogger` runs the probe examples (4 by
+default) through the model, collects the attention maps, and writes the exact
+maps and the labeled figures. This times that step (the median of 3 calls
+after a warm-up call) on the real data at the recipes' default settings and
+divides it by the epoch time of the model's benchmark run on the same machine
+(`benchmarks/results/<task>_<model>.json`). The models are untrained: they
+write the longest translations, so the translation figure is an upper bound.
+Writes `benchmarks/results/attention_logging_overhead.json`. Not a test.
+
+    python benchmarks/attention_logging_overhead.py
+"""
+
+import json
+import statistics
+import tempfile
+import time
+
+from common import RESULTS, machine
+
+from recipes import image_recognition, text_classification, translation
+from recipes.run import RunDirectory
+
+MODELS = {
+    "text_classification": ["bilstm_attention", "transformer_classifier_small"],
+    "translation": ["transformer_small", "seq2seq_bahdanau"],
+    "image_recognition": ["se_resnet20", "cbam_resnet20", "vit_small_images"],
+}
+
+
+def text_logger(model_name, run):
+    config = text_classification.Config(model=model_name, run_dir=str(run.path))
+    splits = text_classification.load_data(config)
+    vocabulary = text_classification.learn_vocabulary(splits["train"].texts, config)
+    tokenizer = text_classification.make_tokenizer(vocabulary, config)
+    model = text_classification.build_model(config, len(vocabulary), 2)
+    texts = splits["validation"].texts[: config.attention_probes]
+    return model, text_classification.attention_loggers(run, texts, tokenizer, config)[0]
+
+
+def translation_logger(model_name, run):
+    config = translation.Config(model=model_name, run_dir=str(run.path))
+    splits = translation.load_data(config)
+    tokenizers = translation.prepare_tokenizers(run, splits, config)
+    model = translation.build_model(config, tokenizers)
+    pairs = splits["validation"].take(range(config.attention_probes))
+    return model, translation.attention_loggers(run, pairs, tokenizers, config)[0]
+
+
+def image_logger(model_name, run):
+    config = image_recognition.Config(model=model_name, run_dir=str(run.path))
+    splits = image_recognition.load_data(config)
+    model = image_recognition.build_model(config, splits["train"].images, len(splits["train"].class_names))
+    return model, image_recognition.attention_loggers(run, splits["validation"].images[: config.attention_probes])[0]
+
+
+LOGGERS = {"text_classification": text_logger, "translation": translation_logger, "image_recognition": image_logger}
+
+
+def seconds_per_logging(model, logger, calls=3):
+    logger.set_model(model)
+    logger.on_train_begin()
+    logger.on_epoch_end(0)  # warm-up: tracing, first figure
+    times = []
+    for epoch in range(1, calls + 1):
+        start = time.perf_counter()
+        logger.on_epoch_end(epoch)
+        times.append(time.perf_counter() - start)
+    logger.on_train_end()
+    return statistics.median(times)
+
+
+def main():
+    rows = []
+    for task, models in MODELS.items():
+        for model_name in models:
+            with tempfile.TemporaryDirectory() as directory:
+                model, logger = LOGGERS[task](model_name, RunDirectory(directory))
+                seconds = seconds_per_logging(model, logger)
+            row = {"task": task, "model": model_name, "logging_seconds_per_epoch": round(seconds, 3)}
+            benchmark = RESULTS / f"{task}_{model_name}.json"
+            if benchmark.is_file():
+                record = json.loads(benchmark.read_text())
+                epoch_seconds = record["wall_time_seconds"] / record["epochs"]
+                row |= {"epoch_seconds": round(epoch_seconds, 1), "overhead": round(seconds / epoch_seconds, 4)}
+            print(row, flush=True)
+            rows.append(row)
+    path = RESULTS / "attention_logging_overhead.json"
+    path.write_text(json.dumps({"rows": rows, "probes": 4, "machine": machine()}, indent=2) + "\n")
+    print(f"-> {path}")
+
+
+if __name__ == "__main__":
+    main()
