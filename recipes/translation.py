@@ -407,7 +407,9 @@ def own_translation_inputs(model, source_ids, tokenizers, config):
     emitted [END].
     """
     ids = greedy_ids(model, source_ids, tokenizers, config)
-    ids = np.where(ids == tokenizers.end_id, 0, ids)  # [END] is predicted, never read
+    # A translation ends at [END] (predicted, never read) or at a stray [PAD] an untrained model may write.
+    ended = np.cumsum((ids == tokenizers.end_id) | (ids == 0), axis=1) > 0
+    ids = np.where(ended, 0, ids)
     target_in = np.concatenate([np.full((len(ids), 1), tokenizers.start_id, "int32"), ids], axis=1)
     return {"source_tokens": source_ids, "target_tokens_in": target_in}
 
