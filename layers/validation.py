@@ -14,6 +14,13 @@ def check_positive_int(optional=False, **values):
             raise ValueError(f"`{name}` must be {allowed}; received {name}={value!r}.")
 
 
+def check_non_negative_int(**values):
+    """Raises `ValueError` naming the first argument that is not an integer >= 0."""
+    for name, value in values.items():
+        if not isinstance(value, int) or value < 0:
+            raise ValueError(f"`{name}` must be a non-negative integer; received {name}={value!r}.")
+
+
 def check_rate(**values):
     """Raises `ValueError` naming the first argument outside [0, 1)."""
     for name, value in values.items():

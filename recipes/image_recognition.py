@@ -21,7 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 import zoo
-from layers.validation import check_positive_int, check_rate
+from layers.validation import check_non_negative_int, check_positive_int, check_rate
 from recipes import data as datasets
 from recipes import optimization
 from recipes.attention_logging import ATTENTION_LOG_DIR, AttentionMapLogger, image_summaries
@@ -77,10 +77,7 @@ class Config:
             raise ValueError(f"`validation_fraction` must be in (0, 1); received {self.validation_fraction}.")
         check_positive_int(batch_size=self.batch_size, epochs=self.epochs)
         check_positive_int(optional=True, max_train_examples=self.max_train_examples, max_eval_examples=self.max_eval_examples)
-        if not isinstance(self.attention_probes, int) or self.attention_probes < 0:
-            raise ValueError(f"`attention_probes` must be a non-negative integer; received {self.attention_probes!r}.")
-        if not isinstance(self.crop_padding, int) or self.crop_padding < 0:
-            raise ValueError(f"`crop_padding` must be a non-negative integer; received crop_padding={self.crop_padding!r}.")
+        check_non_negative_int(attention_probes=self.attention_probes, crop_padding=self.crop_padding)
         if not self.learning_rate > 0:
             raise ValueError(f"`learning_rate` must be positive; received {self.learning_rate!r}.")
         if not self.weight_decay >= 0:

@@ -68,8 +68,10 @@ class RunDirectory:
         """
         if self.config_file.exists():
             previous = self.read_config()
-            added = {key: value for key, value in config.items() if key not in previous and key in (defaults or {})}
-            previous = previous | {key: value for key, value in added.items() if value == defaults[key]}
+            defaults = defaults or {}
+            previous |= {
+                key: config[key] for key in config.keys() - previous.keys() if key in defaults and config[key] == defaults[key]
+            }
             if previous != config:
                 changed = sorted(key for key in config.keys() | previous.keys() if config.get(key) != previous.get(key))
                 raise RunError(
@@ -104,7 +106,7 @@ class RunDirectory:
         it was being evaluated then resumes with the evaluation, not with training from scratch)."""
         if not (self.history_file.is_file() and self.model_file.is_file()):
             return False
-        return len(next(iter(self.read_history().values()), [])) >= epochs
+        return len(self.read_history().get("loss", [])) >= epochs
 
     def write_metrics(self, metrics):
         write_json(self.metrics_file, metrics)

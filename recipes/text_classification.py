@@ -16,7 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 import zoo
-from layers.validation import check_positive_int
+from layers.validation import check_non_negative_int, check_positive_int
 from recipes import data as datasets
 from recipes import optimization, tokens
 from recipes.attention_logging import ATTENTION_LOG_DIR, AttentionMapLogger, text_classification_summaries
@@ -66,8 +66,7 @@ class Config:
             batch_size=self.batch_size,
             epochs=self.epochs,
         )
-        if not isinstance(self.attention_probes, int) or self.attention_probes < 0:
-            raise ValueError(f"`attention_probes` must be a non-negative integer; received {self.attention_probes!r}.")
+        check_non_negative_int(attention_probes=self.attention_probes)
 
     def to_dict(self):
         return dataclasses.asdict(self)

@@ -18,7 +18,7 @@ import sacrebleu
 import tensorflow as tf
 
 import zoo
-from layers.validation import check_positive_int, check_rate
+from layers.validation import check_non_negative_int, check_positive_int, check_rate
 from recipes import data as datasets
 from recipes import decoding, tokens
 from recipes.attention_logging import ATTENTION_LOG_DIR, AttentionMapLogger, translation_summaries
@@ -82,8 +82,7 @@ class Config:
             bleu_sample_size=self.bleu_sample_size,
         )
         check_rate(label_smoothing=self.label_smoothing)
-        if not isinstance(self.attention_probes, int) or self.attention_probes < 0:
-            raise ValueError(f"`attention_probes` must be a non-negative integer; received {self.attention_probes!r}.")
+        check_non_negative_int(attention_probes=self.attention_probes)
         for name in ("learning_rate", "clip_norm"):
             value = getattr(self, name)
             if value is not None and not value > 0:
@@ -288,26 +287,28 @@ def compile_model(model, config):
     )
 
 
+def decoding_options(tokenizers, config):
+    """The start, end and length arguments of `decoding.greedy` and `decoding.beam_search`."""
+    return {"start_id": tokenizers.start_id, "end_id": tokenizers.end_id, "max_length": config.max_length}
+
+
 def greedy_ids(model, source_ids, tokenizers, config):
     """Greedy translations of padded source ids as target ids, each ending with [END] (see `decoding.greedy`)."""
-    return decoding.greedy(
-        decoder_for(model), source_ids, start_id=tokenizers.start_id, end_id=tokenizers.end_id, max_length=config.max_length
-    )
+    return decoding.greedy(decoder_for(model), source_ids, **decoding_options(tokenizers, config))
 
 
 def translate_ids(model, source_ids, tokenizers, config, *, beam_size=1):
     """Greedy (`beam_size=1`) or beam-search translations of padded source ids, as text."""
+    decoder = decoder_for(model)
+    options = decoding_options(tokenizers, config)
     outputs = []
     for begin in range(0, len(source_ids), config.batch_size):
         batch = source_ids[begin : begin + config.batch_size]
         batch = batch[:, : max(1, int((batch != 0).sum(1).max()))]  # drop all-padding columns
         if beam_size == 1:
-            ids = greedy_ids(model, batch, tokenizers, config)
+            ids = decoding.greedy(decoder, batch, **options)
         else:
-            ids = decoding.beam_search(
-                decoder_for(model), batch, start_id=tokenizers.start_id, end_id=tokenizers.end_id,
-                max_length=config.max_length, beam_size=beam_size, alpha=config.length_penalty,
-            )
+            ids = decoding.beam_search(decoder, batch, beam_size=beam_size, alpha=config.length_penalty, **options)
         outputs.extend(detokenize(tokenizers.target, ids))
     return outputs
 

@@ -185,6 +185,8 @@ def test_bad_config_values_are_explained():
         tc.Config(train_file="train.csv")
     with pytest.raises(ValueError, match="batch_size"):
         tc.Config(batch_size=0)
+    with pytest.raises(ValueError, match=r"`attention_probes` must be a non-negative integer; received attention_probes=-1"):
+        tc.Config(attention_probes=-1)
 
 
 def test_class_names_sort_numerically_when_numeric():
