@@ -41,7 +41,8 @@ class Config:
     `crop_padding`: images are zero-padded by this many pixels per side, then
     randomly cropped back to their size (0 turns it off). `horizontal_flip`:
     `None` mirrors half the training images where the dataset allows it
-    (`FLIP_BY_DEFAULT`). The learning rate warms up linearly over
+    (`FLIP_BY_DEFAULT`). `random_erasing`: the probability that a training
+    image gets a random rectangle of random pixels (0 turns it off). The learning rate warms up linearly over
     `warmup_fraction` of the steps, then decays to 0 along a cosine.
     """
 
@@ -54,6 +55,7 @@ class Config:
     max_eval_examples: int = None
     crop_padding: int = 4
     horizontal_flip: bool = None
+    random_erasing: float = 0.0
     batch_size: int = 128
     epochs: int = 30
     optimizer: str = "sgd"
@@ -82,7 +84,12 @@ class Config:
             raise ValueError(f"`learning_rate` must be positive; received {self.learning_rate!r}.")
         if not self.weight_decay >= 0:
             raise ValueError(f"`weight_decay` must be non-negative; received {self.weight_decay!r}.")
-        check_rate(momentum=self.momentum, warmup_fraction=self.warmup_fraction, label_smoothing=self.label_smoothing)
+        check_rate(
+            momentum=self.momentum,
+            warmup_fraction=self.warmup_fraction,
+            label_smoothing=self.label_smoothing,
+            random_erasing=self.random_erasing,
+        )
         if self.horizontal_flip is None:
             self.horizontal_flip = FLIP_BY_DEFAULT[self.dataset]
 
@@ -107,18 +114,31 @@ def load_data(config):
 # ---------------------------------------------------------------- input pipeline
 
 
+ERASED_AREA = (0.02, 0.4)  # Zhong et al.'s s_l and s_h
+
+
 def make_augmentation(config, image_shape):
     """Per-image training augmentation with Keras preprocessing layers (Keras' random
     crop draws one offset per batch, so it runs before batching).
 
     Zero-pad by `crop_padding` and crop a random `H x W` window (He et al.,
     2016, Section 4.2), then mirror left-right with probability 1/2 when
-    `horizontal_flip`.
+    `horizontal_flip`, then with probability `random_erasing` replace a random
+    rectangle by random pixel values (Zhong et al., 2020, Random Erasing Data
+    Augmentation, Alg. 1; the area is 2-40% of the image as in the paper, drawn
+    the way `keras.layers.RandomErasing` draws it: each side is a fraction
+    `sqrt(u)` of the image's, `u ~ U(0.02, 0.4)`).
     """
     height, width, _ = image_shape
     padding = config.crop_padding
     crop = keras.layers.RandomCrop(height, width, seed=config.seed) if padding else None
     flip = keras.layers.RandomFlip("horizontal", seed=config.seed + 1) if config.horizontal_flip else None
+    erase = None
+    if config.random_erasing:
+        probability = config.random_erasing
+        erase = keras.layers.RandomErasing(
+            factor=(probability, probability), scale=ERASED_AREA, value_range=(0, 255), seed=config.seed + 2
+        )
 
     def augment(image, label):
         image = tf.cast(image, "float32")
@@ -126,6 +146,8 @@ def make_augmentation(config, image_shape):
             image = crop(tf.pad(image, [[padding, padding], [padding, padding], [0, 0]]), training=True)
         if flip is not None:
             image = flip(image, training=True)
+        if erase is not None:
+            image = erase(image, training=True)
         return image, label
 
     return augment

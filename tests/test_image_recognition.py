@@ -154,6 +154,31 @@ def test_augmentation_crops_the_padded_image_and_maybe_mirrors_it(rng, flip):
     assert seen_shifted and seen_flipped == flip
 
 
+def test_random_erasing_replaces_one_rectangle_in_about_the_given_share_of_images(rng):
+    probability, size = 0.5, (28, 24)
+    config = ir.Config(crop_padding=0, horizontal_flip=False, random_erasing=probability, seed=int(rng.integers(1 << 30)))
+    augment = ir.make_augmentation(config, (*size, 1))
+    images = 400
+    erased_areas = []
+    for _ in range(images):
+        image = rng.integers(1, 255, size=(*size, 1)).astype("uint8")
+        changed = np.asarray(augment(tf.constant(image), 0)[0])[..., 0] != image[..., 0]
+        if not changed.any():
+            continue
+        rows, columns = np.nonzero(changed)
+        box = changed[rows.min() : rows.max() + 1, columns.min() : columns.max() + 1]
+        assert box.mean() > 0.9, "the erased pixels do not form one rectangle"
+        erased_areas.append(box.size / changed.size)
+    # Binomial(400, 0.5): 5 standard deviations either side.
+    assert abs(len(erased_areas) - probability * images) < 5 * np.sqrt(images * probability * (1 - probability))
+    # Sides sqrt(u1) H and sqrt(u2) W with u ~ U(ERASED_AREA), give or take a pixel each.
+    (height, width), (low, high) = size, ir.ERASED_AREA
+    pixels = height * width
+    assert min(erased_areas) >= (np.sqrt(low) * height - 1) * (np.sqrt(low) * width - 1) / pixels
+    assert max(erased_areas) <= (np.sqrt(high) * height + 1) * (np.sqrt(high) * width + 1) / pixels
+    assert low < np.mean(erased_areas) < high
+
+
 def test_flip_default_follows_the_dataset():
     assert ir.Config(dataset="fashion_mnist").horizontal_flip is True
     assert ir.Config(dataset="mnist").horizontal_flip is False  # a mirrored digit is not a digit
@@ -171,6 +196,8 @@ def test_bad_config_values_are_explained():
         ir.Config(crop_padding=-1)
     with pytest.raises(ValueError, match="label_smoothing"):
         ir.Config(label_smoothing=1.5)
+    with pytest.raises(ValueError, match=r"`random_erasing` must be in \[0, 1\)"):
+        ir.Config(random_erasing=-0.1)
 
 
 def test_warmup_cosine_schedule_follows_its_formula(rng):
