@@ -1,8 +1,9 @@
 """Text classification: WordPiece -> zoo model -> fit() -> TensorBoard -> accuracy.
 
-Data: SST-2 from `$ZOO_DATA_DIR/sst2` (train split into train/validation with a
-fixed seed; GLUE dev is the evaluation set), or any TSV/CSV with a text and a
-label column (`train_file`, `test_file`).
+Data: SST-2 from `$ZOO_DATA_DIR/sst2` (GLUE dev is the evaluation set; a fixed-seed
+`validation_fraction` of the training sentences is held out, with the phrases
+only they contain, by `recipes.phrases.split_off_sentences`), or any TSV/CSV with a
+text and a label column (`train_file`, `test_file`; a random validation split).
 
 >>> from recipes import text_classification as tc
 >>> result = tc.train(tc.Config(model="bilstm_attention", epochs=3, run_dir="runs/sst2"))
@@ -18,7 +19,7 @@ import tensorflow as tf
 import zoo
 from layers.validation import check_non_negative_int, check_positive_int
 from recipes import data as datasets
-from recipes import optimization, tokens
+from recipes import optimization, phrases, tokens
 from recipes.attention_logging import ATTENTION_LOG_DIR, AttentionMapLogger, text_classification_summaries
 from recipes.classification import TEST_LOG_DIR, classification_report, log_confusion_matrix
 from recipes.callbacks import fit
@@ -77,13 +78,17 @@ def load_data(config):
     if config.train_file is None:
         sst2 = datasets.read_sst2(config.data_dir)
         full_train, test = sst2["train"], sst2["dev"]
+        # SST-2's training examples are sentences and their phrases: hold out whole sentences.
+        train_indices, validation_indices = phrases.split_off_sentences(
+            full_train.texts, config.validation_fraction, config.seed
+        )
     else:
         columns = {"text_column": config.text_column, "label_column": config.label_column}
         full_train = datasets.read_labeled_table(config.train_file, **columns)
         test = datasets.read_labeled_table(config.test_file, **columns)
-    train_indices, validation_indices = datasets.split_off_validation(
-        len(full_train), config.validation_fraction, config.seed
-    )
+        train_indices, validation_indices = datasets.split_off_validation(
+            len(full_train), config.validation_fraction, config.seed
+        )
     return {
         "train": full_train.take(train_indices[: config.max_train_examples]),
         "validation": full_train.take(validation_indices),

@@ -33,6 +33,17 @@ def test_sst2_reader_reads_the_real_files(data_dir):
     assert splits["dev"].labels.count("positive") == 444
 
 
+def test_sst2_validation_holds_out_unseen_sentences(data_dir):
+    splits = tc.load_data(tc.Config(data_dir=data_dir))
+    validation = splits["validation"].texts
+    lengths = [len(text.split()) for text in validation]
+    assert 300 < len(validation) < 400 and np.median(lengths) > 15  # 5% of 6,886 sentences
+    padded_training = [f" {text.strip()} " for text in splits["train"].texts]
+    sample = np.random.default_rng().choice(len(validation), 40, replace=False)
+    for text in (validation[i].strip() for i in sample):
+        assert not any(f" {text} " in training for training in padded_training), f"{text!r} is in training"
+
+
 def test_training_on_real_sst2_lowers_the_loss(finished_run):
     _, result = finished_run
     losses = result.metrics["train_loss_per_epoch"]
