@@ -23,7 +23,7 @@ if __name__ == "__main__":
         benchmark="text_classification",
         recipe=text_classification,
         models=["bilstm_attention", "transformer_classifier_tiny", "transformer_classifier_small"],
-        dataset="SST-2 (GLUE); train minus a 5% validation split; scored on dev (872)",
+        dataset="SST-2 (GLUE); train minus 5% of its sentences (with the phrases only they contain) held out for validation; scored on dev (872)",
         figures=figures,
         description=__doc__.splitlines()[0],
     )
