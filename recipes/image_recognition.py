@@ -42,8 +42,9 @@ class Config:
     randomly cropped back to their size (0 turns it off). `horizontal_flip`:
     `None` mirrors half the training images where the dataset allows it
     (`FLIP_BY_DEFAULT`). `random_erasing`: the probability that a training
-    image gets a random rectangle of random pixels (0 turns it off). The learning rate warms up linearly over
-    `warmup_fraction` of the steps, then decays to 0 along a cosine.
+    image gets a random rectangle of random pixels (0 turns it off). The
+    learning rate warms up linearly over `warmup_fraction` of the steps, then
+    decays to 0 along a cosine.
     """
 
     model: str = "se_resnet20"
@@ -135,10 +136,8 @@ def make_augmentation(config, image_shape):
     flip = keras.layers.RandomFlip("horizontal", seed=config.seed + 1) if config.horizontal_flip else None
     erase = None
     if config.random_erasing:
-        probability = config.random_erasing
-        erase = keras.layers.RandomErasing(
-            factor=(probability, probability), scale=ERASED_AREA, value_range=(0, 255), seed=config.seed + 2
-        )
+        probability = (config.random_erasing, config.random_erasing)  # a fixed probability, not a range
+        erase = keras.layers.RandomErasing(factor=probability, scale=ERASED_AREA, value_range=(0, 255), seed=config.seed + 2)
 
     def augment(image, label):
         image = tf.cast(image, "float32")

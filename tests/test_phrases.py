@@ -49,13 +49,14 @@ def test_held_out_sentences_and_their_own_phrases_are_not_trained_on(rng, fracti
     seed = int(rng.integers(1 << 30))
     train, validation = phrases.split_off_sentences(texts, fraction, seed)
     sentences = phrases.phrases_of_sentences(texts)
-    assert set(validation) <= set(sentences)
+    trained, held_out = set(train), set(validation)
+    assert held_out <= set(sentences)
     assert len(validation) == max(1, round(fraction * len(sentences)))
-    training_sentences = [texts[i] for i in sentences if i not in set(validation)]
+    training_sentences = [texts[i] for i in sentences if i not in held_out]
     for i, text in enumerate(texts):
         seen = any(inside(text, sentence) for sentence in training_sentences)
-        assert (i in set(train)) == seen, f"{text!r} trained on: {i in set(train)}, in a training sentence: {seen}"
-    assert len(set(train)) == len(train) and not set(train) & set(validation)
+        assert (i in trained) == seen, f"{text!r} trained on: {i in trained}, in a training sentence: {seen}"
+    assert len(trained) == len(train) and not trained & held_out
     again = phrases.split_off_sentences(texts, fraction, seed)
     np.testing.assert_array_equal(train, again[0])
     np.testing.assert_array_equal(validation, again[1])
