@@ -2,7 +2,9 @@
 
 A benchmark trains each model with its recipe's `train(Config(...))` and writes
 `benchmarks/results/<benchmark>_<model>.json` with the figures the task reports,
-the configuration, the machine and the command that reproduces it.
+the configuration, the machine and the command that reproduces it. With
+`--seeds`, each model is trained once per seed and the record holds each
+seed's figures, their mean and the standard deviation of the scalar ones.
 """
 
 import argparse
@@ -14,6 +16,7 @@ import sys
 from pathlib import Path
 
 import keras
+import numpy as np
 
 from recipes.cli import parse_assignments
 
@@ -30,8 +33,27 @@ def machine():
     }
 
 
+def mean_over_seeds(runs):
+    """The mean of the runs' figures: numbers and lists elementwise, dicts key by key; a value equal in every run kept as it is."""
+    first = runs[0]
+    if all(run == first for run in runs):
+        return first
+    if isinstance(first, dict):
+        return {key: mean_over_seeds([run[key] for run in runs]) for key in first}
+    return np.mean(runs, axis=0).tolist()
+
+
+def spread_over_seeds(runs):
+    """The sample standard deviation (ddof 1) over the runs of each scalar figure that varies."""
+    return {
+        key: float(np.std([run[key] for run in runs], ddof=1))
+        for key, value in runs[0].items()
+        if isinstance(value, float) and any(run[key] != value for run in runs)
+    }
+
+
 def run_benchmarks(*, benchmark, recipe, models, dataset, figures, description, argv=None):
-    """Parses `--models/--set/--runs-dir`, trains each model, writes one JSON per model.
+    """Parses `--models/--seeds/--set/--runs-dir`, trains each model, writes one JSON per model.
 
     Args:
         benchmark: file-name prefix and script name, e.g. `"translation"`.
@@ -42,27 +64,50 @@ def run_benchmarks(*, benchmark, recipe, models, dataset, figures, description, 
     """
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--models", nargs="+", default=models)
+    parser.add_argument(
+        "--seeds", nargs="+", type=int, metavar="SEED",
+        help="train each model once per seed and record the mean and standard deviation (default: the config's seed, once)",
+    )
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="Config field or model.ARG")
     parser.add_argument("--runs-dir", default="runs/benchmarks")
     args = parser.parse_args(argv)
     values, model_options = parse_assignments(args.set, recipe.Config)
+    if args.seeds and "seed" in values:
+        raise ValueError("Give the seeds with --seeds or with --set seed=..., not both.")
     RESULTS.mkdir(parents=True, exist_ok=True)
     for model in args.models:
-        config = recipe.Config(
-            **{"model": model, "run_dir": f"{args.runs_dir}/{benchmark}/{model}", "model_options": model_options, **values}
-        )
-        metrics = recipe.train(config).metrics
+        run_dir = f"{args.runs_dir}/{benchmark}/{model}"
+        if args.seeds:
+            configs = [
+                recipe.Config(model=model, run_dir=f"{run_dir}/seed{seed}", model_options=model_options, **values, seed=seed)
+                for seed in args.seeds
+            ]
+        else:
+            configs = [recipe.Config(model=model, run_dir=run_dir, model_options=model_options, **values)]
+        runs = [recipe.train(config).metrics for config in configs]
+        mean = mean_over_seeds(runs)
         record = {
             "benchmark": benchmark,
             "dataset": dataset,
-            **figures(metrics),
-            **{key: metrics[key] for key in ("model", "parameters", "epochs", "wall_time_seconds")},
-            "config": config.to_dict(),
+            **figures(mean),
+            **{key: mean[key] for key in ("model", "parameters", "epochs", "wall_time_seconds")},
+            "config": configs[0].to_dict(),
             "machine": machine(),
             "command": shlex.join(
-                ["python", f"benchmarks/{benchmark}.py", "--models", model, *sum((["--set", s] for s in args.set), [])]
+                [
+                    "python", f"benchmarks/{benchmark}.py", "--models", model,
+                    *(["--seeds", *map(str, args.seeds)] if args.seeds else []),
+                    *sum((["--set", s] for s in args.set), []),
+                ]
             ),
         }
+        if args.seeds:
+            per_seed = [figures(run) for run in runs]
+            record |= {
+                "seeds": args.seeds,
+                "std": spread_over_seeds(per_seed),
+                "per_seed": [{"seed": seed, **run} for seed, run in zip(args.seeds, per_seed)],
+            }
         path = RESULTS / f"{benchmark}_{model}.json"
         path.write_text(json.dumps(record, indent=2) + "\n")
-        print(f"{model}: {figures(metrics)} -> {path}", file=sys.stderr)
+        print(f"{model}: {figures(mean)} -> {path}", file=sys.stderr)

@@ -1,0 +1,107 @@
+"""The benchmark runner: one run per seed, the mean and spread of the figures, the JSON record, the README row."""
+
+import dataclasses
+import importlib.util
+import json
+import statistics
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def load(name):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+common, results_table = load("common"), load("results_table")
+
+
+def test_mean_over_seeds_matches_statistics_elementwise_and_keeps_shared_values(rng):
+    runs = [
+        {"accuracy": float(rng.random()), "losses": rng.random(3).tolist(), "per_class": {"a": float(rng.random())},
+         "model": "m", "examples": 64061}
+        for _ in range(4)
+    ]
+    mean = common.mean_over_seeds(runs)
+    assert mean["accuracy"] == pytest.approx(statistics.fmean(run["accuracy"] for run in runs))
+    assert mean["losses"] == pytest.approx([statistics.fmean(run["losses"][i] for run in runs) for i in range(3)])
+    assert mean["per_class"]["a"] == pytest.approx(statistics.fmean(run["per_class"]["a"] for run in runs))
+    assert (mean["model"], mean["examples"]) == ("m", 64061)
+    assert isinstance(mean["examples"], int)
+
+
+def test_spread_over_seeds_is_the_sample_standard_deviation_of_varying_scalars(rng):
+    runs = [{"accuracy": float(rng.random()), "examples_per_second": 100.0, "examples": 7} for _ in range(5)]
+    assert common.spread_over_seeds(runs) == {
+        "accuracy": pytest.approx(statistics.stdev(run["accuracy"] for run in runs))
+    }
+
+
+@dataclasses.dataclass
+class ToyConfig:
+    model: str = "toy"
+    model_options: dict = dataclasses.field(default_factory=dict)
+    run_dir: str = "runs/toy"
+    epochs: int = 2
+    seed: int = 1337
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+
+def toy_recipe(trained):
+    """A recipe whose accuracy is a known function of the seed; `trained` collects its configs."""
+
+    def train(config):
+        trained.append(config)
+        metrics = {"model": config.model, "parameters": 10, "epochs": config.epochs, "wall_time_seconds": 60.0 * config.seed,
+                   "test_accuracy": config.seed / 10}
+        return SimpleNamespace(metrics=metrics)
+
+    return SimpleNamespace(Config=ToyConfig, train=train)
+
+
+def run_toy(tmp_path, monkeypatch, argv):
+    monkeypatch.setattr(common, "RESULTS", tmp_path)
+    trained = []
+    common.run_benchmarks(
+        benchmark="text_classification", recipe=toy_recipe(trained), models=["toy"], dataset="toy data",
+        figures=lambda metrics: {"dev_accuracy": metrics["test_accuracy"], "train_examples_per_second": 5.0},
+        description="toy", argv=argv,
+    )
+    return trained, json.loads((tmp_path / "text_classification_toy.json").read_text())
+
+
+def test_run_benchmarks_trains_once_per_seed_and_records_mean_and_spread(tmp_path, monkeypatch):
+    trained, record = run_toy(tmp_path, monkeypatch, ["--seeds", "1", "2", "6", "--set", "epochs=3", "--runs-dir", "r"])
+    assert [(config.seed, config.epochs, config.run_dir) for config in trained] == [
+        (1, 3, "r/text_classification/toy/seed1"), (2, 3, "r/text_classification/toy/seed2"),
+        (6, 3, "r/text_classification/toy/seed6"),
+    ]
+    assert record["seeds"] == [1, 2, 6]
+    assert record["dev_accuracy"] == pytest.approx(0.3)
+    assert record["std"] == {"dev_accuracy": pytest.approx(statistics.stdev([0.1, 0.2, 0.6]))}
+    assert [run["dev_accuracy"] for run in record["per_seed"]] == pytest.approx([0.1, 0.2, 0.6])
+    assert record["wall_time_seconds"] == pytest.approx(180.0)
+    assert record["command"] == "python benchmarks/text_classification.py --models toy --seeds 1 2 6 --set epochs=3"
+
+    assert "| 30.00 ± 26.46% accuracy (mean of 3 seeds) | 3 | 3.0 min per seed |" in results_table.row(record)
+
+
+@pytest.mark.parametrize("argv, seed", [([], 1337), (["--set", "seed=5"], 5)])
+def test_run_benchmarks_without_seeds_trains_the_config_seed_once(tmp_path, monkeypatch, argv, seed):
+    trained, record = run_toy(tmp_path, monkeypatch, argv)
+    assert [(config.seed, config.run_dir) for config in trained] == [(seed, "runs/benchmarks/text_classification/toy")]
+    assert "seeds" not in record and "std" not in record
+    assert f"| {10 * seed:.2f}% accuracy | 2 | {seed:.1f} min |" in results_table.row(record)
+
+
+def test_run_benchmarks_refuses_seeds_given_twice(tmp_path, monkeypatch):
+    with pytest.raises(ValueError, match="--seeds or with --set seed"):
+        run_toy(tmp_path, monkeypatch, ["--seeds", "1", "2", "--set", "seed=3"])
