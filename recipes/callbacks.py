@@ -71,7 +71,18 @@ class HParamsLogger(keras.callbacks.Callback):
         writer.close()
 
 
-def standard_callbacks(run, config, *, monitor, mode, examples_per_epoch, tokens_per_epoch=None, epoch_metrics=(), loggers=()):
+def best_saved_value(run, monitor, mode):
+    """The best `monitor` value in the history of a run with a saved model (`mode`: "max" or "min"); None before."""
+    if not (run.model_file.is_file() and run.history_file.is_file()):
+        return None
+    values = run.read_history().get(monitor)
+    return (max if mode == "max" else min)(values) if values else None
+
+
+def standard_callbacks(
+    run, config, *, monitor, mode, examples_per_epoch, tokens_per_epoch=None, epoch_metrics=(), loggers=(),
+    swap_ema_weights=False,
+):
     """The callbacks of every recipe run (`config`: the run's configuration as a dict).
 
     * `ThroughputMeter`;
@@ -81,7 +92,12 @@ def standard_callbacks(run, config, *, monitor, mode, examples_per_epoch, tokens
       history of a resumed run covers every epoch (before the backup: an
       epoch killed in between is logged twice, and `read_history` keeps one);
     * `BackupAndRestore` into `run.backup_dir`: a killed run resumes where it was;
-    * `ModelCheckpoint` of the best model (by `monitor`) into `run.model_file`;
+    * with `swap_ema_weights` (an optimizer that averages the weights), `SwapEMAWeights`:
+      validation, the checkpoint, histograms and loggers see the averaged weights, while
+      the backup before it keeps the trained ones, so a resumed run trains on from them;
+    * `ModelCheckpoint` of the best model (by `monitor`) into `run.model_file`; a resumed
+      run starts from the best value saved so far, so its first epoch replaces the
+      checkpoint only if it is better;
     * `TensorBoard` into the run directory (`train/`, `validation/`): scalars
       including the learning rate and throughput, and weight histograms each epoch;
     * `HParamsLogger`: `config` for TensorBoard's HParams dashboard;
@@ -92,7 +108,11 @@ def standard_callbacks(run, config, *, monitor, mode, examples_per_epoch, tokens
         *epoch_metrics,
         keras.callbacks.CSVLogger(str(run.history_file), append=True),
         keras.callbacks.BackupAndRestore(str(run.backup_dir)),
-        keras.callbacks.ModelCheckpoint(str(run.model_file), monitor=monitor, mode=mode, save_best_only=True),
+        *([keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if swap_ema_weights else []),
+        keras.callbacks.ModelCheckpoint(
+            str(run.model_file), monitor=monitor, mode=mode, save_best_only=True,
+            initial_value_threshold=best_saved_value(run, monitor, mode),
+        ),
         keras.callbacks.TensorBoard(str(run.path), histogram_freq=1, write_graph=False),
         HParamsLogger(run.path, config),
         *loggers,
@@ -111,7 +131,9 @@ def fit(model, train_data, validation_data, run, config, **callback_options):
         train_data,
         validation_data=validation_data,
         epochs=config.epochs,
-        callbacks=standard_callbacks(run, config.to_dict(), **callback_options),
+        callbacks=standard_callbacks(
+            run, config.to_dict(), swap_ema_weights=model.optimizer.use_ema, **callback_options
+        ),
         shuffle=False,  # the recipes' pipelines shuffle
         verbose=config.verbose,
     )

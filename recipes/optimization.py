@@ -21,16 +21,22 @@ def warmup_cosine_decay(peak_learning_rate, total_steps, warmup_steps):
     )
 
 
-def make_optimizer(name, learning_rate, weight_decay, momentum=0.9):
+def make_optimizer(name, learning_rate, weight_decay, momentum=0.9, ema_momentum=None):
     """`"sgd"` (Nesterov momentum) or `"adamw"`, with decoupled weight decay.
 
     Keras applies the decay as ``w <- w - lr * weight_decay * w`` at each step
     (Loshchilov & Hutter, 2019), and not to biases or normalization parameters.
+    With `ema_momentum` the optimizer also keeps an exponential moving average
+    of the weights, ``w_ema <- m w_ema + (1 - m) w`` after each step (Polyak &
+    Juditsky, 1992), which `keras.callbacks.SwapEMAWeights` evaluates and saves.
     """
+    averaging = {} if ema_momentum is None else {"use_ema": True, "ema_momentum": ema_momentum}
     if name == "sgd":
-        optimizer = keras.optimizers.SGD(learning_rate, momentum=momentum, nesterov=True, weight_decay=weight_decay)
+        optimizer = keras.optimizers.SGD(
+            learning_rate, momentum=momentum, nesterov=True, weight_decay=weight_decay, **averaging
+        )
     elif name == "adamw":
-        optimizer = keras.optimizers.AdamW(learning_rate, weight_decay=weight_decay)
+        optimizer = keras.optimizers.AdamW(learning_rate, weight_decay=weight_decay, **averaging)
     else:
         raise ValueError(f"Unknown optimizer {name!r}; choose one of {OPTIMIZERS}.")
     optimizer.exclude_from_weight_decay(var_names=NO_WEIGHT_DECAY)

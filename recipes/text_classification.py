@@ -50,6 +50,7 @@ class Config:
     learning_rate: float = 2e-3
     weight_decay: float = 0.01
     warmup_fraction: float = 0.1
+    ema_momentum: float = None  # validate, checkpoint and test an average of the weights; None: the weights
     attention_probes: int = 4  # validation sentences whose attention is logged each epoch; 0: none
     seed: int = 1337
     run_dir: str = "runs/text_classification"
@@ -68,6 +69,8 @@ class Config:
             epochs=self.epochs,
         )
         check_non_negative_int(attention_probes=self.attention_probes)
+        if self.ema_momentum is not None and not 0.0 <= self.ema_momentum < 1.0:
+            raise ValueError(f"`ema_momentum` must be in [0, 1) or None; received {self.ema_momentum}.")
 
     def to_dict(self):
         return dataclasses.asdict(self)
@@ -146,13 +149,13 @@ def build_model(config, vocabulary_size, num_classes):
 
 
 def compile_model(model, config, steps_per_epoch):
-    """AdamW with linear warmup then cosine decay to 0; no decay on biases and norms."""
+    """AdamW with linear warmup then cosine decay to 0; no decay on biases and norms; optionally weight averaging."""
     total_steps = steps_per_epoch * config.epochs
     schedule = optimization.warmup_cosine_decay(
         config.learning_rate, total_steps, int(total_steps * config.warmup_fraction)
     )
     model.compile(
-        optimizer=optimization.make_optimizer("adamw", schedule, config.weight_decay),
+        optimizer=optimization.make_optimizer("adamw", schedule, config.weight_decay, ema_momentum=config.ema_momentum),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
     )

@@ -147,6 +147,55 @@ def test_interrupted_run_resumes_where_it_stopped(data_dir, tmp_path, monkeypatc
     assert result.metrics["wall_time_seconds"] > 0
 
 
+class WeightAverageReference(keras.callbacks.Callback):
+    """NumPy's moving average of the trained weights after each step, ``a <- m a + (1 - m) w``
+    (the first step sets ``a = w``), and the weights the model holds at each epoch's end."""
+
+    def __init__(self, momentum):
+        super().__init__()
+        self.momentum, self.average, self.at_epoch_end = momentum, None, []
+
+    def on_train_batch_end(self, batch, logs=None):
+        weights = [np.asarray(w, "float64") for w in self.model.trainable_weights]
+        if self.average is None:
+            self.average = weights
+        else:
+            self.average = [self.momentum * a + (1 - self.momentum) * w for a, w in zip(self.average, weights)]
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.at_epoch_end.append(([np.asarray(w) for w in self.model.trainable_weights], [a.copy() for a in self.average]))
+
+
+class WorseSecondEpoch(keras.callbacks.Callback):
+    """Scores the first epoch's validation 0.9 and the second's 0.1, before the callbacks that read the score."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs["val_accuracy"] = [0.9, 0.1][epoch]
+
+
+def test_weight_averaging_validates_saves_and_resumes_with_the_moving_average(data_dir, tmp_path, monkeypatch):
+    config = tc.Config(model="transformer_classifier_tiny", epochs=2, run_dir=str(tmp_path / "run"), data_dir=data_dir,
+                       ema_momentum=0.8, **(SMALL | {"max_train_examples": 300}))
+    reference = WeightAverageReference(config.ema_momentum)
+    original = callbacks.standard_callbacks
+    monkeypatch.setattr(
+        callbacks, "standard_callbacks",
+        lambda *a, **k: [WorseSecondEpoch(), *original(*a, **k), reference, StopAfterEpoch()],
+    )
+    with pytest.raises(KeyboardInterrupt):
+        tc.train(config)
+    monkeypatch.setattr(callbacks, "standard_callbacks", lambda *a, **k: [WorseSecondEpoch(), *original(*a, **k), reference])
+    tc.train(config)  # resumes from the trained weights, not the averaged ones: the average carries on
+
+    for held, average in reference.at_epoch_end:
+        for weight, expected in zip(held, average):
+            np.testing.assert_allclose(weight, expected, rtol=1e-4, atol=1e-6)
+    # The resumed run knew the first epoch's score: its worse second epoch left the checkpoint alone.
+    saved = [np.asarray(w) for w in tc.RunDirectory(config.run_dir).load_model().trainable_weights]
+    for weight, expected in zip(saved, reference.at_epoch_end[0][1]):
+        np.testing.assert_allclose(weight, expected, rtol=1e-4, atol=1e-6)
+
+
 def test_user_csv_with_string_labels(tmp_path, data_dir):
     sst = read_sst2(data_dir)["train"]
     for name, rows in (("train.csv", range(0, 400)), ("test.csv", range(400, 500))):
@@ -198,6 +247,8 @@ def test_bad_config_values_are_explained():
         tc.Config(batch_size=0)
     with pytest.raises(ValueError, match=r"`attention_probes` must be a non-negative integer; received attention_probes=-1"):
         tc.Config(attention_probes=-1)
+    with pytest.raises(ValueError, match=r"`ema_momentum` must be in \[0, 1\) or None; received 1.5"):
+        tc.Config(ema_momentum=1.5)
 
 
 def test_class_names_sort_numerically_when_numeric():
