@@ -251,6 +251,12 @@ def test_bad_config_values_are_explained():
         tc.Config(ema_momentum=1.5)
 
 
+def test_learning_rate_defaults_to_the_models_unless_given():
+    assert tc.Config(model="transformer_classifier_small").learning_rate == 5e-4
+    assert tc.Config(model="bilstm_attention").learning_rate == tc.DEFAULT_LEARNING_RATE == 2e-3
+    assert tc.Config(model="transformer_classifier_small", learning_rate=1e-3).learning_rate == 1e-3
+
+
 def test_class_names_sort_numerically_when_numeric():
     assert tc.class_names_of(["10", "2", "1"]) == ["1", "2", "10"]
     assert tc.class_names_of(["pos", "neg"]) == ["neg", "pos"]
