@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 import zoo
-from layers.validation import check_non_negative_int, check_positive_int
+from layers.validation import check_non_negative_int, check_positive_int, check_rate
 from recipes import data as datasets
 from recipes import optimization, phrases, tokens
 from recipes.attention_logging import ATTENTION_LOG_DIR, AttentionMapLogger, text_classification_summaries
@@ -74,8 +74,8 @@ class Config:
             epochs=self.epochs,
         )
         check_non_negative_int(attention_probes=self.attention_probes)
-        if self.ema_momentum is not None and not 0.0 <= self.ema_momentum < 1.0:
-            raise ValueError(f"`ema_momentum` must be in [0, 1) or None; received {self.ema_momentum}.")
+        if self.ema_momentum is not None:
+            check_rate(ema_momentum=self.ema_momentum)
 
     def to_dict(self):
         return dataclasses.asdict(self)

@@ -1,23 +1,12 @@
 """The benchmark runner: one run per seed, the mean and spread of the figures, the JSON record, the README row."""
 
 import dataclasses
-import importlib.util
 import json
 import statistics
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def load(name):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
+from benchmark_scripts import load
 
 common, results_table = load("common"), load("results_table")
 

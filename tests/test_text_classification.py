@@ -247,7 +247,7 @@ def test_bad_config_values_are_explained():
         tc.Config(batch_size=0)
     with pytest.raises(ValueError, match=r"`attention_probes` must be a non-negative integer; received attention_probes=-1"):
         tc.Config(attention_probes=-1)
-    with pytest.raises(ValueError, match=r"`ema_momentum` must be in \[0, 1\) or None; received 1.5"):
+    with pytest.raises(ValueError, match=r"`ema_momentum` must be in \[0, 1\); received ema_momentum=1.5"):
         tc.Config(ema_momentum=1.5)
 
 
