@@ -5,12 +5,16 @@ A benchmark trains each model with its recipe's `train(Config(...))` and writes
 the configuration, the machine and the command that reproduces it. With
 `--seeds`, each model is trained once per seed and the record holds each
 seed's figures, their mean and the standard deviation of the scalar ones.
+With `--tag TAG`, the run directory and the JSON are `<model>_<TAG>`, so a
+model can have a second row with other settings (a longer schedule, say)
+beside the one every model shares.
 """
 
 import argparse
 import json
 import os
 import platform
+import re
 import shlex
 import sys
 from pathlib import Path
@@ -69,14 +73,20 @@ def run_benchmarks(*, benchmark, recipe, models, dataset, figures, description, 
         help="train each model once per seed and record the mean and standard deviation (default: the config's seed, once)",
     )
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="Config field or model.ARG")
+    parser.add_argument(
+        "--tag", help="suffix of the run directory and the JSON (`<model>_<TAG>`), for a second row of a model with other settings",
+    )
     parser.add_argument("--runs-dir", default="runs/benchmarks")
     args = parser.parse_args(argv)
     values, model_options = parse_assignments(args.set, recipe.Config)
     if args.seeds and "seed" in values:
         raise ValueError("Give the seeds with --seeds or with --set seed=..., not both.")
+    if args.tag is not None and not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", args.tag):
+        raise ValueError(f"--tag must be lowercase letters, digits, '_' or '-' (it names files); received {args.tag!r}.")
     RESULTS.mkdir(parents=True, exist_ok=True)
     for model in args.models:
-        run_dir = f"{args.runs_dir}/{benchmark}/{model}"
+        entry = model if args.tag is None else f"{model}_{args.tag}"
+        run_dir = f"{args.runs_dir}/{benchmark}/{entry}"
         if args.seeds:
             configs = [
                 recipe.Config(model=model, run_dir=f"{run_dir}/seed{seed}", model_options=model_options, **values, seed=seed)
@@ -97,6 +107,7 @@ def run_benchmarks(*, benchmark, recipe, models, dataset, figures, description, 
                 [
                     "python", f"benchmarks/{benchmark}.py", "--models", model,
                     *(["--seeds", *map(str, args.seeds)] if args.seeds else []),
+                    *(["--tag", args.tag] if args.tag else []),
                     *sum((["--set", s] for s in args.set), []),
                 ]
             ),
@@ -108,6 +119,6 @@ def run_benchmarks(*, benchmark, recipe, models, dataset, figures, description, 
                 "std": spread_over_seeds(per_seed),
                 "per_seed": [{"seed": seed, **run} for seed, run in zip(args.seeds, per_seed)],
             }
-        path = RESULTS / f"{benchmark}_{model}.json"
+        path = RESULTS / f"{benchmark}_{entry}.json"
         path.write_text(json.dumps(record, indent=2) + "\n")
         print(f"{model}: {figures(mean)} -> {path}", file=sys.stderr)

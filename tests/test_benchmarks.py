@@ -56,7 +56,7 @@ def toy_recipe(trained):
     return SimpleNamespace(Config=ToyConfig, train=train)
 
 
-def run_toy(tmp_path, monkeypatch, argv):
+def run_toy(tmp_path, monkeypatch, argv, entry="toy"):
     monkeypatch.setattr(common, "RESULTS", tmp_path)
     trained = []
     common.run_benchmarks(
@@ -64,7 +64,7 @@ def run_toy(tmp_path, monkeypatch, argv):
         figures=lambda metrics: {"dev_accuracy": metrics["test_accuracy"], "train_examples_per_second": 5.0},
         description="toy", argv=argv,
     )
-    return trained, json.loads((tmp_path / "text_classification_toy.json").read_text())
+    return trained, json.loads((tmp_path / f"text_classification_{entry}.json").read_text())
 
 
 def test_run_benchmarks_trains_once_per_seed_and_records_mean_and_spread(tmp_path, monkeypatch):
@@ -94,3 +94,18 @@ def test_run_benchmarks_without_seeds_trains_the_config_seed_once(tmp_path, monk
 def test_run_benchmarks_refuses_seeds_given_twice(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="--seeds or with --set seed"):
         run_toy(tmp_path, monkeypatch, ["--seeds", "1", "2", "--set", "seed=3"])
+
+
+def test_a_tag_gives_a_model_a_second_run_and_record_beside_the_shared_one(tmp_path, monkeypatch):
+    run_toy(tmp_path, monkeypatch, [])
+    trained, record = run_toy(tmp_path, monkeypatch, ["--tag", "long", "--set", "epochs=9"], entry="toy_long")
+    assert [config.run_dir for config in trained] == ["runs/benchmarks/text_classification/toy_long"]
+    assert record["command"] == "python benchmarks/text_classification.py --models toy --tag long --set epochs=9"
+    assert json.loads((tmp_path / "text_classification_toy.json").read_text())["epochs"] == 2
+    assert "| `toy` | " in results_table.row(record) and "| 9 |" in results_table.row(record)
+
+
+@pytest.mark.parametrize("tag", ["Long", "a/b", "", "_x"])
+def test_a_tag_that_cannot_name_a_file_is_refused(tmp_path, monkeypatch, tag):
+    with pytest.raises(ValueError, match=f"--tag must be lowercase letters.*received {tag!r}"):
+        run_toy(tmp_path, monkeypatch, ["--tag", tag])
