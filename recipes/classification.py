@@ -8,6 +8,21 @@ from recipes import figures
 TEST_LOG_DIR = "test"
 
 
+def one_hot(label_ids, num_classes):
+    """`(N, num_classes)` float32 rows: 1 at each label id, 0 elsewhere."""
+    return np.eye(num_classes, dtype="float32")[np.asarray(label_ids, "int64")]
+
+
+def distillation_targets(label_targets, teacher_probabilities, weight):
+    """Knowledge-distillation targets ``(1 - weight) y + weight p`` (Hinton et al., 2015, at temperature 1).
+
+    `label_targets` `y`: one-hot labels `(N, K)`; `teacher_probabilities` `p`:
+    the teachers' mean class probabilities `(N, K)`. The cross-entropy with
+    these targets is ``(1 - weight) CE(y, q) + weight CE(p, q)`` for the student's `q`.
+    """
+    return ((1.0 - weight) * label_targets + weight * np.asarray(teacher_probabilities)).astype("float32")
+
+
 def confusion_matrix(labels, predictions, num_classes):
     """`(K, K)` counts: row = true class, column = predicted class."""
     labels, predictions = np.asarray(labels, "int64"), np.asarray(predictions, "int64")

@@ -5,12 +5,19 @@ Data: SST-2 from `$ZOO_DATA_DIR/sst2` (GLUE dev is the evaluation set; a fixed-s
 only they contain, by `recipes.phrases.split_off_sentences`), or any TSV/CSV with a
 text and a label column (`train_file`, `test_file`; a random validation split).
 
+Knowledge distillation (Hinton et al., 2015, "Distilling the Knowledge in a
+Neural Network"): with `teachers`, finished runs on the same data and
+validation split, each training target is `(1 - w) one_hot(label) + w p`,
+`p` the teachers' mean class probabilities of the example and `w` the
+`distillation_weight`, so one model learns what an ensemble of runs knows.
+
 >>> from recipes import text_classification as tc
 >>> result = tc.train(tc.Config(model="bilstm_attention", epochs=3, run_dir="runs/sst2"))
 >>> tc.predict("runs/sst2", ["a gorgeous , witty , seductive movie ."])
 """
 
 import dataclasses
+import time
 
 import keras
 import numpy as np
@@ -21,7 +28,9 @@ from layers.validation import check_non_negative_int, check_positive_int, check_
 from recipes import data as datasets
 from recipes import optimization, phrases, tokens
 from recipes.attention_logging import ATTENTION_LOG_DIR, AttentionMapLogger, text_classification_summaries
-from recipes.classification import TEST_LOG_DIR, classification_report, log_confusion_matrix
+from recipes.classification import (
+    TEST_LOG_DIR, classification_report, distillation_targets, log_confusion_matrix, one_hot,
+)
 from recipes.callbacks import fit
 from recipes.run import Result, RunDirectory, check_model_task, config_defaults, read_lines, write_lines
 
@@ -44,6 +53,7 @@ class Config:
     text_column: str = "sentence"
     label_column: str = "label"
     validation_fraction: float = 0.05
+    split_seed: int = None  # seed of the validation split; None: `seed` (runs with other seeds can share one split)
     max_train_examples: int = None
     vocabulary_size: int = 8000
     lowercase: bool = True
@@ -54,6 +64,8 @@ class Config:
     weight_decay: float = 0.01
     warmup_fraction: float = 0.1
     ema_momentum: float = None  # validate, checkpoint and test an average of the weights; None: the weights
+    teachers: list = None  # finished run directories (same data and validation split) to distill from; None: labels only
+    distillation_weight: float = 1.0  # with teachers: share of their mean probabilities in each training target
     attention_probes: int = 4  # validation sentences whose attention is logged each epoch; 0: none
     seed: int = 1337
     run_dir: str = "runs/text_classification"
@@ -76,6 +88,17 @@ class Config:
         check_non_negative_int(attention_probes=self.attention_probes)
         if self.ema_momentum is not None:
             check_rate(ema_momentum=self.ema_momentum)
+        if self.teachers is not None and (
+            isinstance(self.teachers, str) or not self.teachers or not all(isinstance(t, str) for t in self.teachers)
+        ):
+            raise ValueError(f"`teachers` must be a non-empty list of run directories; received {self.teachers!r}.")
+        if not 0.0 <= self.distillation_weight <= 1.0:
+            raise ValueError(f"`distillation_weight` must be in [0, 1]; received {self.distillation_weight}.")
+
+    @property
+    def validation_seed(self):
+        """The seed of the validation split: `split_seed`, else `seed`."""
+        return self.seed if self.split_seed is None else self.split_seed
 
     def to_dict(self):
         return dataclasses.asdict(self)
@@ -88,14 +111,14 @@ def load_data(config):
         full_train, test = sst2["train"], sst2["dev"]
         # SST-2's training examples are sentences and their phrases: hold out whole sentences.
         train_indices, validation_indices = phrases.split_off_sentences(
-            full_train.texts, config.validation_fraction, config.seed
+            full_train.texts, config.validation_fraction, config.validation_seed
         )
     else:
         columns = {"text_column": config.text_column, "label_column": config.label_column}
         full_train = datasets.read_labeled_table(config.train_file, **columns)
         test = datasets.read_labeled_table(config.test_file, **columns)
         train_indices, validation_indices = datasets.split_off_validation(
-            len(full_train), config.validation_fraction, config.seed
+            len(full_train), config.validation_fraction, config.validation_seed
         )
     return {
         "train": full_train.take(train_indices[: config.max_train_examples]),
@@ -123,14 +146,16 @@ def make_tokenizer(vocabulary, config):
     return tokens.word_piece_tokenizer(vocabulary, lowercase=config.lowercase)
 
 
-def make_dataset(texts, label_ids, tokenizer, config, *, training):
-    """`tf.data` pipeline: (shuffle) -> tokenize -> truncate -> batch with padding -> prefetch.
+def make_dataset(texts, targets, tokenizer, config, *, training):
+    """`tf.data` pipeline of `(token ids, target)`: (shuffle) -> tokenize -> truncate -> batch with padding -> prefetch.
+
+    `targets`: one per text, a class id or a distribution over the classes.
 
     Training batches group sentences of similar length (`bucket_by_sequence_length`)
     so little time goes into padding; other batches keep the input order.
     """
     length = config.sequence_length
-    dataset = tf.data.Dataset.from_tensor_slices((list(texts), np.asarray(label_ids, "int32")))
+    dataset = tf.data.Dataset.from_tensor_slices((list(texts), np.asarray(targets)))
     if training:
         dataset = dataset.shuffle(len(texts), seed=config.seed, reshuffle_each_iteration=True)
     dataset = dataset.map(lambda text, label: (tokenizer(text)[:length], label), num_parallel_calls=tf.data.AUTOTUNE)
@@ -154,15 +179,18 @@ def build_model(config, vocabulary_size, num_classes):
 
 
 def compile_model(model, config, steps_per_epoch):
-    """AdamW with linear warmup then cosine decay to 0; no decay on biases and norms; optionally weight averaging."""
+    """AdamW with linear warmup then cosine decay to 0; no decay on biases and norms; optionally weight averaging.
+
+    The loss is the cross-entropy with target distributions (one-hot labels, or distillation targets).
+    """
     total_steps = steps_per_epoch * config.epochs
     schedule = optimization.warmup_cosine_decay(
         config.learning_rate, total_steps, int(total_steps * config.warmup_fraction)
     )
     model.compile(
         optimizer=optimization.make_optimizer("adamw", schedule, config.weight_decay, ema_momentum=config.ema_momentum),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+        loss=keras.losses.CategoricalCrossentropy(from_logits=True),
+        metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
     )
 
 
@@ -171,7 +199,8 @@ def train(config):
 
     Returns:
         `Result` with the run directory and the metrics written to `metrics.json`
-        (test accuracy, best validation accuracy, epochs, wall time, throughput).
+        (test accuracy, best validation accuracy, epochs, wall time, throughput;
+        with teachers, their training wall time and the time their targets took).
         A finished run with the same config is not retrained: its result is returned.
     """
     run = RunDirectory(config.run_dir)
@@ -191,10 +220,15 @@ def train(config):
         write_lines(run.labels_file, class_names)
     tokenizer = make_tokenizer(vocabulary, config)
     label_ids = {split: encode_labels(data.labels, class_names, split) for split, data in splits.items()}
+    train_targets = one_hot(label_ids["train"], len(class_names))
+    teacher_costs = {"teacher_wall_time_seconds": 0.0, "teacher_inference_seconds": 0.0}
+    if config.teachers:
+        probabilities, teacher_costs = teacher_probabilities(config, splits["train"].texts, class_names)
+        train_targets = distillation_targets(train_targets, probabilities, config.distillation_weight)
 
-    train_data = make_dataset(splits["train"].texts, label_ids["train"], tokenizer, config, training=True)
+    train_data = make_dataset(splits["train"].texts, train_targets, tokenizer, config, training=True)
     validation_data = make_dataset(
-        splits["validation"].texts, label_ids["validation"], tokenizer, config, training=False
+        splits["validation"].texts, one_hot(label_ids["validation"], len(class_names)), tokenizer, config, training=False
     )
     model = build_model(config, len(vocabulary), len(class_names))
     compile_model(model, config, steps_per_epoch=int(train_data.cardinality()))
@@ -221,9 +255,52 @@ def train(config):
         "test_examples": len(splits["test"]),
         "wall_time_seconds": sum(history["epoch_seconds"]),
         "train_examples_per_second": float(np.mean(history["examples_per_second"])),
+        **teacher_costs,
     }
     run.write_metrics(metrics)
     return Result(str(run.path), metrics)
+
+
+# Settings that fix a run's data and validation split: a teacher must share them with its student.
+SPLIT_SETTINGS = ("data_dir", "train_file", "test_file", "text_column", "label_column", "validation_fraction")
+
+
+def split_of(config):
+    """`{setting: value}` of `SPLIT_SETTINGS` and `split_seed` (the validation seed in effect)."""
+    return {key: getattr(config, key) for key in SPLIT_SETTINGS} | {"split_seed": config.validation_seed}
+
+
+def teacher_probabilities(config, texts, class_names):
+    """The mean class probabilities of `config.teachers` for the training `texts`, and their costs.
+
+    Each teacher must be a finished run on the same data and validation split
+    (`split_of`) with the same classes: a teacher that
+    trained on this run's validation sentences would pass what it memorized of
+    them on, and the validation accuracy would no longer measure unseen text.
+
+    Returns:
+        `(probabilities (len(texts), classes), {"teacher_wall_time_seconds": the
+        teachers' training time, "teacher_inference_seconds": the time spent here})`.
+    """
+    start = time.perf_counter()
+    probabilities, wall_time = [], 0.0
+    for run_dir in config.teachers:
+        teacher_run = RunDirectory(run_dir)
+        teacher_run.require(teacher_run.metrics_file)
+        teacher, model, tokenizer, teacher_classes = load_run(run_dir)
+        theirs, ours = split_of(teacher), split_of(config)
+        differing = [f"{key} {theirs[key]!r} (this run: {ours[key]!r})" for key in ours if theirs[key] != ours[key]]
+        if differing:
+            raise ValueError(
+                f"Teacher {run_dir} was trained on other data or another validation split: {'; '.join(differing)}. "
+                "Train teachers with this run's data, validation_fraction and split_seed."
+            )
+        if teacher_classes != class_names:
+            raise ValueError(f"Teacher {run_dir} predicts the classes {teacher_classes}; this run has {class_names}.")
+        probabilities.append(probabilities_of(model, tokenizer, teacher, texts))
+        wall_time += teacher_run.read_metrics()["wall_time_seconds"]
+    costs = {"teacher_wall_time_seconds": wall_time, "teacher_inference_seconds": time.perf_counter() - start}
+    return np.mean(probabilities, axis=0), costs
 
 
 def report_on(model, dataset, label_ids, class_names):
@@ -277,6 +354,14 @@ def evaluate(run_dir, data_dir=None):
     return {**report_on(model, dataset, label_ids, class_names), "test_examples": len(test)}
 
 
+def probabilities_of(model, tokenizer, config, texts):
+    """`(len(texts), classes)` class probabilities of `model` (with its run's tokenizer and config)."""
+    dataset = make_dataset(texts, np.zeros(len(texts), "int32"), tokenizer, config, training=False)
+    return keras.ops.convert_to_numpy(
+        keras.ops.softmax(model.predict(dataset.map(lambda tokens, label: tokens), verbose=0))
+    )
+
+
 def predict(run_dir, texts):
     """Class and class probabilities of each text, from a finished run.
 
@@ -285,10 +370,7 @@ def predict(run_dir, texts):
     """
     config, model, tokenizer, class_names = load_run(run_dir)
     texts = [texts] if isinstance(texts, str) else list(texts)
-    dataset = make_dataset(texts, [0] * len(texts), tokenizer, config, training=False)
-    probabilities = keras.ops.convert_to_numpy(
-        keras.ops.softmax(model.predict(dataset.map(lambda tokens, label: tokens), verbose=0))
-    )
+    probabilities = probabilities_of(model, tokenizer, config, texts)
     return [
         {
             "text": text,

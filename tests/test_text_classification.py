@@ -1,6 +1,7 @@
 """The text-classification recipe on slices of the real SST-2, and its data errors."""
 
 import json
+import shutil
 
 import keras
 import numpy as np
@@ -10,6 +11,7 @@ from tensorboard_client import CLASSIFICATION_SCALARS, check_served
 
 from recipes import callbacks
 from recipes import text_classification as tc
+from recipes.classification import distillation_targets, one_hot
 from recipes.data import DataError, read_labeled_table, read_sst2
 from recipes.run import RunError
 
@@ -101,7 +103,8 @@ def test_metrics_hold_the_confusion_matrix_of_the_test_split(finished_run):
     config, model, tokenizer, class_names = tc.load_run(result.run_dir)
     dev = read_sst2(config.data_dir)["dev"]
     labels = [class_names.index(label) for label in dev.labels]
-    _, accuracy = model.evaluate(tc.make_dataset(dev.texts, labels, tokenizer, config, training=False), verbose=0)
+    targets = one_hot(labels, len(class_names))
+    _, accuracy = model.evaluate(tc.make_dataset(dev.texts, targets, tokenizer, config, training=False), verbose=0)
     assert accuracy == pytest.approx(metrics["test_accuracy"], abs=1e-6)
 
 
@@ -196,6 +199,77 @@ def test_weight_averaging_validates_saves_and_resumes_with_the_moving_average(da
         np.testing.assert_allclose(weight, expected, rtol=1e-4, atol=1e-6)
 
 
+def test_distillation_targets_give_the_weighted_sum_of_both_cross_entropies(rng):
+    num_classes, weight = int(rng.integers(2, 6)), float(rng.uniform())
+    labels = rng.integers(num_classes, size=32)
+    teachers = rng.dirichlet(np.ones(num_classes), size=32)
+    logits = rng.normal(size=(32, num_classes))
+    targets = distillation_targets(one_hot(labels, num_classes), teachers, weight)
+    np.testing.assert_allclose(targets.sum(axis=1), 1.0, rtol=1e-6)
+    log_q = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    expected = np.mean(-(1 - weight) * log_q[np.arange(32), labels] - weight * (teachers * log_q).sum(axis=1))
+    loss = keras.losses.CategoricalCrossentropy(from_logits=True)(targets, logits.astype("float32"))
+    np.testing.assert_allclose(float(loss), expected, rtol=1e-5)
+
+
+def softmax_of_each_text(run_dir, texts):
+    """NumPy softmax of a run's logits for each text alone (no batching, no padding)."""
+    config, model, tokenizer, _ = tc.load_run(run_dir)
+    logits = np.concatenate([np.asarray(model(np.asarray(tokenizer(text))[None, : config.sequence_length])) for text in texts])
+    exponentials = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return exponentials / exponentials.sum(axis=1, keepdims=True)
+
+
+def test_student_trains_on_the_teachers_mean_probabilities(finished_run, tmp_path, monkeypatch):
+    teacher_config, teacher = finished_run
+    teacher_copy = tmp_path / "teacher_copy"  # a second teacher, identical: the mean is its probabilities
+    shutil.copytree(teacher.run_dir, teacher_copy)
+    student = tc.Config(**(teacher_config.to_dict() | {
+        "model": "transformer_classifier_tiny", "epochs": 1, "run_dir": str(tmp_path / "student"),
+        "seed": 7, "split_seed": teacher_config.seed,  # another initialization, the teacher's validation split
+        "teachers": [teacher.run_dir, str(teacher_copy)], "distillation_weight": 0.75,
+    }))
+    training_sets = []
+    make_dataset = tc.make_dataset
+
+    def recording_make_dataset(texts, targets, tokenizer, config, *, training):
+        if training:
+            training_sets.append((texts, targets))
+        return make_dataset(texts, targets, tokenizer, config, training=training)
+
+    monkeypatch.setattr(tc, "make_dataset", recording_make_dataset)
+    metrics = tc.train(student).metrics
+
+    splits = tc.load_data(student)
+    assert splits["validation"].texts == tc.load_data(teacher_config)["validation"].texts
+    [(train_texts, train_targets)] = training_sets
+    assert train_texts == splits["train"].texts
+    labels = np.asarray(train_targets[:40]) - 0.75 * softmax_of_each_text(teacher.run_dir, train_texts[:40])
+    np.testing.assert_allclose(labels.sum(axis=1), 0.25, rtol=1e-5)  # what is left is 0.25 one-hot(label)
+    expected = [tc.class_names_of(splits["train"].labels).index(label) for label in splits["train"].labels[:40]]
+    assert np.argmax(labels, axis=1).tolist() == expected
+    np.testing.assert_allclose(labels.max(axis=1), 0.25, rtol=1e-4)
+    assert metrics["teacher_wall_time_seconds"] == pytest.approx(2 * teacher.metrics["wall_time_seconds"])
+    assert metrics["teacher_inference_seconds"] > 0
+    assert teacher.metrics["teacher_wall_time_seconds"] == 0.0
+
+
+def test_teachers_on_another_split_or_with_other_classes_are_refused(finished_run, tmp_path):
+    teacher_config, teacher = finished_run
+    student = teacher_config.to_dict() | {"run_dir": str(tmp_path / "student"), "teachers": [teacher.run_dir]}
+    with pytest.raises(ValueError, match=r"another validation split: split_seed 1337 \(this run: 7\)\. Train teachers"):
+        tc.train(tc.Config(**(student | {"seed": 7})))
+    with pytest.raises(ValueError, match=r"validation_fraction 0.05 \(this run: 0.1\)\."):
+        tc.train(tc.Config(**(student | {"run_dir": str(tmp_path / "student2"), "validation_fraction": 0.1})))
+    relabeled = tmp_path / "relabeled"
+    shutil.copytree(teacher.run_dir, relabeled)
+    (relabeled / "labels.txt").write_text("bad\ngood\n")
+    with pytest.raises(ValueError, match=r"predicts the classes \['bad', 'good'\]; this run has \['negative', 'positive'\]"):
+        tc.train(tc.Config(**(student | {"run_dir": str(tmp_path / "student3"), "teachers": [str(relabeled)]})))
+    with pytest.raises(RunError, match="metrics.json is missing"):
+        tc.train(tc.Config(**(student | {"run_dir": str(tmp_path / "student4"), "teachers": [str(tmp_path / "none")]})))
+
+
 def test_user_csv_with_string_labels(tmp_path, data_dir):
     sst = read_sst2(data_dir)["train"]
     for name, rows in (("train.csv", range(0, 400)), ("test.csv", range(400, 500))):
@@ -249,6 +323,10 @@ def test_bad_config_values_are_explained():
         tc.Config(attention_probes=-1)
     with pytest.raises(ValueError, match=r"`ema_momentum` must be in \[0, 1\); received ema_momentum=1.5"):
         tc.Config(ema_momentum=1.5)
+    with pytest.raises(ValueError, match="`teachers` must be a non-empty list of run directories; received 'runs/a'"):
+        tc.Config(teachers="runs/a")
+    with pytest.raises(ValueError, match=r"`distillation_weight` must be in \[0, 1\]; received 1.5"):
+        tc.Config(teachers=["runs/a"], distillation_weight=1.5)
 
 
 def test_learning_rate_defaults_to_the_models_unless_given():
