@@ -51,6 +51,8 @@ def row(record):
     machine = record["machine"]
     evaluation_set, score, throughput = FORMATS[record["benchmark"]](record)
     training_time = f"{record['wall_time_seconds'] / 60:.1f} min{' per seed' if 'seeds' in record else ''}"
+    if record.get("teacher_time_seconds"):  # distilled: the teachers' training and inference come on top
+        training_time += f" + {record['teacher_time_seconds'] / 60:.1f} min of teachers"
     return (
         f"| {evaluation_set} | `{record['model']}` | {record['parameters'] / 1e6:.2f}M | {score} | "
         f"{record['epochs']} | {training_time} | {throughput} | "

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 from benchmark_scripts import load
 
-common, results_table = load("common"), load("results_table")
+common, results_table, text_classification = load("common"), load("results_table"), load("text_classification")
 
 
 def test_mean_over_seeds_matches_statistics_elementwise_and_keeps_shared_values(rng):
@@ -89,6 +89,16 @@ def test_run_benchmarks_without_seeds_trains_the_config_seed_once(tmp_path, monk
     assert [(config.seed, config.run_dir) for config in trained] == [(seed, "runs/benchmarks/text_classification/toy")]
     assert "seeds" not in record and "std" not in record
     assert f"| {10 * seed:.2f}% accuracy | 2 | {seed:.1f} min |" in results_table.row(record)
+
+
+def test_a_distilled_row_adds_its_teachers_time(tmp_path, monkeypatch):
+    _, record = run_toy(tmp_path, monkeypatch, ["--seeds", "1", "2"])
+    assert " min of teachers" not in results_table.row(record)
+    metrics = {"test_accuracy": 0.8, "train_examples_per_second": 9.0, "train_examples": 3,
+               "teacher_wall_time_seconds": 480.0, "teacher_inference_seconds": 60.0}
+    record |= text_classification.figures(metrics)
+    assert record["teacher_time_seconds"] == 540.0
+    assert "| 1.5 min per seed + 9.0 min of teachers |" in results_table.row(record)
 
 
 def test_run_benchmarks_refuses_seeds_given_twice(tmp_path, monkeypatch):
