@@ -283,12 +283,12 @@ def teacher_probabilities(config, texts, class_names):
         teachers' training time, "teacher_inference_seconds": the time spent here})`.
     """
     start = time.perf_counter()
-    probabilities, wall_time = [], 0.0
+    probabilities, wall_time, ours = [], 0.0, split_of(config)
     for run_dir in config.teachers:
         teacher_run = RunDirectory(run_dir)
         teacher_run.require(teacher_run.metrics_file)
         teacher, model, tokenizer, teacher_classes = load_run(run_dir)
-        theirs, ours = split_of(teacher), split_of(config)
+        theirs = split_of(teacher)
         differing = [f"{key} {theirs[key]!r} (this run: {ours[key]!r})" for key in ours if theirs[key] != ours[key]]
         if differing:
             raise ValueError(
