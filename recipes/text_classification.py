@@ -182,6 +182,8 @@ def compile_model(model, config, steps_per_epoch):
     """AdamW with linear warmup then cosine decay to 0; no decay on biases and norms; optionally weight averaging.
 
     The loss is the cross-entropy with target distributions (one-hot labels, or distillation targets).
+    `accuracy` compares the prediction with the target's most probable class: the label for one-hot
+    targets (validation, test), the teachers' vote for distillation targets at weight 1.
     """
     total_steps = steps_per_epoch * config.epochs
     schedule = optimization.warmup_cosine_decay(
