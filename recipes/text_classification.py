@@ -18,6 +18,7 @@ validation split, each training target is `(1 - w) one_hot(label) + w p`,
 
 import dataclasses
 import time
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -268,8 +269,16 @@ SPLIT_SETTINGS = ("data_dir", "train_file", "test_file", "text_column", "label_c
 
 
 def split_of(config):
-    """`{setting: value}` of `SPLIT_SETTINGS` and `split_seed` (the validation seed in effect)."""
-    return {key: getattr(config, key) for key in SPLIT_SETTINGS} | {"split_seed": config.validation_seed}
+    """`{setting: value}` of `SPLIT_SETTINGS` and `split_seed` (the validation seed in effect).
+
+    Paths are resolved (`data_dir` None is `$ZOO_DATA_DIR`), so one directory named two ways is one setting.
+    """
+    split = {key: getattr(config, key) for key in SPLIT_SETTINGS} | {"split_seed": config.validation_seed}
+    split["data_dir"] = datasets.resolve_data_dir(config.data_dir)
+    for path_setting in ("data_dir", "train_file", "test_file"):
+        if split[path_setting] is not None:
+            split[path_setting] = str(Path(split[path_setting]).expanduser().resolve())
+    return split
 
 
 def teacher_probabilities(config, texts, class_names):

@@ -2,6 +2,7 @@
 
 import json
 import shutil
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -268,6 +269,15 @@ def test_teachers_on_another_split_or_with_other_classes_are_refused(finished_ru
         tc.train(tc.Config(**(student | {"run_dir": str(tmp_path / "student3"), "teachers": [str(relabeled)]})))
     with pytest.raises(RunError, match="metrics.json is missing"):
         tc.train(tc.Config(**(student | {"run_dir": str(tmp_path / "student4"), "teachers": [str(tmp_path / "none")]})))
+
+
+def test_a_data_directory_named_two_ways_is_one_split(data_dir, monkeypatch):
+    monkeypatch.setenv("ZOO_DATA_DIR", data_dir)
+    named = Path(data_dir).resolve()
+    from_environment = tc.split_of(tc.Config())
+    assert from_environment == tc.split_of(tc.Config(data_dir=str(named / "sst2" / "..")))
+    assert from_environment["data_dir"] == str(named)
+    assert from_environment != tc.split_of(tc.Config(data_dir=str(named / "sst2")))
 
 
 def test_user_csv_with_string_labels(tmp_path, data_dir):
