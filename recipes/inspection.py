@@ -7,7 +7,7 @@
       test/             confusion matrix of the test split (classification)
 
 >>> process, url = start_tensorboard("runs/sst2")   # a free port on 127.0.0.1
->>> process.terminate()
+>>> stop_tensorboard(process)
 """
 
 import socket
@@ -59,7 +59,7 @@ def start_tensorboard(log_dir, port=None, timeout=120.0):
     """Starts `tensorboard --logdir log_dir` on 127.0.0.1 and waits until it answers.
 
     Returns:
-        `(process, url)`; stop the server with `process.terminate()`.
+        `(process, url)`; stop the server with `stop_tensorboard(process)`.
     """
     log_directories(log_dir)  # a clear error rather than an empty dashboard
     port = port or free_port()
@@ -75,8 +75,22 @@ def start_tensorboard(log_dir, port=None, timeout=120.0):
                 return process, url
         except (urllib.error.URLError, ConnectionError):
             time.sleep(0.5)
-    process.terminate()
+    stop_tensorboard(process)
     raise TensorBoardError(f"TensorBoard did not answer at {url} within {timeout:.0f} s.")
+
+
+def stop_tensorboard(process, grace=10.0):
+    """Asks TensorBoard to exit (SIGTERM), and kills it if it has not within `grace` seconds.
+
+    TensorBoard exits from a Python signal handler, which waits for the interpreter: while its
+    reloader thread is busy (importing TensorFlow, reading event files) that can take tens of seconds.
+    """
+    process.terminate()
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def inspect(run_dir, port=None):
@@ -90,5 +104,4 @@ def inspect(run_dir, port=None):
     except KeyboardInterrupt:
         pass
     finally:
-        process.terminate()
-        process.wait()
+        stop_tensorboard(process)

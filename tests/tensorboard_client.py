@@ -8,7 +8,7 @@ import urllib.request
 
 import tensorflow as tf
 
-from recipes.inspection import start_tensorboard
+from recipes.inspection import start_tensorboard, stop_tensorboard
 
 # What the Keras TensorBoard callback and the throughput meter log for every classification recipe.
 CLASSIFICATION_SCALARS = {
@@ -58,8 +58,7 @@ def tensorboard(log_dir):
     try:
         yield TensorBoardClient(url)
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        stop_tensorboard(process)
 
 
 def check_served(log_dir, *, scalars, images, texts, hparams=("model", "epochs")):

@@ -78,3 +78,17 @@ def test_inspect_lists_the_logs_serves_them_and_stops_on_ctrl_c(tmp_path, capsys
         assert process.wait(timeout=30) == 0
     finally:
         process.kill()
+
+
+@pytest.mark.parametrize("ignores_sigterm", [False, True])
+def test_stop_tensorboard_kills_a_server_that_ignores_sigterm(ignores_sigterm):
+    import signal
+
+    from recipes.inspection import stop_tensorboard
+
+    handler = "signal.SIG_IGN" if ignores_sigterm else "signal.SIG_DFL"
+    server = f"import signal, time; signal.signal(signal.SIGTERM, {handler}); print('up', flush=True); time.sleep(120)"
+    process = subprocess.Popen([sys.executable, "-c", server], stdout=subprocess.PIPE, text=True)
+    assert process.stdout.readline() == "up\n"
+    stop_tensorboard(process, grace=1.0)
+    assert process.returncode == -(signal.SIGKILL if ignores_sigterm else signal.SIGTERM)
