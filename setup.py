@@ -23,6 +23,8 @@ setup(
     extras_require={
         "dev": [
             "pytest",
+            # The README's test command runs the test files on two processes.
+            "pytest-xdist",
             "hypothesis",
             # Layers and zoo must run on JAX too; the suite checks them there.
             "jax[cpu]",

@@ -24,7 +24,7 @@ def test_layer_and_zoo_tests_pass_on_jax():
         str(TESTS / "test_layers.py"), str(TESTS / "test_masking_properties.py"), str(TESTS / "test_zoo.py"),
         str(TESTS / "test_translation.py"), "-k", JAX_SELECTION,
     ]
-    completed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
+    completed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=1800)
     assert completed.returncode == 0, completed.stdout[-5000:] + completed.stderr[-2000:]
     assert " passed" in completed.stdout.splitlines()[-1]
 
