@@ -27,10 +27,28 @@ from recipes.cli import parse_assignments
 RESULTS = Path(__file__).parent / "results"
 
 
+def cpu_model(cpuinfo=Path("/proc/cpuinfo")):
+    """The CPU's name and its widest vector extension, from `cpuinfo` (`None` where there is none).
+
+    The platform string does not name the CPU, and training speed differed four-fold between
+    the 2-core machines these benchmarks ran on.
+    """
+    try:
+        info = cpuinfo.read_text()
+    except OSError:
+        return None
+    name = re.search(r"^model name\s*:\s*(.+)$", info, re.M)
+    flags = re.search(r"^flags\s*:\s*(.+)$", info, re.M)
+    flags = set(flags.group(1).split()) if flags else set()
+    widest = next((flag for flag in ("avx512f", "avx2", "avx") if flag in flags), "no AVX")
+    return f"{name.group(1).strip() if name else 'unknown'} ({widest})"
+
+
 def machine():
     return {
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
+        "cpu": cpu_model(),
         "cpu_count": os.cpu_count(),
         "backend": keras.backend.backend(),
         "keras": keras.__version__,

@@ -49,6 +49,7 @@ FORMATS = {"text_classification": text_classification, "translation": translatio
 def row(record):
     """A record's row of the table."""
     machine = record["machine"]
+    cpu = f" ({machine['cpu']})" if machine.get("cpu") else ""  # recorded since the CPUs began to differ
     evaluation_set, score, throughput = FORMATS[record["benchmark"]](record)
     training_time = f"{record['wall_time_seconds'] / 60:.1f} min{' per seed' if 'seeds' in record else ''}"
     if record.get("teacher_time_seconds"):  # distilled: the teachers' training and inference come on top
@@ -56,7 +57,7 @@ def row(record):
     return (
         f"| {evaluation_set} | `{record['model']}` | {record['parameters'] / 1e6:.2f}M | {score} | "
         f"{record['epochs']} | {training_time} | {throughput} | "
-        f"{machine['cpu_count']} CPU cores, {machine['backend']} | `{record['command']}` |"
+        f"{machine['cpu_count']} CPU cores{cpu}, {machine['backend']} | `{record['command']}` |"
     )
 
 

@@ -119,3 +119,24 @@ def test_a_tag_gives_a_model_a_second_run_and_record_beside_the_shared_one(tmp_p
 def test_a_tag_that_cannot_name_a_file_is_refused(tmp_path, monkeypatch, tag):
     with pytest.raises(ValueError, match=f"--tag must be lowercase letters.*received {tag!r}"):
         run_toy(tmp_path, monkeypatch, ["--tag", tag])
+
+
+@pytest.mark.parametrize("flags, expected", [
+    ("fpu sse2 avx avx2 fma avx512f avx512bw", "Example CPU 9000 (avx512f)"),
+    ("fpu sse2 avx fma avx2", "Example CPU 9000 (avx2)"),
+    ("fpu sse2", "Example CPU 9000 (no AVX)"),
+])
+def test_machine_names_the_cpu_and_its_widest_vector_extension(tmp_path, flags, expected):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(f"processor\t: 0\nmodel name\t: Example CPU 9000\nflags\t\t: {flags}\n\nprocessor\t: 1\n")
+    assert common.cpu_model(cpuinfo) == expected
+    assert common.cpu_model(tmp_path / "missing") is None
+
+
+def test_rows_name_the_cpu_where_the_record_has_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(common, "cpu_model", lambda: "Example CPU 9000 (avx2)")
+    _, record = run_toy(tmp_path, monkeypatch, [])
+    cores = record["machine"]["cpu_count"]
+    assert f"| {cores} CPU cores (Example CPU 9000 (avx2)), " in results_table.row(record)
+    del record["machine"]["cpu"]  # records written before the CPU was recorded
+    assert f"| {cores} CPU cores, " in results_table.row(record)
