@@ -1,13 +1,15 @@
 """Dataset readers. Each takes `data_dir` laid out like `shared/datasets` (its README).
 
 `data_dir` defaults to the environment variable `ZOO_DATA_DIR`. When neither is
-set and the dataset has a canonical download, it is fetched with
-`keras.utils.get_file` (and the reader says so). A missing or malformed file
-raises `DataError` naming the file, the line and the expected layout.
+set and the dataset has a canonical download, it is fetched with Keras (and
+the reader says so); a failed download raises `DataError` saying how to work
+offline. A missing or malformed file raises `DataError` naming the file, the
+line and the expected layout.
 """
 
 import csv
 import dataclasses
+import functools
 import gzip
 import os
 import zipfile
@@ -66,6 +68,30 @@ def resolve_data_dir(data_dir=None):
     return data_dir
 
 
+def download(dataset, source, fetch, offline):
+    """`fetch()`, a Keras download of `dataset` from `source`, announced, and explained if it fails.
+
+    Keras keeps downloads in its cache (`$KERAS_HOME`, by default `~/.keras`),
+    so only the first run needs the network. When the network is out of reach
+    Keras raises a bare `Exception` ("URL fetch failure on <url>: ..."); it
+    becomes a `DataError` that also says how to do without the download
+    (`offline`, a phrase such as "give a data directory holding ...").
+    """
+    print(f"{dataset}: downloading {source} into the Keras cache, unless it is there from an earlier run.")
+    try:
+        return fetch()
+    except Exception as error:
+        raise DataError(
+            f"Could not download {dataset} from {source} ({error}). Connect to the network once "
+            f"(Keras caches the download in $KERAS_HOME, by default ~/.keras), or {offline}."
+        ) from error
+
+
+def offline_copy(layout):
+    """How to read a dataset without downloading it: the `offline` phrase of `download`."""
+    return f"give a data directory (--data-dir or ${DATA_DIR_VARIABLE}) holding {layout}"
+
+
 def read_labeled_table(path, text_column="sentence", label_column="label", delimiter=None, layout=None):
     """Reads a TSV/CSV file with a header row into `LabeledTexts`.
 
@@ -122,11 +148,8 @@ def _sst2_dir(data_dir):
     data_dir = resolve_data_dir(data_dir)
     if data_dir is not None:
         return data_dir / "sst2"
-    print(
-        f"SST-2: no data directory given (--data-dir or ${DATA_DIR_VARIABLE}); "
-        f"downloading the GLUE copy from {SST2_URL} into the Keras cache."
-    )
-    archive = keras.utils.get_file("SST-2.zip", SST2_URL, extract=True)
+    fetch = functools.partial(keras.utils.get_file, "SST-2.zip", SST2_URL, extract=True)
+    archive = download("SST-2", SST2_URL, fetch, offline_copy(SST2_LAYOUT))
     return next(Path(archive).rglob("train.tsv")).parent
 
 
@@ -211,8 +234,9 @@ MULTI30K_SPLITS = {"train": "train", "validation": "val", "test": "test_2016_fli
 def _multi30k_file(data_dir, name):
     if data_dir is not None:
         return data_dir / "multi30k" / name
-    print(f"Multi30k: no data directory given; downloading {name} from {MULTI30K_URL} into the Keras cache.")
-    return Path(keras.utils.get_file(f"multi30k-{name}", MULTI30K_URL + name))
+    url = MULTI30K_URL + name
+    fetch = functools.partial(keras.utils.get_file, f"multi30k-{name}", url)
+    return Path(download("Multi30k", url, fetch, offline_copy(MULTI30K_LAYOUT)))
 
 
 def read_multi30k(data_dir=None, direction="de-en"):
@@ -266,8 +290,8 @@ def read_spa_eng(data_dir=None, direction="en-es", seed=1337):
     source, _ = parse_direction(direction, ("en", "es"))
     data_dir = resolve_data_dir(data_dir)
     if data_dir is None:
-        print(f"spa-eng: no data directory given; downloading {SPA_ENG_URL} into the Keras cache.")
-        archive = Path(keras.utils.get_file("spa-eng.zip", SPA_ENG_URL))
+        fetch = functools.partial(keras.utils.get_file, "spa-eng.zip", SPA_ENG_URL)
+        archive = Path(download("spa-eng", SPA_ENG_URL, fetch, offline_copy(SPA_ENG_LAYOUT)))
     else:
         archive = data_dir / "anki-spa-eng" / "spa-eng.zip"
     if not archive.is_file():
@@ -308,6 +332,9 @@ IMAGE_DATASETS = {
         ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"],
     ),
 }
+
+# How to train on images without a download (CIFAR-10 has no stored copy): the `offline` phrase of `download`.
+STORED_IMAGE_DATASETS = "train on fashion_mnist or mnist, read from a data directory"
 
 
 @dataclasses.dataclass
@@ -379,18 +406,14 @@ def read_image_dataset(name, data_dir=None):
         raise ValueError(f"Unknown image dataset {name!r}; choose one of {sorted(IMAGE_DATASETS)}.")
     folder, class_names = IMAGE_DATASETS[name]
     data_dir = resolve_data_dir(data_dir) if folder else None
-    if data_dir is None:
-        print(f"{name}: {'no data directory given; ' if folder else ''}loading it with keras.datasets.{name}.")
-        (train_x, train_y), (test_x, test_y) = getattr(keras.datasets, name).load_data()
-        images = {"train": train_x, "test": test_x}
-        labels = {"train": train_y, "test": test_y}
-        return {
-            split: LabeledImages(
-                images[split] if images[split].ndim == 4 else images[split][..., None],
-                labels[split].reshape(-1).astype("int32"),
-                class_names,
-            )
-            for split in ("train", "test")
-        }
-    layout = IDX_LAYOUT.format(dir=folder)
-    return {split: _idx_split(data_dir / folder, split, class_names, layout) for split in IDX_FILES}
+    if data_dir is not None:
+        layout = IDX_LAYOUT.format(dir=folder)
+        return {split: _idx_split(data_dir / folder, split, class_names, layout) for split in IDX_FILES}
+    offline = offline_copy(IDX_LAYOUT.format(dir=folder)) if folder else STORED_IMAGE_DATASETS
+    splits = download(name, f"keras.datasets.{name}", getattr(keras.datasets, name).load_data, offline)
+    return {
+        split: LabeledImages(
+            images if images.ndim == 4 else images[..., None], labels.reshape(-1).astype("int32"), class_names
+        )
+        for split, (images, labels) in zip(("train", "test"), splits)
+    }

@@ -128,8 +128,9 @@ def overlay(image, heat, scale=4, alpha=0.5):
     `heat` (a coarser `(h, w)` map whose sides divide the image's, e.g. CBAM's
     spatial attention at a stage's resolution or the ViT's patch grid) is
     stretched to the image by repeating each cell, min-max scaled to 0..1 and
-    coloured with `COLORMAP`; the result is ``(1 - alpha) * gray image +
-    alpha * colour``, so the input stays visible under the map.
+    coloured with `COLORMAP`; the result is ``(1 - alpha) * image + alpha *
+    colour`` (an RGB image in colour, any other in gray, the mean of its
+    channels), so the input stays visible under the map.
 
     Args:
         image: `(H, W)` or `(H, W, C)` raw pixels, 0..255.

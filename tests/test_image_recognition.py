@@ -7,6 +7,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from event_files import read_images
 from tensorboard_client import CLASSIFICATION_SCALARS, check_served
 
 from recipes import image_recognition as ir
@@ -238,3 +239,34 @@ def test_training_pipeline_draws_a_new_crop_for_every_image(rng):
     assert len({np.asarray(x).tobytes() for x in batch}) > 8
     evaluation, _ = next(iter(ir.make_dataset(data, config, training=False)))
     np.testing.assert_array_equal(evaluation, data.images.astype("float32"))  # no augmentation
+
+
+def test_colour_images_from_keras_datasets_train_log_and_predict(monkeypatch, rng, tmp_path):
+    """CIFAR-10's path (keras.datasets, 32x32 RGB), on random pixels so that no download is needed."""
+    splits = [
+        (rng.integers(0, 256, size=(size, 32, 32, 3)).astype("uint8"), rng.integers(0, 10, size=(size, 1)).astype("uint8"))
+        for size in (120, 40)
+    ]
+    monkeypatch.delenv(ir.datasets.DATA_DIR_VARIABLE, raising=False)
+    monkeypatch.setattr(keras.datasets.cifar10, "load_data", lambda: tuple(splits))
+    config = ir.Config(
+        model="cbam_resnet20", model_options={"depth": 8}, dataset="cifar10", epochs=1, batch_size=32,
+        attention_probes=2, verbose=0, run_dir=str(tmp_path / "run"),
+    )
+    result = ir.train(config)
+    assert config.horizontal_flip is True and result.metrics["class_names"][0] == "airplane"
+    assert (result.metrics["train_images"], result.metrics["test_images"]) == (108, 40)
+
+    model = keras.saving.load_model(ir.RunDirectory(result.run_dir).model_file)
+    assert model.input_shape == (None, 32, 32, 3)
+    pixels = ir.load_data(config)["train"].images.reshape(-1, 3).astype("float64")
+    np.testing.assert_allclose(np.ravel(model.get_layer("normalize").mean), pixels.mean(axis=0), rtol=1e-6)
+    np.testing.assert_allclose(np.ravel(model.get_layer("normalize").variance), pixels.var(axis=0), rtol=1e-6)
+
+    maps = {tag: image for (tag, _), image in read_images(tmp_path / "run" / ir.ATTENTION_LOG_DIR).items()}
+    spatial = [image for tag, image in maps.items() if tag.startswith("spatial_attention/") and tag.endswith("example_1")]
+    assert spatial and all(image.shape == (128, 128, 3) for image in spatial)  # over the colour image, 4x
+
+    test_images, _ = splits[1]
+    predictions = ir.predict(result.run_dir, test_images[:3])
+    assert [p["label"] in result.metrics["class_names"] for p in predictions] == [True] * 3
