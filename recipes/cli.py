@@ -116,7 +116,11 @@ def make_parser():
     train = commands.add_parser("train", help="train a recipe")
     train.add_argument("task", choices=sorted(RECIPES))
     train.add_argument("--model", help="registered model name")
-    train.add_argument("--dataset", help="translation: multi30k or spa-eng; image-recognition: fashion_mnist, mnist or cifar10")
+    train.add_argument(
+        "--dataset",
+        help="translation: multi30k or spa-eng; image-recognition: fashion_mnist, mnist or cifar10 "
+        "(your own data: --set train_file=... / train_dir=..., see the README)",
+    )
     train.add_argument("--epochs", type=int)
     train.add_argument("--data-dir", help="datasets directory (default: $ZOO_DATA_DIR)")
     train.add_argument("--run-dir", help="where the run is written (and resumed)")

@@ -417,3 +417,91 @@ def read_image_dataset(name, data_dir=None):
         )
         for split, (images, labels) in zip(("train", "test"), splits)
     }
+
+
+IMAGE_FILE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+IMAGE_FOLDER_LAYOUT = (
+    "one subfolder per class, named after the class, holding that class's images "
+    f"({', '.join(IMAGE_FILE_SUFFIXES)})"
+)
+COLOR_MODES = ("grayscale", "rgb")
+
+
+def load_image_file(path, color_mode, size=None):
+    """Pixels `(H, W, C)` uint8 of an image file, in `color_mode` ("grayscale", C = 1, or "rgb", C = 3),
+    resized to `size` `(H, W)` with bilinear interpolation (`None`: as stored)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"No image file {str(path)!r}.")
+    try:
+        image = keras.utils.load_img(path, color_mode=color_mode, target_size=size, interpolation="bilinear")
+    except OSError as error:  # PIL.UnidentifiedImageError and truncated files
+        raise DataError(f"Cannot read the image {path} ({error}).") from error
+    return keras.utils.img_to_array(image, dtype="uint8")
+
+
+def read_image_folder(directory, image_size=None, color_mode=None, class_names=None):
+    """`LabeledImages` of `directory/<class>/<image>` (the layout `keras.utils.image_dataset_from_directory` reads).
+
+    Args:
+        image_size: `(H, W)` every image is resized to; `None` keeps their
+            size, which must then be one size for all.
+        color_mode: "grayscale" or "rgb"; `None`: grayscale when every image
+            has equal red, green and blue, else RGB.
+        class_names: the classes, in label order (e.g. the training folder's
+            when this is a test folder, which may lack some); `None`: the
+            subfolders, sorted.
+
+    The images are held in memory as uint8, so the folder must fit there.
+    """
+    directory = Path(directory).expanduser()
+    if not directory.is_dir():
+        raise DataError(f"No image folder {str(directory)!r}; expected {IMAGE_FOLDER_LAYOUT}.")
+    subfolders = sorted(path.name for path in directory.iterdir() if path.is_dir())
+    class_names = subfolders if class_names is None else list(class_names)
+    unknown = sorted(set(subfolders) - set(class_names))
+    if unknown:
+        raise DataError(f"{directory}: the classes {unknown} are not among the training classes {class_names}.")
+    paths, labels = [], []
+    for label, name in enumerate(class_names):
+        if name not in subfolders:
+            continue
+        files = sorted(p for p in (directory / name).iterdir() if p.suffix.lower() in IMAGE_FILE_SUFFIXES)
+        if not files:
+            raise DataError(f"{directory / name} holds no images; expected {IMAGE_FOLDER_LAYOUT}.")
+        paths += files
+        labels += [label] * len(files)
+    if not paths:
+        raise DataError(f"{directory} holds no class subfolders; expected {IMAGE_FOLDER_LAYOUT}.")
+
+    size = None if image_size is None else tuple(image_size)
+    images = [load_image_file(path, color_mode or "rgb", size) for path in paths]
+    sizes = [image.shape[:2] for image in images]
+    odd = next((i for i, shape in enumerate(sizes) if shape != sizes[0]), None)
+    if odd is not None:
+        raise DataError(
+            f"{directory}: the images differ in size: {paths[0]} is {sizes[0]} and {paths[odd]} is {sizes[odd]} "
+            "(height, width); give image_size to resize them all to one size."
+        )
+    images = np.stack(images)
+    if color_mode is None and np.all(images == images[..., :1]):
+        images = images[..., :1]
+    return LabeledImages(images, np.asarray(labels, "int32"), class_names)
+
+
+def read_image_folders(train_dir, test_dir, image_size=None, color_mode=None):
+    """`{"train", "test"}` as `LabeledImages` from two folders laid out as `read_image_folder` reads.
+
+    The classes are the training folder's; the test folder's images are read
+    in the training images' colour mode and must come out the same size.
+    """
+    train = read_image_folder(train_dir, image_size, color_mode)
+    test_mode = "grayscale" if train.images.shape[-1] == 1 else "rgb"
+    test = read_image_folder(test_dir, image_size, test_mode, class_names=train.class_names)
+    if test.images.shape[1:3] != train.images.shape[1:3]:
+        raise DataError(
+            f"The images in {test_dir} are {test.images.shape[1:3]} but those in {train_dir} are "
+            f"{train.images.shape[1:3]} (height, width); give image_size to resize both to one size."
+        )
+    return {"train": train, "test": test}
+

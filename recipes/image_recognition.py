@@ -2,8 +2,9 @@
 
 Data: Fashion-MNIST and MNIST from the IDX files in `$ZOO_DATA_DIR`
 (`fashion-mnist/`, `mnist/`), else `keras.datasets`; CIFAR-10 from
-`keras.datasets`. A validation split is carved from train with a fixed seed
-(it picks the best epoch); the test split is only used at the end.
+`keras.datasets`; or your own images, in two folders with a subfolder per
+class (`train_dir`, `test_dir`). A validation split is carved from train with
+a fixed seed (it picks the best epoch); the test split is only used at the end.
 
 The saved model takes raw pixels (0-255, `(batch, H, W, C)`): the per-channel
 normalization learned from the training images is its first layer.
@@ -41,16 +42,25 @@ class Config:
     `crop_padding`: images are zero-padded by this many pixels per side, then
     randomly cropped back to their size (0 turns it off). `horizontal_flip`:
     `None` mirrors half the training images where the dataset allows it
-    (`FLIP_BY_DEFAULT`). `random_erasing`: the probability that a training
+    (`FLIP_BY_DEFAULT`; not for image folders). `random_erasing`: the probability that a training
     image gets a random rectangle of random pixels (0 turns it off). The
     learning rate warms up linearly over `warmup_fraction` of the steps, then
     decays to 0 along a cosine.
+
+    `train_dir` and `test_dir` (both or neither) replace `dataset` by your
+    images: `<dir>/<class>/<image file>`, read into memory in `color_mode`
+    ("grayscale" or "rgb"; `None`: grayscale when every training image is)
+    and resized to `image_size` `[H, W]` (`None`: the images must share one size).
     """
 
     model: str = "se_resnet20"
     model_options: dict = dataclasses.field(default_factory=dict)
     dataset: str = "fashion_mnist"
     data_dir: str = None
+    train_dir: str = None
+    test_dir: str = None
+    image_size: list = None
+    color_mode: str = None
     validation_fraction: float = 0.1
     max_train_examples: int = None
     max_eval_examples: int = None
@@ -72,8 +82,12 @@ class Config:
 
     def __post_init__(self):
         check_model_task(self.model, TASK)
-        if self.dataset not in datasets.IMAGE_DATASETS:
-            raise ValueError(f"Unknown image dataset {self.dataset!r}; choose one of {sorted(datasets.IMAGE_DATASETS)}.")
+        if self.dataset not in datasets.IMAGE_DATASETS and self.train_dir is None:
+            raise ValueError(
+                f"Unknown image dataset {self.dataset!r}; choose one of {sorted(datasets.IMAGE_DATASETS)} "
+                "or give train_dir and test_dir."
+            )
+        self.check_image_folder_settings()
         if self.optimizer not in optimization.OPTIMIZERS:
             raise ValueError(f"Unknown optimizer {self.optimizer!r}; choose one of {optimization.OPTIMIZERS}.")
         if not 0.0 < self.validation_fraction < 1.0:
@@ -92,7 +106,20 @@ class Config:
             random_erasing=self.random_erasing,
         )
         if self.horizontal_flip is None:
-            self.horizontal_flip = FLIP_BY_DEFAULT[self.dataset]
+            self.horizontal_flip = FLIP_BY_DEFAULT[self.dataset] if self.train_dir is None else False
+
+    def check_image_folder_settings(self):
+        if (self.train_dir is None) != (self.test_dir is None):
+            raise ValueError("Give both `train_dir` and `test_dir` (or neither, for `dataset`).")
+        if self.train_dir is None and (self.image_size is not None or self.color_mode is not None):
+            raise ValueError("`image_size` and `color_mode` apply to image folders (`train_dir`, `test_dir`) only.")
+        if self.color_mode not in (None, *datasets.COLOR_MODES):
+            raise ValueError(f"`color_mode` must be one of {datasets.COLOR_MODES} or None; received {self.color_mode!r}.")
+        if self.image_size is not None:
+            size = self.image_size
+            if not (isinstance(size, (list, tuple)) and len(size) == 2 and all(isinstance(n, int) and n > 0 for n in size)):
+                raise ValueError(f"`image_size` must be [height, width], two positive integers; received {size!r}.")
+            self.image_size = list(size)
 
     def to_dict(self):
         return dataclasses.asdict(self)
@@ -100,7 +127,10 @@ class Config:
 
 def load_data(config):
     """`{"train", "validation", "test"}` as `recipes.data.LabeledImages`."""
-    splits = datasets.read_image_dataset(config.dataset, config.data_dir)
+    if config.train_dir is None:
+        splits = datasets.read_image_dataset(config.dataset, config.data_dir)
+    else:
+        splits = datasets.read_image_folders(config.train_dir, config.test_dir, config.image_size, config.color_mode)
     full_train, test = splits["train"], splits["test"]
     train_indices, validation_indices = datasets.split_off_validation(
         len(full_train), config.validation_fraction, config.seed
@@ -243,7 +273,7 @@ def train(config):
     log_confusion_matrix(run.path / TEST_LOG_DIR, report["confusion_matrix"], class_names, step=config.epochs - 1)
     metrics = {
         "model": config.model,
-        "dataset": config.dataset,
+        "dataset": config.dataset if config.train_dir is None else f"image folders {config.train_dir}, {config.test_dir}",
         "parameters": best.count_params(),
         **report,
         "best_validation_accuracy": max(history["val_accuracy"]),
@@ -305,13 +335,8 @@ def image_paths(images):
 def read_image_files(paths, image_shape):
     """Pixels `(N, H, W, C)` of image files (PNG, JPEG, ...), read in the model's color mode and resized to `H x W`."""
     height, width, channels = image_shape
-    for path in paths:
-        if not Path(path).is_file():
-            raise FileNotFoundError(f"No image file {str(path)!r}.")
     mode = "grayscale" if channels == 1 else "rgb"
-    return np.stack(
-        [keras.utils.img_to_array(keras.utils.load_img(path, color_mode=mode, target_size=(height, width))) for path in paths]
-    )
+    return np.stack([datasets.load_image_file(path, mode, (height, width)) for path in paths]).astype("float32")
 
 
 def pixel_batch(images, image_shape):

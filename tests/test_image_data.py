@@ -4,8 +4,9 @@ import gzip
 
 import numpy as np
 import pytest
+from PIL import Image
 
-from recipes.data import DataError, read_idx, read_image_dataset
+from recipes.data import DataError, read_idx, read_image_dataset, read_image_folder, read_image_folders
 
 
 # Test images per class: Fashion-MNIST is balanced; MNIST's counts as published by LeCun et al.
@@ -64,3 +65,76 @@ def test_dataset_errors_name_the_files(tmp_path, rng):
         read_image_dataset("fashion_mnist", tmp_path)
     with pytest.raises(ValueError, match=r"Unknown image dataset 'svhn'; choose one of \['cifar10', 'fashion_mnist', 'mnist'\]"):
         read_image_dataset("svhn", tmp_path)
+
+
+def write_images(folder, images_by_class):
+    """`folder/<class>/<i>.png` for each `(H, W)` or `(H, W, 3)` uint8 image; the paths, in order."""
+    paths = []
+    for name, images in images_by_class.items():
+        (folder / name).mkdir(parents=True)
+        for i, image in enumerate(images):
+            paths.append(folder / name / f"{i}.png")
+            Image.fromarray(image).save(paths[-1])
+    return paths
+
+
+def test_image_folder_round_trip_with_classes_from_subfolders(tmp_path, rng):
+    gray = {name: rng.integers(0, 256, size=(int(rng.integers(1, 4)), 6, 10), dtype=np.uint8) for name in ("dog", "cat", "ant")}
+    write_images(tmp_path / "gray", gray)
+    read = read_image_folder(tmp_path / "gray")
+    assert read.class_names == ["ant", "cat", "dog"] and read.images.shape[1:] == (6, 10, 1)
+    np.testing.assert_array_equal(read.images[..., 0], np.concatenate([gray[name] for name in read.class_names]))
+    np.testing.assert_array_equal(read.labels, np.repeat([0, 1, 2], [len(gray[name]) for name in read.class_names]))
+    assert read_image_folder(tmp_path / "gray", color_mode="rgb").images.shape[1:] == (6, 10, 3)
+
+    colour = rng.integers(0, 256, size=(2, 6, 10, 3), dtype=np.uint8)
+    gray_as_rgb = np.repeat(gray["dog"][..., None], 3, axis=-1)  # red = green = blue: a gray image stored as RGB
+    write_images(tmp_path / "colour", {"a": colour, "b": gray_as_rgb})
+    read = read_image_folder(tmp_path / "colour")
+    np.testing.assert_array_equal(read.images, np.concatenate([colour, gray_as_rgb]))
+    assert read_image_folder(tmp_path / "colour", color_mode="grayscale").images.shape[-1] == 1
+    write_images(tmp_path / "gray_as_rgb", {"dog": gray_as_rgb})
+    np.testing.assert_array_equal(read_image_folder(tmp_path / "gray_as_rgb").images[..., 0], gray["dog"])
+    # A test folder may lack classes; its labels follow the training classes.
+    (tmp_path / "test" / "b").mkdir(parents=True)
+    Image.fromarray(colour[0]).save(tmp_path / "test" / "b" / "0.png")
+    np.testing.assert_array_equal(read_image_folder(tmp_path / "test", class_names=["a", "b"]).labels, [1])
+
+
+def test_image_folder_resizes_to_height_by_width_bilinearly(tmp_path, rng):
+    images = rng.integers(0, 256, size=(3, 6, 10, 3), dtype=np.uint8)
+    write_images(tmp_path, {"only": images})
+    height, width = int(rng.integers(3, 20)), int(rng.integers(3, 20))
+    read = read_image_folder(tmp_path, image_size=[height, width], color_mode="rgb")
+    expected = [np.asarray(Image.fromarray(image).resize((width, height), Image.BILINEAR)) for image in images]
+    np.testing.assert_array_equal(read.images, np.stack(expected))
+
+
+def test_image_folder_errors_name_the_folder_or_file(tmp_path, rng):
+    def pixels(height, width):
+        return [rng.integers(0, 256, size=(height, width), dtype=np.uint8)]
+
+    with pytest.raises(DataError, match=r"No image folder .*missing'; expected one subfolder per class"):
+        read_image_folder(tmp_path / "missing")
+    (tmp_path / "flat").mkdir()
+    with pytest.raises(DataError, match=r"flat holds no class subfolders"):
+        read_image_folder(tmp_path / "flat")
+    (tmp_path / "notes" / "x").mkdir(parents=True)
+    (tmp_path / "notes" / "x" / "readme.txt").write_text("not an image")
+    with pytest.raises(DataError, match=r"notes/x holds no images; expected one subfolder per class"):
+        read_image_folder(tmp_path / "notes")
+
+    a, b = write_images(tmp_path / "mixed", {"x": pixels(4, 4), "y": pixels(4, 5)})
+    with pytest.raises(DataError, match=rf"the images differ in size: {a} is \(4, 4\) and {b} is \(4, 5\) .*give image_size"):
+        read_image_folder(tmp_path / "mixed")
+    (tmp_path / "mixed" / "y" / "broken.png").write_bytes(b"\x89PNG not really")
+    with pytest.raises(DataError, match=r"Cannot read the image .*broken.png"):
+        read_image_folder(tmp_path / "mixed", image_size=[4, 4])
+
+    write_images(tmp_path / "train", {"x": pixels(4, 4), "y": pixels(4, 4)})
+    write_images(tmp_path / "test", {"z": pixels(4, 4)})
+    with pytest.raises(DataError, match=r"test: the classes \['z'\] are not among the training classes \['x', 'y'\]"):
+        read_image_folders(tmp_path / "train", tmp_path / "test")
+    write_images(tmp_path / "small", {"y": pixels(3, 3)})
+    with pytest.raises(DataError, match=r"The images in .*small are \(3, 3\) but those in .*train are \(4, 4\)"):
+        read_image_folders(tmp_path / "train", tmp_path / "small")

@@ -7,6 +7,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from PIL import Image
 from event_files import read_images
 from tensorboard_client import CLASSIFICATION_SCALARS, check_served
 
@@ -199,6 +200,16 @@ def test_bad_config_values_are_explained():
         ir.Config(label_smoothing=1.5)
     with pytest.raises(ValueError, match=r"`random_erasing` must be in \[0, 1\)"):
         ir.Config(random_erasing=-0.1)
+    with pytest.raises(ValueError, match=r"Give both `train_dir` and `test_dir`"):
+        ir.Config(train_dir="photos/train")
+    with pytest.raises(ValueError, match=r"`image_size` and `color_mode` apply to image folders"):
+        ir.Config(image_size=[32, 32])
+    folders = {"train_dir": "photos/train", "test_dir": "photos/test"}
+    with pytest.raises(ValueError, match=r"`image_size` must be \[height, width\], two positive integers; received \[32\]"):
+        ir.Config(image_size=[32], **folders)
+    with pytest.raises(ValueError, match=r"`color_mode` must be one of \('grayscale', 'rgb'\) or None; received 'rgba'"):
+        ir.Config(color_mode="rgba", **folders)
+    assert ir.Config(dataset="not used", **folders).horizontal_flip is False  # unknown images: no mirroring by default
 
 
 def test_warmup_cosine_schedule_follows_its_formula(rng):
@@ -270,3 +281,33 @@ def test_colour_images_from_keras_datasets_train_log_and_predict(monkeypatch, rn
     test_images, _ = splits[1]
     predictions = ir.predict(result.run_dir, test_images[:3])
     assert [p["label"] in result.metrics["class_names"] for p in predictions] == [True] * 3
+
+
+def test_cli_trains_evaluates_and_predicts_on_image_folders_of_real_fashion_mnist(tmp_path, data_dir, capsys):
+    fashion = read_image_dataset("fashion_mnist", data_dir)
+    folder_of = {name: name.replace("/", "-") for name in fashion["train"].class_names}  # "T-shirt/top"
+    for split, count in (("train", 300), ("test", 60)):
+        images, labels = fashion[split].images[:count, :, :, 0], fashion[split].labels[:count]
+        for i, (image, label) in enumerate(zip(images, labels)):
+            folder = tmp_path / split / folder_of[fashion[split].class_names[label]]
+            folder.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(image).save(folder / f"{i}.png")
+    run_dir = str(tmp_path / "run")
+    argv = ["train", "image-recognition", "--model", "se_resnet20", "--epochs", "1", "--run-dir", run_dir,
+            "--set", f"train_dir={tmp_path / 'train'}", "--set", f"test_dir={tmp_path / 'test'}",
+            "--set", "model.depth=8", "--set", "verbose=0"]
+    assert main(argv) == 0
+    trained = json.loads(capsys.readouterr().out)
+    assert trained["class_names"] == sorted(folder_of.values())
+    assert (trained["train_images"], trained["test_images"]) == (270, 60)
+    assert trained["dataset"].startswith("image folders ")
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["horizontal_flip"] is False
+
+    model = keras.saving.load_model(ir.RunDirectory(run_dir).model_file)
+    assert model.input_shape == (None, 28, 28, 1)  # grayscale PNGs: one channel
+    assert main(["evaluate", run_dir]) == 0
+    assert json.loads(capsys.readouterr().out)["test_accuracy"] == trained["test_accuracy"]
+    image_file = next((tmp_path / "test").glob("*/0.png"))
+    assert main(["predict", run_dir, str(image_file)]) == 0
+    expected = np.argmax(model.predict(fashion["test"].images[:1].astype("float32"), verbose=0))
+    assert json.loads(capsys.readouterr().out)["label"] == trained["class_names"][expected]
