@@ -18,6 +18,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import PIL.Image
 
 DATA_DIR_VARIABLE = "ZOO_DATA_DIR"
 
@@ -71,19 +72,21 @@ def resolve_data_dir(data_dir=None):
 def download(dataset, source, fetch, offline):
     """`fetch()`, a Keras download of `dataset` from `source`, announced, and explained if it fails.
 
-    Keras keeps downloads in its cache (`$KERAS_HOME`, by default `~/.keras`),
-    so only the first run needs the network. When the network is out of reach
-    Keras raises a bare `Exception` ("URL fetch failure on <url>: ..."); it
-    becomes a `DataError` that also says how to do without the download
-    (`offline`, a phrase such as "give a data directory holding ...").
+    Keras keeps downloads in its cache (`$KERAS_HOME/datasets`, by default
+    `~/.keras/datasets`), so only the first run needs the network. When the
+    network is out of reach Keras raises a bare `Exception` ("URL fetch failure
+    on <url>: ..."), and a copy cut short fails to unpack; either becomes a
+    `DataError` that also says how to do without the download (`offline`, a
+    phrase such as "give a data directory holding ...").
     """
     print(f"{dataset}: downloading {source} into the Keras cache, unless it is there from an earlier run.")
     try:
         return fetch()
     except Exception as error:
         raise DataError(
-            f"Could not download {dataset} from {source} ({error}). Connect to the network once "
-            f"(Keras caches the download in $KERAS_HOME, by default ~/.keras), or {offline}."
+            f"Could not download or unpack {dataset} from {source} ({error}). Connect to the network once "
+            "(Keras caches the download in $KERAS_HOME/datasets, by default ~/.keras/datasets; delete a copy "
+            f"there that was cut short), or {offline}."
         ) from error
 
 
@@ -422,22 +425,45 @@ def read_image_dataset(name, data_dir=None):
 IMAGE_FILE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 IMAGE_FOLDER_LAYOUT = (
     "one subfolder per class, named after the class, holding that class's images "
-    f"({', '.join(IMAGE_FILE_SUFFIXES)})"
+    f"({', '.join(IMAGE_FILE_SUFFIXES)}; also in deeper subfolders; names starting with '.' are skipped)"
 )
 COLOR_MODES = ("grayscale", "rgb")
 
 
 def load_image_file(path, color_mode, size=None):
     """Pixels `(H, W, C)` uint8 of an image file, in `color_mode` ("grayscale", C = 1, or "rgb", C = 3),
-    resized to `size` `(H, W)` with bilinear interpolation (`None`: as stored)."""
+    resized to `size` `(H, W)` with bilinear interpolation (`None`: as stored).
+
+    16-bit images keep their 8 high bits; an alpha channel is dropped (as
+    `keras.utils.load_img` does), so transparent pixels show the colour stored
+    under them.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"No image file {str(path)!r}.")
     try:
-        image = keras.utils.load_img(path, color_mode=color_mode, target_size=size, interpolation="bilinear")
-    except OSError as error:  # PIL.UnidentifiedImageError and truncated files
+        with PIL.Image.open(path) as image:
+            image.load()  # decode here, so that a truncated file fails inside the `try`
+            if image.mode.startswith("I"):  # "I;16", "I;16B", "I": 16-bit pixels held as integers
+                image = PIL.Image.fromarray((np.asarray(image).astype("uint32") >> 8).astype("uint8"))
+            image = image.convert("L" if color_mode == "grayscale" else "RGB")
+            if size is not None and image.size != (size[1], size[0]):
+                image = image.resize((size[1], size[0]), PIL.Image.BILINEAR)
+            pixels = np.asarray(image, dtype="uint8")
+    except (OSError, SyntaxError, ValueError) as error:  # not an image, truncated, broken chunks
         raise DataError(f"Cannot read the image {path} ({error}).") from error
-    return keras.utils.img_to_array(image, dtype="uint8")
+    return pixels[..., None] if pixels.ndim == 2 else pixels
+
+
+def image_files(folder):
+    """The image files under `folder` (any depth), sorted; names starting with "." are skipped."""
+    return sorted(
+        path
+        for path in folder.rglob("*")
+        if path.suffix.lower() in IMAGE_FILE_SUFFIXES
+        and path.is_file()
+        and not any(part.startswith(".") for part in path.relative_to(folder).parts)
+    )
 
 
 def read_image_folder(directory, image_size=None, color_mode=None, class_names=None):
@@ -457,7 +483,7 @@ def read_image_folder(directory, image_size=None, color_mode=None, class_names=N
     directory = Path(directory).expanduser()
     if not directory.is_dir():
         raise DataError(f"No image folder {str(directory)!r}; expected {IMAGE_FOLDER_LAYOUT}.")
-    subfolders = sorted(path.name for path in directory.iterdir() if path.is_dir())
+    subfolders = sorted(path.name for path in directory.iterdir() if path.is_dir() and not path.name.startswith("."))
     class_names = subfolders if class_names is None else list(class_names)
     unknown = sorted(set(subfolders) - set(class_names))
     if unknown:
@@ -466,7 +492,7 @@ def read_image_folder(directory, image_size=None, color_mode=None, class_names=N
     for label, name in enumerate(class_names):
         if name not in subfolders:
             continue
-        files = sorted(p for p in (directory / name).iterdir() if p.suffix.lower() in IMAGE_FILE_SUFFIXES)
+        files = image_files(directory / name)
         if not files:
             raise DataError(f"{directory / name} holds no images; expected {IMAGE_FOLDER_LAYOUT}.")
         paths += files
@@ -474,8 +500,7 @@ def read_image_folder(directory, image_size=None, color_mode=None, class_names=N
     if not paths:
         raise DataError(f"{directory} holds no class subfolders; expected {IMAGE_FOLDER_LAYOUT}.")
 
-    size = None if image_size is None else tuple(image_size)
-    images = [load_image_file(path, color_mode or "rgb", size) for path in paths]
+    images = [load_image_file(path, color_mode or "rgb", image_size) for path in paths]
     sizes = [image.shape[:2] for image in images]
     odd = next((i for i, shape in enumerate(sizes) if shape != sizes[0]), None)
     if odd is not None:
@@ -489,19 +514,20 @@ def read_image_folder(directory, image_size=None, color_mode=None, class_names=N
     return LabeledImages(images, np.asarray(labels, "int32"), class_names)
 
 
-def read_image_folders(train_dir, test_dir, image_size=None, color_mode=None):
-    """`{"train", "test"}` as `LabeledImages` from two folders laid out as `read_image_folder` reads.
-
-    The classes are the training folder's; the test folder's images are read
-    in the training images' colour mode and must come out the same size.
-    """
-    train = read_image_folder(train_dir, image_size, color_mode)
-    test_mode = "grayscale" if train.images.shape[-1] == 1 else "rgb"
-    test = read_image_folder(test_dir, image_size, test_mode, class_names=train.class_names)
-    if test.images.shape[1:3] != train.images.shape[1:3]:
+def read_image_folder_like(directory, image_shape, class_names, image_size=None):
+    """A test folder read to match training images of `image_shape` `(H, W, C)` and their `class_names`:
+    in their colour mode, and their size (resized to `image_size` when given, else it must be theirs)."""
+    images = read_image_folder(directory, image_size, "grayscale" if image_shape[-1] == 1 else "rgb", class_names)
+    if images.images.shape[1:] != tuple(image_shape):
         raise DataError(
-            f"The images in {test_dir} are {test.images.shape[1:3]} but those in {train_dir} are "
-            f"{train.images.shape[1:3]} (height, width); give image_size to resize both to one size."
+            f"The images in {directory} are {images.images.shape[1:3]} but the training images are "
+            f"{tuple(image_shape[:2])} (height, width); give image_size to resize both to one size."
         )
-    return {"train": train, "test": test}
+    return images
 
+
+def read_image_folders(train_dir, test_dir, image_size=None, color_mode=None):
+    """`{"train", "test"}` as `LabeledImages` from two folders laid out as `read_image_folder` reads;
+    the classes, colour mode and size are the training folder's."""
+    train = read_image_folder(train_dir, image_size, color_mode)
+    return {"train": train, "test": read_image_folder_like(test_dir, train.images.shape[1:], train.class_names, image_size)}

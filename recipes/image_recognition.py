@@ -111,13 +111,17 @@ class Config:
     def check_image_folder_settings(self):
         if (self.train_dir is None) != (self.test_dir is None):
             raise ValueError("Give both `train_dir` and `test_dir` (or neither, for `dataset`).")
+        if self.train_dir is not None:  # absolute, so that the run can be evaluated from anywhere
+            self.train_dir, self.test_dir = (
+                str(Path(str(folder)).expanduser().resolve()) for folder in (self.train_dir, self.test_dir)
+            )
         if self.train_dir is None and (self.image_size is not None or self.color_mode is not None):
             raise ValueError("`image_size` and `color_mode` apply to image folders (`train_dir`, `test_dir`) only.")
         if self.color_mode not in (None, *datasets.COLOR_MODES):
             raise ValueError(f"`color_mode` must be one of {datasets.COLOR_MODES} or None; received {self.color_mode!r}.")
         if self.image_size is not None:
             size = self.image_size
-            if not (isinstance(size, (list, tuple)) and len(size) == 2 and all(isinstance(n, int) and n > 0 for n in size)):
+            if not (isinstance(size, (list, tuple)) and len(size) == 2 and all(type(n) is int and n > 0 for n in size)):
                 raise ValueError(f"`image_size` must be [height, width], two positive integers; received {size!r}.")
             self.image_size = list(size)
 
@@ -138,8 +142,13 @@ def load_data(config):
     return {
         "train": full_train.take(train_indices[: config.max_train_examples]),
         "validation": full_train.take(validation_indices[: config.max_eval_examples]),
-        "test": test.take(np.arange(min(len(test), config.max_eval_examples or len(test)))),
+        "test": scored_test_images(test, config),
     }
+
+
+def scored_test_images(test, config):
+    """The test images a run is scored on: the first `max_eval_examples` (all when None)."""
+    return test.take(np.arange(len(test))[: config.max_eval_examples])
 
 
 # ---------------------------------------------------------------- input pipeline
@@ -316,11 +325,19 @@ def load_run(run_dir):
 
 
 def evaluate(run_dir, data_dir=None):
-    """Test metrics (top-1, per class, confusion matrix) of a finished run's best model."""
-    config, model, _ = load_run(run_dir)
-    if data_dir is not None:
-        config.data_dir = data_dir
-    return classification_metrics(model, load_data(config)["test"], config)
+    """Test metrics (top-1, per class, confusion matrix) of a finished run's best model.
+
+    `data_dir` replaces the run's data directory; a run on image folders reads
+    its `test_dir` again, in the model's colour mode and image size.
+    """
+    config, model, class_names = load_run(run_dir)
+    if config.train_dir is None:
+        config.data_dir = data_dir or config.data_dir
+        test = load_data(config)["test"]
+    else:
+        test = datasets.read_image_folder_like(config.test_dir, model.input_shape[1:], class_names, config.image_size)
+        test = scored_test_images(test, config)
+    return classification_metrics(model, test, config)
 
 
 def image_paths(images):

@@ -47,7 +47,7 @@ def test_a_failed_download_names_the_source_the_cause_and_the_offline_layout(off
     with pytest.raises(data.DataError) as raised:
         read()
     message = str(raised.value)
-    assert message.startswith(f"Could not download {dataset}")
+    assert message.startswith(f"Could not download or unpack {dataset}")
     assert URL_FAILURE in message and "Connect to the network once" in message
     assert f"give a data directory (--data-dir or ${data.DATA_DIR_VARIABLE}) holding {offline_layout}" in message
 
@@ -56,7 +56,7 @@ def test_cifar10_without_network_points_to_the_stored_datasets(offline, tmp_path
     argv = ["train", "image-recognition", "--dataset", "cifar10", "--run-dir", str(tmp_path / "run")]
     assert main(argv) == 2
     error = capsys.readouterr().err
-    assert error.startswith("zoo train: error: Could not download cifar10 from keras.datasets.cifar10")
+    assert error.startswith("zoo train: error: Could not download or unpack cifar10 from keras.datasets.cifar10")
     assert URL_FAILURE in error and data.STORED_IMAGE_DATASETS in error
 
 

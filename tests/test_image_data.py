@@ -79,7 +79,9 @@ def write_images(folder, images_by_class):
 
 
 def test_image_folder_round_trip_with_classes_from_subfolders(tmp_path, rng):
-    gray = {name: rng.integers(0, 256, size=(int(rng.integers(1, 4)), 6, 10), dtype=np.uint8) for name in ("dog", "cat", "ant")}
+    gray = {
+        name: rng.integers(0, 256, size=(int(rng.integers(1, 4)), 6, 10), dtype=np.uint8) for name in ("dog", "cat", "ant")
+    }
     write_images(tmp_path / "gray", gray)
     read = read_image_folder(tmp_path / "gray")
     assert read.class_names == ["ant", "cat", "dog"] and read.images.shape[1:] == (6, 10, 1)
@@ -125,7 +127,8 @@ def test_image_folder_errors_name_the_folder_or_file(tmp_path, rng):
         read_image_folder(tmp_path / "notes")
 
     a, b = write_images(tmp_path / "mixed", {"x": pixels(4, 4), "y": pixels(4, 5)})
-    with pytest.raises(DataError, match=rf"the images differ in size: {a} is \(4, 4\) and {b} is \(4, 5\) .*give image_size"):
+    differ = rf"the images differ in size: {a} is \(4, 4\) and {b} is \(4, 5\) .*give image_size"
+    with pytest.raises(DataError, match=differ):
         read_image_folder(tmp_path / "mixed")
     (tmp_path / "mixed" / "y" / "broken.png").write_bytes(b"\x89PNG not really")
     with pytest.raises(DataError, match=r"Cannot read the image .*broken.png"):
@@ -136,5 +139,40 @@ def test_image_folder_errors_name_the_folder_or_file(tmp_path, rng):
     with pytest.raises(DataError, match=r"test: the classes \['z'\] are not among the training classes \['x', 'y'\]"):
         read_image_folders(tmp_path / "train", tmp_path / "test")
     write_images(tmp_path / "small", {"y": pixels(3, 3)})
-    with pytest.raises(DataError, match=r"The images in .*small are \(3, 3\) but those in .*train are \(4, 4\)"):
+    with pytest.raises(DataError, match=r"The images in .*small are \(3, 3\) but the training images are \(4, 4\)"):
         read_image_folders(tmp_path / "train", tmp_path / "small")
+
+
+def test_image_folder_skips_hidden_entries_and_reads_nested_folders(tmp_path, rng):
+    images = rng.integers(0, 256, size=(3, 4, 4), dtype=np.uint8)
+    write_images(tmp_path / "train", {"a": images[:1], "b": images[1:2]})
+    (tmp_path / "train" / "b" / "more").mkdir()
+    Image.fromarray(images[2]).save(tmp_path / "train" / "b" / "more" / "2.png")
+    (tmp_path / "train" / "a" / "._0.png").write_bytes(b"macOS resource fork, not an image")
+    (tmp_path / "train" / "a" / "folder.png").mkdir()
+    for junk in (tmp_path / "train" / ".ipynb_checkpoints", tmp_path / "train" / "a" / ".cache"):
+        junk.mkdir()
+        Image.fromarray(images[0]).save(junk / "0.png")
+    read = read_image_folder(tmp_path / "train")
+    assert read.class_names == ["a", "b"]
+    np.testing.assert_array_equal(read.images[..., 0], images)
+    np.testing.assert_array_equal(read.labels, [0, 1, 1])
+
+
+def test_sixteen_bit_images_keep_their_high_byte(tmp_path, rng):
+    deep = rng.integers(0, 1 << 16, size=(5, 6), dtype=np.uint16)
+    (tmp_path / "x").mkdir()
+    Image.fromarray(deep).save(tmp_path / "x" / "deep.png")
+    assert Image.open(tmp_path / "x" / "deep.png").mode.startswith("I")  # stored with 16 bits
+    for color_mode, channels in ((None, 1), ("grayscale", 1), ("rgb", 3)):
+        read = read_image_folder(tmp_path, color_mode=color_mode).images[0]
+        np.testing.assert_array_equal(read, np.repeat((deep >> 8).astype(np.uint8)[..., None], channels, axis=-1))
+
+
+def test_a_truncated_image_is_named(tmp_path, rng):
+    write_images(tmp_path, {"x": rng.integers(0, 256, size=(1, 40, 40, 3), dtype=np.uint8)})
+    path = tmp_path / "x" / "0.png"
+    path.write_bytes(path.read_bytes()[:200])
+    for image_size in (None, [8, 8]):
+        with pytest.raises(DataError, match=rf"Cannot read the image {path} \(.*truncated"):
+            read_image_folder(tmp_path, image_size=image_size)

@@ -2,6 +2,8 @@
 
 import json
 import math
+import shutil
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -209,7 +211,12 @@ def test_bad_config_values_are_explained():
         ir.Config(image_size=[32], **folders)
     with pytest.raises(ValueError, match=r"`color_mode` must be one of \('grayscale', 'rgb'\) or None; received 'rgba'"):
         ir.Config(color_mode="rgba", **folders)
-    assert ir.Config(dataset="not used", **folders).horizontal_flip is False  # unknown images: no mirroring by default
+    with pytest.raises(ValueError, match=r"`image_size` must be .*received \[True, 4\]"):
+        ir.Config(image_size=[True, 4], **folders)
+    from_folders = ir.Config(dataset="not used", **folders)
+    assert from_folders.horizontal_flip is False  # unknown images: no mirroring by default
+    assert from_folders.train_dir == str(Path("photos/train").resolve())  # the run can be evaluated from anywhere
+    assert ir.Config(train_dir=2024, test_dir="t").train_dir == str(Path("2024").resolve())  # `--set train_dir=2024`
 
 
 def test_warmup_cosine_schedule_follows_its_formula(rng):
@@ -283,7 +290,7 @@ def test_colour_images_from_keras_datasets_train_log_and_predict(monkeypatch, rn
     assert [p["label"] in result.metrics["class_names"] for p in predictions] == [True] * 3
 
 
-def test_cli_trains_evaluates_and_predicts_on_image_folders_of_real_fashion_mnist(tmp_path, data_dir, capsys):
+def test_cli_trains_evaluates_and_predicts_on_image_folders_of_real_fashion_mnist(tmp_path, data_dir, capsys, monkeypatch):
     fashion = read_image_dataset("fashion_mnist", data_dir)
     folder_of = {name: name.replace("/", "-") for name in fashion["train"].class_names}  # "T-shirt/top"
     for split, count in (("train", 300), ("test", 60)):
@@ -292,10 +299,9 @@ def test_cli_trains_evaluates_and_predicts_on_image_folders_of_real_fashion_mnis
             folder = tmp_path / split / folder_of[fashion[split].class_names[label]]
             folder.mkdir(parents=True, exist_ok=True)
             Image.fromarray(image).save(folder / f"{i}.png")
-    run_dir = str(tmp_path / "run")
-    argv = ["train", "image-recognition", "--model", "se_resnet20", "--epochs", "1", "--run-dir", run_dir,
-            "--set", f"train_dir={tmp_path / 'train'}", "--set", f"test_dir={tmp_path / 'test'}",
-            "--set", "model.depth=8", "--set", "verbose=0"]
+    monkeypatch.chdir(tmp_path)
+    argv = ["train", "image-recognition", "--model", "se_resnet20", "--epochs", "1", "--run-dir", "run",
+            "--set", "train_dir=train", "--set", "test_dir=test", "--set", "model.depth=8", "--set", "verbose=0"]
     assert main(argv) == 0
     trained = json.loads(capsys.readouterr().out)
     assert trained["class_names"] == sorted(folder_of.values())
@@ -303,8 +309,12 @@ def test_cli_trains_evaluates_and_predicts_on_image_folders_of_real_fashion_mnis
     assert trained["dataset"].startswith("image folders ")
     assert json.loads((tmp_path / "run" / "config.json").read_text())["horizontal_flip"] is False
 
+    run_dir = str(tmp_path / "run")
     model = keras.saving.load_model(ir.RunDirectory(run_dir).model_file)
     assert model.input_shape == (None, 28, 28, 1)  # grayscale PNGs: one channel
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    shutil.rmtree(tmp_path / "train")  # scoring needs only the test folder
     assert main(["evaluate", run_dir]) == 0
     assert json.loads(capsys.readouterr().out)["test_accuracy"] == trained["test_accuracy"]
     image_file = next((tmp_path / "test").glob("*/0.png"))
