@@ -26,6 +26,7 @@ from layers.validation import check_non_negative_int, check_positive_int, check_
 from recipes import data as datasets
 from recipes import optimization
 from recipes.attention_logging import ATTENTION_LOG_DIR, AttentionMapLogger, image_summaries
+from recipes.augmentation import random_erasing
 from recipes.callbacks import fit
 from recipes.classification import TEST_LOG_DIR, classification_report, log_confusion_matrix
 from recipes.run import Result, RunDirectory, check_model_task, config_defaults, read_lines, write_lines
@@ -42,10 +43,13 @@ class Config:
     `crop_padding`: images are zero-padded by this many pixels per side, then
     randomly cropped back to their size (0 turns it off). `horizontal_flip`:
     `None` mirrors half the training images where the dataset allows it
-    (`FLIP_BY_DEFAULT`; not for image folders). `random_erasing`: the probability that a training
-    image gets a random rectangle of random pixels (0 turns it off). The
+    (`FLIP_BY_DEFAULT`; not for image folders). `random_erasing`: the
+    probability that a training image gets a random rectangle of random pixels
+    (Zhong et al. use 0.5; 0 turns it off). The
     learning rate warms up linearly over `warmup_fraction` of the steps, then
-    decays to 0 along a cosine.
+    decays to 0 along a cosine. `weight_decay` is Keras' decoupled decay: under
+    SGD's momentum 0.9 the default 5e-4 equals an L2 penalty of 5e-5 in the
+    papers' (coupled) terms (`recipes.optimization.make_optimizer`).
 
     `train_dir` and `test_dir` (both or neither) replace `dataset` by your
     images: `<dir>/<class>/<image file>`, read into memory in `color_mode`
@@ -99,12 +103,9 @@ class Config:
             raise ValueError(f"`learning_rate` must be positive; received {self.learning_rate!r}.")
         if not self.weight_decay >= 0:
             raise ValueError(f"`weight_decay` must be non-negative; received {self.weight_decay!r}.")
-        check_rate(
-            momentum=self.momentum,
-            warmup_fraction=self.warmup_fraction,
-            label_smoothing=self.label_smoothing,
-            random_erasing=self.random_erasing,
-        )
+        check_rate(momentum=self.momentum, warmup_fraction=self.warmup_fraction, label_smoothing=self.label_smoothing)
+        if not 0.0 <= self.random_erasing <= 1.0:
+            raise ValueError(f"`random_erasing` is a probability, in [0, 1]; received {self.random_erasing!r}.")
         if self.horizontal_flip is None:
             self.horizontal_flip = FLIP_BY_DEFAULT[self.dataset] if self.train_dir is None else False
 
@@ -154,29 +155,21 @@ def scored_test_images(test, config):
 # ---------------------------------------------------------------- input pipeline
 
 
-ERASED_AREA = (0.02, 0.4)  # Zhong et al.'s s_l and s_h
-
-
 def make_augmentation(config, image_shape):
-    """Per-image training augmentation with Keras preprocessing layers (Keras' random
-    crop draws one offset per batch, so it runs before batching).
+    """Per-image training augmentation (Keras' random crop draws one offset per
+    batch, so it runs before batching).
 
     Zero-pad by `crop_padding` and crop a random `H x W` window (He et al.,
-    2016, Section 4.2), then mirror left-right with probability 1/2 when
-    `horizontal_flip`, then with probability `random_erasing` replace a random
-    rectangle by random pixel values (Zhong et al., 2020, Random Erasing Data
-    Augmentation, Alg. 1; the area is 2-40% of the image as in the paper, drawn
-    the way `keras.layers.RandomErasing` draws it: each side is a fraction
-    `sqrt(u)` of the image's, `u ~ U(0.02, 0.4)`).
+    2016, Section 4.2; `keras.layers.RandomCrop`), then mirror left-right with
+    probability 1/2 when `horizontal_flip` (`keras.layers.RandomFlip`), then
+    with probability `random_erasing` replace a random rectangle by random
+    pixels (Zhong et al., 2020, Alg. 1: `recipes.augmentation.random_erasing`).
     """
     height, width, _ = image_shape
     padding = config.crop_padding
     crop = keras.layers.RandomCrop(height, width, seed=config.seed) if padding else None
     flip = keras.layers.RandomFlip("horizontal", seed=config.seed + 1) if config.horizontal_flip else None
-    erase = None
-    if config.random_erasing:
-        probability = (config.random_erasing, config.random_erasing)  # a fixed probability, not a range
-        erase = keras.layers.RandomErasing(factor=probability, scale=ERASED_AREA, value_range=(0, 255), seed=config.seed + 2)
+    erasing_generator = tf.random.Generator.from_seed(config.seed + 2) if config.random_erasing else None
 
     def augment(image, label):
         image = tf.cast(image, "float32")
@@ -184,8 +177,8 @@ def make_augmentation(config, image_shape):
             image = crop(tf.pad(image, [[padding, padding], [padding, padding], [0, 0]]), training=True)
         if flip is not None:
             image = flip(image, training=True)
-        if erase is not None:
-            image = erase(image, training=True)
+        if erasing_generator is not None:
+            image = random_erasing(image, config.random_erasing, erasing_generator)
         return image, label
 
     return augment

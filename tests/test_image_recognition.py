@@ -158,29 +158,38 @@ def test_augmentation_crops_the_padded_image_and_maybe_mirrors_it(rng, flip):
     assert seen_shifted and seen_flipped == flip
 
 
-def test_random_erasing_replaces_one_rectangle_in_about_the_given_share_of_images(rng):
-    probability, size = 0.5, (28, 24)
+def test_random_erasing_follows_zhong_et_al_algorithm_1(rng):
+    """One rectangle of uniform random pixels in a share `p` of the images; its area U(0.02, 0.4) of the
+    image's and its aspect ratio U(0.3, 1/0.3), each side rounded to whole pixels (Zhong et al., Alg. 1)."""
+    probability, (height, width), images = float(rng.uniform(0.3, 0.9)), (48, 40), 400
     config = ir.Config(crop_padding=0, horizontal_flip=False, random_erasing=probability, seed=int(rng.integers(1 << 30)))
-    augment = ir.make_augmentation(config, (*size, 1))
-    images = 400
-    erased_areas = []
+    augment = ir.make_augmentation(config, (height, width, 3))
+    boxes, erased_pixels = [], []
     for _ in range(images):
-        image = rng.integers(1, 255, size=(*size, 1)).astype("uint8")
-        changed = np.asarray(augment(tf.constant(image), 0)[0])[..., 0] != image[..., 0]
+        image = np.full((height, width, 3), 300.0)  # outside 0..255, so every erased pixel shows
+        augmented = np.asarray(augment(tf.constant(image, tf.float32), 0)[0])
+        changed = (augmented != image).any(axis=-1)
         if not changed.any():
             continue
         rows, columns = np.nonzero(changed)
-        box = changed[rows.min() : rows.max() + 1, columns.min() : columns.max() + 1]
-        assert box.mean() > 0.9, "the erased pixels do not form one rectangle"
-        erased_areas.append(box.size / changed.size)
-    # Binomial(400, 0.5): 5 standard deviations either side.
-    assert abs(len(erased_areas) - probability * images) < 5 * np.sqrt(images * probability * (1 - probability))
-    # Sides sqrt(u1) H and sqrt(u2) W with u ~ U(ERASED_AREA), give or take a pixel each.
-    (height, width), (low, high) = size, ir.ERASED_AREA
-    pixels = height * width
-    assert min(erased_areas) >= (np.sqrt(low) * height - 1) * (np.sqrt(low) * width - 1) / pixels
-    assert max(erased_areas) <= (np.sqrt(high) * height + 1) * (np.sqrt(high) * width + 1) / pixels
-    assert low < np.mean(erased_areas) < high
+        box = (rows.max() - rows.min() + 1, columns.max() - columns.min() + 1)
+        assert changed.sum() == box[0] * box[1], "the erased pixels do not form one rectangle"
+        boxes.append(box)
+        erased_pixels.append(augmented[changed])
+    # Binomial(400, p): 5 standard deviations either side.
+    assert abs(len(boxes) - probability * images) < 5 * np.sqrt(images * probability * (1 - probability))
+
+    sides = np.array(boxes, "float64")
+    low, high = (sides - 0.5).clip(min=0), sides + 0.5  # the sides before rounding
+    area = height * width
+    assert np.all(high[:, 0] * high[:, 1] >= 0.02 * area) and np.all(low[:, 0] * low[:, 1] <= 0.4 * area)
+    assert np.all(high[:, 0] / low[:, 1] >= 0.3) and np.all(low[:, 0] / high[:, 1] <= 1 / 0.3)
+    ratios = sides[:, 0] / sides[:, 1]
+    assert ratios.min() < 0.5 and ratios.max() > 2.0  # both tall and wide rectangles
+    pixels = np.concatenate(erased_pixels).ravel()
+    assert pixels.min() >= 0 and pixels.max() <= 255 and np.all(pixels == np.floor(pixels))
+    # Uniform over 0..255: mean 127.5, and no value much more frequent than 1/256.
+    assert abs(pixels.mean() - 127.5) < 5 and np.bincount(pixels.astype(int), minlength=256).max() < 3 * pixels.size / 256
 
 
 def test_flip_default_follows_the_dataset():
@@ -200,8 +209,9 @@ def test_bad_config_values_are_explained():
         ir.Config(crop_padding=-1)
     with pytest.raises(ValueError, match="label_smoothing"):
         ir.Config(label_smoothing=1.5)
-    with pytest.raises(ValueError, match=r"`random_erasing` must be in \[0, 1\)"):
-        ir.Config(random_erasing=-0.1)
+    with pytest.raises(ValueError, match=r"`random_erasing` is a probability, in \[0, 1\]; received 1.5"):
+        ir.Config(random_erasing=1.5)
+    assert ir.Config(random_erasing=1.0).random_erasing == 1.0
     with pytest.raises(ValueError, match=r"Give both `train_dir` and `test_dir`"):
         ir.Config(train_dir="photos/train")
     with pytest.raises(ValueError, match=r"`image_size` and `color_mode` apply to image folders"):
