@@ -55,10 +55,39 @@ def test_models_take_other_images_and_classes(rng, name, overrides, shape):
     assert np.isfinite(keras.ops.convert_to_numpy(logits)).all()
 
 
-def test_every_residual_block_has_its_attention_module():
-    model = zoo.build("se_resnet56")
-    assert sum(type(layer).__name__ == "SqueezeExcitation" for layer in model.layers) == 27
-    assert sum(type(layer).__name__ == "CBAM" for layer in zoo.build("cbam_resnet20").layers) == 9
+def test_every_residual_block_has_its_attention_module_before_the_addition():
+    for name, module, blocks in (("se_resnet56", "SqueezeExcitation", 27), ("cbam_resnet20", "CBAM", 9)):
+        model = zoo.build(name)
+        modules = [layer for layer in model.layers if type(layer).__name__ == module]
+        assert len(modules) == blocks
+        for layer in modules:
+            addition = model.get_layer(layer.name.rsplit("_", 1)[0] + "_add")
+            assert any(tensor is layer.output for tensor in addition.input), f"{layer.name} does not feed {addition.name}"
+
+
+@pytest.mark.parametrize(
+    "name, overrides, convolutions",
+    [
+        ("resnet20", {}, ["stage2_block1_1", "stage3_block1_1"]),
+        ("resnet50", {"blocks": (1, 1, 1, 1), "input_shape": (64, 64, 3)}, ["stem", "stage2_block1_2", "stage4_block1_2"]),
+    ],
+)
+def test_strided_convolutions_centre_on_the_pixels_the_shortcut_keeps(rng, name, overrides, convolutions):
+    """With a kernel that passes its centre tap through, a stride-2 convolution must return x[::2, ::2],
+    the pixels an option-A shortcut or a strided 1x1 projection keeps (on even and odd sizes)."""
+    model = zoo.build(name, **overrides)
+    for conv_name in convolutions:
+        pad, conv = model.get_layer(f"{conv_name}_pad"), model.get_layer(f"{conv_name}_conv")
+        size, _, channels_in, channels_out = conv.kernel.shape
+        kernel = np.zeros(conv.kernel.shape, "float32")
+        through = np.arange(min(channels_in, channels_out))
+        kernel[size // 2, size // 2, through, through] = 1.0
+        conv.kernel.assign(kernel)
+        height, width = int(rng.integers(4, 12)) * 2, int(rng.integers(2, 6)) * 2 + 1
+        x = rng.standard_normal((2, height, width, channels_in)).astype("float32")
+        y = keras.ops.convert_to_numpy(conv(pad(x)))
+        assert y.shape[1:3] == (-(-height // 2), -(-width // 2))  # as "same" padding would give
+        np.testing.assert_allclose(y[..., through], x[:, ::2, ::2, through], atol=1e-6)
 
 
 def test_option_a_shortcut_subsamples_and_zero_pads(rng):

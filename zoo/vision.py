@@ -60,8 +60,16 @@ def _attention_block(x, attention, reduction, name):
 
 
 def _conv_bn(x, filters, kernel_size, stride, name, relu=True):
+    """Convolution, batch norm, ReLU. A strided convolution pads `kernel_size // 2` pixels on every side, as
+    the papers' Caffe and Torch models do, so that output pixel `i` is centred on input pixel `stride * i`,
+    the one a strided shortcut keeps; Keras' "same" padding of an even-sized input pads only the bottom
+    and right, which moves every window one pixel off the shortcut."""
+    padding = "same"
+    if stride > 1 and kernel_size > 1:
+        x = keras.layers.ZeroPadding2D(kernel_size // 2, name=f"{name}_pad")(x)
+        padding = "valid"
     x = keras.layers.Conv2D(
-        filters, kernel_size, stride, padding="same", use_bias=False, kernel_initializer="he_normal", name=f"{name}_conv"
+        filters, kernel_size, stride, padding=padding, use_bias=False, kernel_initializer="he_normal", name=f"{name}_conv"
     )(x)
     x = keras.layers.BatchNormalization(epsilon=1e-5, name=f"{name}_bn")(x)
     return keras.layers.ReLU(name=f"{name}_relu")(x) if relu else x
@@ -125,7 +133,8 @@ def bottleneck_resnet(
 
     A 7x7/2 convolution with 64 filters and a 3x3/2 max pooling, four stages of
     bottleneck blocks (1x1, 3x3, 1x1 convolutions; widths 64, 128, 256, 512,
-    expanded 4x; the stride on the 3x3 convolution), projection shortcuts
+    expanded 4x; the stride on the 3x3 convolution, as in torchvision's
+    "ResNet v1.5", where the paper strides the first 1x1), projection shortcuts
     (1x1 convolution + batch norm) where the shape changes, global average
     pooling and a linear classifier. `attention` as in `cifar_resnet`, on the
     expanded output of each residual branch.
@@ -138,7 +147,8 @@ def bottleneck_resnet(
     check_positive_int(reduction=reduction, num_classes=num_classes, **{f"blocks[{i}]": n for i, n in enumerate(blocks)})
     images = keras.Input(shape=input_shape, name="images")
     x = _conv_bn(images, 64, 7, 2, "stem")
-    x = keras.layers.MaxPooling2D(3, 2, padding="same", name="stem_pool")(x)
+    x = keras.layers.ZeroPadding2D(1, name="stem_pool_pad")(x)  # after a ReLU, so a zero never wins the max
+    x = keras.layers.MaxPooling2D(3, 2, name="stem_pool")(x)
     for stage, (count, width) in enumerate(zip(blocks, (64, 128, 256, 512))):
         for block in range(count):
             name = f"stage{stage + 1}_block{block + 1}"
