@@ -226,6 +226,8 @@ class CBAM(_ChannelLayer):
     def __init__(self, ratio=16, kernel_size=7, kernel_initializer="he_normal", **kwargs):
         super().__init__(**kwargs)
         check_positive_int(ratio=ratio, kernel_size=kernel_size)
+        if kernel_size % 2 == 0:
+            raise ValueError(f"`kernel_size` must be odd so the convolution is centred; received {kernel_size}.")
         self.ratio = ratio
         self.kernel_size = kernel_size
         self.kernel_initializer = keras.initializers.get(kernel_initializer)

@@ -95,6 +95,12 @@ class ClassToken(keras.layers.Layer):
     (Dosovitskiy et al., 2021, Eq. 1 and 4). Initialized to zeros, as in the
     paper's code.
 
+    Call arguments:
+        inputs: `(batch, N, D)` patch embeddings.
+
+    Returns:
+        `(batch, N + 1, D)`: the learned token `(D,)` first, then `inputs`.
+
     Example:
 
     >>> tuple(ClassToken()(keras.random.normal((2, 49, 64))).shape)

@@ -497,6 +497,7 @@ def test_config_round_trips(name):
     (lambda: layers.SqueezeExcitation(ratio=0), "ratio"),
     (lambda: layers.EfficientChannelAttention(kernel_size=4), "kernel_size"),
     (lambda: layers.CBAM(kernel_size=0), "kernel_size"),
+    (lambda: layers.CBAM(kernel_size=6), "`kernel_size` must be odd"),
     (lambda: layers.PatchEmbedding((4, 0), 8), "patch_size"),
     (lambda: layers.PositionEmbedding2D(7, num_prefix_tokens=-1), "num_prefix_tokens"),
 ])
