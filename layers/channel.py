@@ -16,11 +16,18 @@ from layers.validation import check_positive_int
 
 
 def _global_average(inputs, mask=None):
-    """Mean over every axis but batch and channels; over the real steps only when `mask` `(batch, T)` is given."""
+    """Mean over every axis but batch and channels; over the positions `mask` keeps when it is given
+    (the input's shape without channels: `(batch, T)` for sequences, `(batch, H, W)` for images)."""
+    axes = tuple(range(1, len(inputs.shape) - 1))
     if mask is None:
-        return ops.mean(inputs, axis=tuple(range(1, len(inputs.shape) - 1)))
+        return ops.mean(inputs, axis=axes)
+    if len(mask.shape) != len(axes) + 1:
+        raise ValueError(
+            f"`mask` must have the input's shape without its channels, {tuple(inputs.shape[:-1])}; "
+            f"received shape {tuple(mask.shape)}."
+        )
     weights = ops.expand_dims(ops.cast(mask, inputs.dtype), -1)
-    return ops.sum(inputs * weights, axis=1) / ops.maximum(ops.sum(weights, axis=1), 1.0)
+    return ops.sum(inputs * weights, axis=axes) / ops.maximum(ops.sum(weights, axis=axes), 1.0)
 
 
 def _per_channel(weights, rank):
@@ -75,8 +82,9 @@ class SqueezeExcitation(_ChannelLayer):
 
     Call arguments:
         inputs: `(batch, ..., C)`, e.g. `(batch, H, W, C)`.
-        mask: for sequences `(batch, T, C)`, a `(batch, T)` padding mask (default:
-            the implicit Keras mask); the average then covers the real steps only.
+        mask: the input's shape without channels, e.g. `(batch, T)` padding for
+            sequences `(batch, T, C)` (default: the implicit Keras mask); the
+            average then covers the kept positions only.
         return_attention_scores: also return the channel weights `s`.
 
     Returns:
@@ -146,8 +154,7 @@ class EfficientChannelAttention(_ChannelLayer):
 
     Call arguments:
         inputs: `(batch, ..., C)`.
-        mask: for sequences `(batch, T, C)`, a `(batch, T)` padding mask, as in
-            `SqueezeExcitation`.
+        mask: the input's shape without channels, as in `SqueezeExcitation`.
         return_attention_scores: also return the channel weights `s`.
 
     Returns:

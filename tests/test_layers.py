@@ -360,6 +360,23 @@ def test_eca_kernel_size_follows_the_paper_formula():
 
 
 @pytest.mark.parametrize("make", [lambda: layers.SqueezeExcitation(ratio=2), lambda: layers.EfficientChannelAttention()])
+def test_channel_attention_pools_only_the_kept_pixels_of_a_masked_image(rng, make):
+    x = random(rng, 2, 5, 4, 8)
+    mask = rng.random((2, 5, 4)) < 0.6
+    mask[:, 0, 0] = True
+    layer = make()
+    _, weights = layer(x, mask=mask, return_attention_scores=True)
+    _, noisy_weights = layer(np.where(mask[..., None], x, random(rng, 2, 5, 4, 8)), mask=mask, return_attention_scores=True)
+    np.testing.assert_allclose(to_numpy(noisy_weights), to_numpy(weights), **TOLERANCE)
+    # The masked mean over the kept pixels, through the layer's own excitation, gives the same weights.
+    pooled = (x * mask[..., None]).sum(axis=(1, 2)) / mask.sum(axis=(1, 2))[:, None]
+    _, from_pooled = layer(pooled[:, None, :], return_attention_scores=True)
+    np.testing.assert_allclose(to_numpy(from_pooled), to_numpy(weights), **TOLERANCE)
+    with pytest.raises(ValueError, match=r"`mask` must have the input's shape without its channels, \(2, 5, 4\)"):
+        layer(x, mask=mask[:, :, 0])
+
+
+@pytest.mark.parametrize("make", [lambda: layers.SqueezeExcitation(ratio=2), lambda: layers.EfficientChannelAttention()])
 def test_channel_attention_pools_only_the_real_steps_of_a_masked_sequence(rng, make):
     x, mask = random(rng, 3, 6, 8), ref.random_padding_mask(rng, 3, 6)
     padded = np.where(mask[..., None], x, random(rng, 3, 6, 8))
