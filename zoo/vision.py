@@ -188,7 +188,11 @@ def vision_transformer(
 
     ``z_0 = [x_class; x_p E] + E_pos``; `num_layers` pre-LN encoder blocks
     (GELU MLP, LayerNorm epsilon 1e-6); the final LayerNorm of the class
-    token's output goes to a linear classifier (Eq. 1-4).
+    token's output goes to a linear classifier (Eq. 1-4). `dropout` acts on
+    the embeddings and, as `layers.TransformerEncoderBlock` places it, on the
+    attention weights and on each block's two residual updates; ViT's own
+    code drops the attention and MLP outputs and the MLP's hidden layer, not
+    the attention weights.
 
     Trainable parameters at 224x224x3, 1000 classes: ViT-B/16 86.6M (paper:
     86M), DeiT-Ti 5.7M and DeiT-S 22.1M (Touvron et al., Table 1: 5M and 22M;
