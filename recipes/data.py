@@ -430,6 +430,11 @@ IMAGE_FOLDER_LAYOUT = (
 COLOR_MODES = ("grayscale", "rgb")
 
 
+def color_mode_of(image_shape):
+    """The `color_mode` that reads images into `image_shape` `(H, W, C)`: "grayscale" for C = 1, else "rgb"."""
+    return "grayscale" if image_shape[-1] == 1 else "rgb"
+
+
 def load_image_file(path, color_mode, size=None):
     """Pixels `(H, W, C)` uint8 of an image file, in `color_mode` ("grayscale", C = 1, or "rgb", C = 3),
     resized to `size` `(H, W)` with bilinear interpolation (`None`: as stored).
@@ -517,7 +522,7 @@ def read_image_folder(directory, image_size=None, color_mode=None, class_names=N
 def read_image_folder_like(directory, image_shape, class_names, image_size=None):
     """A test folder read to match training images of `image_shape` `(H, W, C)` and their `class_names`:
     in their colour mode, and their size (resized to `image_size` when given, else it must be theirs)."""
-    images = read_image_folder(directory, image_size, "grayscale" if image_shape[-1] == 1 else "rgb", class_names)
+    images = read_image_folder(directory, image_size, color_mode_of(image_shape), class_names)
     if images.images.shape[1:] != tuple(image_shape):
         raise DataError(
             f"The images in {directory} are {images.images.shape[1:3]} but the training images are "

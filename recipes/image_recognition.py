@@ -344,9 +344,8 @@ def image_paths(images):
 
 def read_image_files(paths, image_shape):
     """Pixels `(N, H, W, C)` of image files (PNG, JPEG, ...), read in the model's color mode and resized to `H x W`."""
-    height, width, channels = image_shape
-    mode = "grayscale" if channels == 1 else "rgb"
-    return np.stack([datasets.load_image_file(path, mode, (height, width)) for path in paths]).astype("float32")
+    mode = datasets.color_mode_of(image_shape)
+    return np.stack([datasets.load_image_file(path, mode, image_shape[:2]) for path in paths]).astype("float32")
 
 
 def pixel_batch(images, image_shape):
