@@ -8,6 +8,7 @@ import keras
 from keras import ops
 
 from layers import core
+from layers.symbolic import TracedOutputSpec
 from layers.validation import check_rate
 
 
@@ -16,7 +17,7 @@ def _one_head(x):
     return ops.expand_dims(x, 2)
 
 
-class SingleHeadAttention(keras.layers.Layer):
+class SingleHeadAttention(TracedOutputSpec, keras.layers.Layer):
     """Attention with one head: ``context_i = sum_j softmax_j(score(q_i, k_j)) v_j``.
 
     Subclasses implement ``score(query, key) -> (batch, T_q, T_k)``. Those whose

@@ -12,6 +12,7 @@ import math
 import keras
 from keras import ops
 
+from layers.symbolic import TracedOutputSpec
 from layers.validation import check_positive_int
 
 
@@ -54,7 +55,7 @@ def _check_rank(layer, input_shape, ranks):
         )
 
 
-class _ChannelLayer(keras.layers.Layer):
+class _ChannelLayer(TracedOutputSpec, keras.layers.Layer):
     """Shared plumbing: the output has the input's shape and keeps its mask (sequences `(batch, T, C)`)."""
 
     def __init__(self, **kwargs):

@@ -6,6 +6,7 @@ import keras
 from keras import ops
 
 from layers import core
+from layers.symbolic import TracedOutputSpec
 from layers.validation import check_positive_int, check_rate
 
 
@@ -25,7 +26,7 @@ def _pad_mask_to(mask, length):
 
 
 @keras.saving.register_keras_serializable(package="layers")
-class MultiHeadAttention(keras.layers.Layer):
+class MultiHeadAttention(TracedOutputSpec, keras.layers.Layer):
     """Multi-head attention (Vaswani et al., 2017, Section 3.2).
 
     ``head_h = softmax(Q W_h^Q (K W_h^K)^T / sqrt(d_k)) V W_h^V`` for

@@ -4,11 +4,12 @@ import keras
 from keras import ops
 
 from layers import core
+from layers.symbolic import TracedOutputSpec
 from layers.validation import check_positive_int
 
 
 @keras.saving.register_keras_serializable(package="layers")
-class AttentionPooling(keras.layers.Layer):
+class AttentionPooling(TracedOutputSpec, keras.layers.Layer):
     """Pools `(batch, T, d)` into `(batch, d)` with learned attention weights.
 
     Without `units` (Zhou et al., 2016, Eq. 9-11):

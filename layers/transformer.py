@@ -3,10 +3,11 @@
 import keras
 
 from layers.multi_head import MultiHeadAttention
+from layers.symbolic import TracedOutputSpec
 from layers.validation import check_positive_int, check_rate
 
 
-class _TransformerBlock(keras.layers.Layer):
+class _TransformerBlock(TracedOutputSpec, keras.layers.Layer):
     """What the encoder and decoder blocks share: arguments, sublayer factories,
     the residual connection and the feed-forward net."""
 

@@ -470,6 +470,78 @@ def test_implicit_keras_mask_equals_explicit_mask(rng):
     np.testing.assert_allclose(to_numpy(model(tokens)), to_numpy(explicit), **TOLERANCE)
 
 
+# Each layer, the shapes (without batch) of the tensors it is called on, and a call asking for every output.
+SYMBOLIC_CALLS = {
+    "SqueezeExcitation": (
+        lambda: layers.SqueezeExcitation(ratio=4), [(6, 5, 16)], lambda layer, x: layer(x, return_attention_scores=True)
+    ),
+    "EfficientChannelAttention": (
+        layers.EfficientChannelAttention, [(7, 16)], lambda layer, x: layer(x, return_attention_scores=True)
+    ),
+    "CBAM": (
+        lambda: layers.CBAM(ratio=4, kernel_size=3), [(6, 5, 16)], lambda layer, x: layer(x, return_attention_scores=True)
+    ),
+    "AttentionPooling": (
+        lambda: layers.AttentionPooling(units=5), [(7, 8)], lambda layer, x: layer(x, return_attention_scores=True)
+    ),
+    "AdditiveAttention": (
+        lambda: layers.AdditiveAttention(units=6),
+        [(4, 8), (7, 5)],
+        lambda layer, q, v: layer(q, v, use_causal_mask=True, return_attention_scores=True),
+    ),
+    "DotProductAttention": (
+        lambda: layers.DotProductAttention("general"),
+        [(4, 8), (7, 8)],
+        lambda layer, q, v: layer(q, v, return_attention_scores=True),
+    ),
+    "MultiHeadAttention": (
+        lambda: layers.MultiHeadAttention(2, 4, output_dim=6),
+        [(4, 8), (7, 5)],
+        lambda layer, q, v: layer(q, v, return_attention_scores=True),
+    ),
+    "MultiHeadAttention with a cache": (
+        lambda: layers.MultiHeadAttention(2, 4),
+        [(2, 8), (2, 8), (2, 3, 2, 4)],
+        lambda layer, q, v, cache: layer(q, v, cache=cache, return_attention_scores=True),
+    ),
+    "TransformerEncoderBlock": (
+        lambda: layers.TransformerEncoderBlock(2, 16),
+        [(5, 8)],
+        lambda layer, x: layer(x, use_causal_mask=True, return_attention_scores=True),
+    ),
+    "TransformerDecoderBlock": (
+        lambda: layers.TransformerDecoderBlock(2, 16),
+        [(5, 8), (7, 8)],
+        lambda layer, x, memory: layer(x, memory, return_attention_scores=True),
+    ),
+    "TransformerDecoderBlock with a cache": (
+        lambda: layers.TransformerDecoderBlock(2, 16),
+        [(1, 8), (7, 8), (2, 3, 2, 4)],
+        lambda layer, x, memory, cache: layer(x, memory, self_attention_cache=cache, return_attention_scores=True),
+    ),
+    "LuongDecoder": (
+        lambda: layers.LuongDecoder(6),
+        [(4, 5), (7, 6)],
+        lambda layer, x, memory: layer(x, memory, return_state=True, return_attention_scores=True),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SYMBOLIC_CALLS))
+def test_a_functional_model_returns_every_output_of_the_eager_call(rng, name):
+    make, shapes, call = SYMBOLIC_CALLS[name]
+    layer = make()
+    arrays = [random(rng, 2, *shape) for shape in shapes]
+    eager = keras.tree.flatten(call(layer, *arrays))
+    inputs = [keras.Input(shape) for shape in shapes]
+    symbolic = keras.tree.flatten(call(layer, *inputs))
+    assert [tuple(t.shape) for t in symbolic] == [(None,) + tuple(t.shape[1:]) for t in eager]
+    outputs = keras.tree.flatten(keras.Model(inputs, symbolic)(arrays))
+    assert len(outputs) == len(eager) > 1
+    for output, expected in zip(outputs, eager):
+        np.testing.assert_allclose(to_numpy(output), to_numpy(expected), **TOLERANCE)
+
+
 LAYER_FACTORIES = {
     "AdditiveAttention": lambda: layers.AdditiveAttention(8, use_bias=False, dropout=0.1),
     "DotProductAttention": lambda: layers.DotProductAttention("concat", units=6),
