@@ -1,7 +1,7 @@
 """Attention over the channels (and positions) of feature maps: SE, ECA, CBAM.
 
 All take channels-last feature maps. `SqueezeExcitation` and
-`EfficientChannelAttention` accept any number of spatial axes
+`EfficientChannelAttention` accept one to three spatial axes
 (`(batch, ..., channels)`, e.g. images or sequences); `CBAM` takes images
 `(batch, height, width, channels)`. Each returns the rescaled features and, with
 `return_attention_scores=True`, the attention weights it applied.
@@ -29,6 +29,16 @@ def _global_average(inputs, mask=None):
         )
     weights = ops.expand_dims(ops.cast(mask, inputs.dtype), -1)
     return ops.sum(inputs * weights, axis=axes) / ops.maximum(ops.sum(weights, axis=axes), 1.0)
+
+
+def _global_max(inputs, mask=None):
+    """Max over every axis but batch and channels; over the positions `mask` keeps when it is given
+    (the masked ones take the minimum, so they never win)."""
+    axes = tuple(range(1, len(inputs.shape) - 1))
+    if mask is not None:
+        kept = ops.expand_dims(ops.cast(mask, "bool"), -1)
+        inputs = ops.where(kept, inputs, ops.min(inputs, axis=axes, keepdims=True))
+    return ops.max(inputs, axis=axes)
 
 
 def _per_channel(weights, rank):
@@ -208,6 +218,9 @@ class CBAM(_ChannelLayer):
     pooling over channels and a `kernel_size` x `kernel_size` convolution with
     zero padding; ``F'' = M_s * F'``.
 
+    With a pixel mask, AvgPool and MaxPool read the kept pixels only, and the
+    masked pixels' descriptors are zeros, as the convolution's padding is.
+
     Paper: Woo, Park, Lee, Kweon, "CBAM: Convolutional Block Attention Module", ECCV 2018.
 
     Args:
@@ -217,6 +230,8 @@ class CBAM(_ChannelLayer):
 
     Call arguments:
         inputs: `(batch, H, W, C)`.
+        mask: `(batch, H, W)`, the pixels to attend over (default: the implicit
+            Keras mask, if any).
         return_attention_scores: also return both attention maps.
 
     Returns:
@@ -254,12 +269,14 @@ class CBAM(_ChannelLayer):
     def _shared_mlp(self, descriptor):
         return self.expand(self.reduce(descriptor))
 
-    def call(self, inputs, return_attention_scores=False):
+    def call(self, inputs, mask=None, return_attention_scores=False):
         channel = ops.sigmoid(
-            self._shared_mlp(ops.mean(inputs, axis=(1, 2))) + self._shared_mlp(ops.max(inputs, axis=(1, 2)))
+            self._shared_mlp(_global_average(inputs, mask)) + self._shared_mlp(_global_max(inputs, mask))
         )
         refined = inputs * _per_channel(channel, 4)
         descriptors = ops.stack([ops.mean(refined, axis=-1), ops.max(refined, axis=-1)], axis=-1)
+        if mask is not None:
+            descriptors = descriptors * ops.expand_dims(ops.cast(mask, descriptors.dtype), -1)
         kernel = ops.cast(self.spatial_kernel, descriptors.dtype)
         spatial = ops.sigmoid(ops.conv(descriptors, kernel, padding="same")[..., 0])
         outputs = refined * ops.expand_dims(spatial, -1)

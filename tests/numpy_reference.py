@@ -184,18 +184,22 @@ def eca(x, kernel):
     return x * s.reshape((len(x),) + (1,) * (x.ndim - 2) + (-1,)), s
 
 
-def cbam(x, w1, b1, w2, b2, spatial_kernel):
+def cbam(x, w1, b1, w2, b2, spatial_kernel, mask=None):
     """Woo et al. 2018: channel attention from avg- and max-pooled descriptors through one MLP,
-    then spatial attention from a convolution over the channel-wise mean and max maps."""
+    then spatial attention from a convolution over the channel-wise mean and max maps. With a
+    `(batch, H, W)` mask, the pools read the kept pixels only and masked pixels' maps are zeros."""
     def mlp(z):
         return np.maximum(z @ w1 + b1, 0) @ w2 + b2
 
-    channel = sigmoid(mlp(x.mean(axis=(1, 2))) + mlp(x.max(axis=(1, 2))))
+    kept = np.ones(x.shape[:3], bool) if mask is None else mask
+    average = np.stack([image[keep].mean(axis=0) for image, keep in zip(x, kept)])
+    maximum = np.stack([image[keep].max(axis=0) for image, keep in zip(x, kept)])
+    channel = sigmoid(mlp(average) + mlp(maximum))
     refined = x * channel[:, None, None, :]
     spatial = np.zeros(x.shape[:3])
     for b in range(len(x)):
         for c, pooled in enumerate((refined[b].mean(axis=-1), refined[b].max(axis=-1))):
-            spatial[b] += correlate_same(pooled, spatial_kernel[:, :, c, 0])
+            spatial[b] += correlate_same(pooled * kept[b], spatial_kernel[:, :, c, 0])
     spatial = sigmoid(spatial)
     return refined * spatial[..., None], channel, spatial
 

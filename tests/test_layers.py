@@ -390,15 +390,22 @@ def test_channel_attention_pools_only_the_real_steps_of_a_masked_sequence(rng, m
     np.testing.assert_allclose(to_numpy(implicit), to_numpy(explicit), **TOLERANCE)
 
 
+@pytest.mark.parametrize("masked", [False, True])
 @pytest.mark.parametrize("kernel_size", [7, 3])
-def test_cbam_matches_numpy(rng, kernel_size):
+def test_cbam_matches_numpy(rng, kernel_size, masked):
     x = random(rng, 2, 6, 5, 16)
+    mask = None
+    if masked:
+        mask = rng.random((2, 6, 5)) < 0.6
+        mask[:, 0, 0] = True
     layer = layers.CBAM(ratio=4, kernel_size=kernel_size)
     layer.build(x.shape)
     randomize_weights(rng, layer)
-    y, channel, spatial = layer(x, return_attention_scores=True)
+    y, channel, spatial = layer(x, mask=mask, return_attention_scores=True)
     expected_y, expected_channel, expected_spatial = ref.cbam(
-        x, *values(layer.reduce.kernel, layer.reduce.bias, layer.expand.kernel, layer.expand.bias, layer.spatial_kernel)
+        x,
+        *values(layer.reduce.kernel, layer.reduce.bias, layer.expand.kernel, layer.expand.bias, layer.spatial_kernel),
+        mask=mask,
     )
     np.testing.assert_allclose(to_numpy(channel), expected_channel, **TOLERANCE)
     np.testing.assert_allclose(to_numpy(spatial), expected_spatial, **TOLERANCE)
