@@ -7,7 +7,7 @@ from layers.validation import check_positive_int
 
 
 def _pair(value, name):
-    pair = (value, value) if isinstance(value, int) else tuple(value)
+    pair = tuple(value) if isinstance(value, (list, tuple)) else (value, value)
     if len(pair) != 2:
         raise ValueError(f"`{name}` must be an int or a pair of ints; received {name}={value!r}.")
     check_positive_int(**{f"{name}[0]": pair[0], f"{name}[1]": pair[1]})

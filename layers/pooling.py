@@ -56,6 +56,11 @@ class AttentionPooling(TracedOutputSpec, keras.layers.Layer):
         self.supports_masking = True
 
     def build(self, input_shape):
+        if len(input_shape) != 3:
+            raise ValueError(
+                f"AttentionPooling pools sequences `(batch, T, d)`; received shape {tuple(input_shape)}. "
+                "Reshape feature maps `(batch, H, W, d)` to `(batch, H * W, d)` first."
+            )
         width = input_shape[-1]
         if self.units is not None:
             self.kernel = self.add_weight(

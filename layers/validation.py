@@ -1,5 +1,16 @@
 """Argument checks shared by constructors: one message per kind of mistake."""
 
+import numbers
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_number(value):
+    """Whether `value` is a real number (not a bool, a string or None)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
 
 def check_positive_int(optional=False, **values):
     """Raises `ValueError` naming the first argument that is not a positive integer.
@@ -9,7 +20,7 @@ def check_positive_int(optional=False, **values):
     for name, value in values.items():
         if optional and value is None:
             continue
-        if not isinstance(value, int) or value < 1:
+        if not _is_int(value) or value < 1:
             allowed = "a positive integer or None" if optional else "a positive integer"
             raise ValueError(f"`{name}` must be {allowed}; received {name}={value!r}.")
 
@@ -17,12 +28,12 @@ def check_positive_int(optional=False, **values):
 def check_non_negative_int(**values):
     """Raises `ValueError` naming the first argument that is not an integer >= 0."""
     for name, value in values.items():
-        if not isinstance(value, int) or value < 0:
+        if not _is_int(value) or value < 0:
             raise ValueError(f"`{name}` must be a non-negative integer; received {name}={value!r}.")
 
 
 def check_rate(**values):
     """Raises `ValueError` naming the first argument outside [0, 1)."""
     for name, value in values.items():
-        if not 0.0 <= value < 1.0:
-            raise ValueError(f"`{name}` must be in [0, 1); received {name}={value}.")
+        if not (is_number(value) and 0.0 <= value < 1.0):
+            raise ValueError(f"`{name}` must be in [0, 1); received {name}={value!r}.")

@@ -22,7 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 import zoo
-from layers.validation import check_non_negative_int, check_positive_int, check_rate
+from layers.validation import check_non_negative_int, check_positive_int, check_rate, is_number
 from recipes import data as datasets
 from recipes import optimization
 from recipes.attention_logging import ATTENTION_LOG_DIR, AttentionMapLogger, image_summaries
@@ -94,17 +94,17 @@ class Config:
         self.check_image_folder_settings()
         if self.optimizer not in optimization.OPTIMIZERS:
             raise ValueError(f"Unknown optimizer {self.optimizer!r}; choose one of {optimization.OPTIMIZERS}.")
-        if not 0.0 < self.validation_fraction < 1.0:
+        if not (is_number(self.validation_fraction) and 0.0 < self.validation_fraction < 1.0):
             raise ValueError(f"`validation_fraction` must be in (0, 1); received {self.validation_fraction}.")
         check_positive_int(batch_size=self.batch_size, epochs=self.epochs)
         check_positive_int(optional=True, max_train_examples=self.max_train_examples, max_eval_examples=self.max_eval_examples)
         check_non_negative_int(attention_probes=self.attention_probes, crop_padding=self.crop_padding)
-        if not self.learning_rate > 0:
+        if not (is_number(self.learning_rate) and self.learning_rate > 0):
             raise ValueError(f"`learning_rate` must be positive; received {self.learning_rate!r}.")
-        if not self.weight_decay >= 0:
+        if not (is_number(self.weight_decay) and self.weight_decay >= 0):
             raise ValueError(f"`weight_decay` must be non-negative; received {self.weight_decay!r}.")
         check_rate(momentum=self.momentum, warmup_fraction=self.warmup_fraction, label_smoothing=self.label_smoothing)
-        if not 0.0 <= self.random_erasing <= 1.0:
+        if not (is_number(self.random_erasing) and 0.0 <= self.random_erasing <= 1.0):
             raise ValueError(f"`random_erasing` is a probability, in [0, 1]; received {self.random_erasing!r}.")
         if self.horizontal_flip is None:
             self.horizontal_flip = FLIP_BY_DEFAULT[self.dataset] if self.train_dir is None else False
@@ -199,10 +199,22 @@ def make_dataset(data, config, *, training):
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
-def channel_statistics(images):
-    """Per-channel mean and variance of uint8 images `(N, H, W, C)`, in pixel units."""
-    pixels = images.reshape(-1, images.shape[-1]).astype("float64")
-    return pixels.mean(axis=0), pixels.var(axis=0)
+def channel_statistics(images, block=1024):
+    """Per-channel mean and variance of uint8 images `(N, H, W, C)`, in pixel units.
+
+    ``var = E[x^2] - E[x]^2`` from sums taken `block` images at a time: a float64
+    copy of the whole set would take 8 times its memory. The sums of integer
+    pixels are exact in float64 (below 2^53 up to 10^11 pixels per channel).
+    """
+    channels = images.shape[-1]
+    sums, squares = np.zeros(channels), np.zeros(channels)
+    for start in range(0, len(images), block):
+        pixels = images[start : start + block].reshape(-1, channels).astype("float64")
+        sums += pixels.sum(axis=0)
+        squares += np.square(pixels).sum(axis=0)
+    count = images.size // channels
+    mean = sums / count
+    return mean, squares / count - np.square(mean)
 
 
 # ---------------------------------------------------------------- model

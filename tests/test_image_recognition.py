@@ -192,6 +192,16 @@ def test_random_erasing_follows_zhong_et_al_algorithm_1(rng):
     assert abs(pixels.mean() - 127.5) < 5 and np.bincount(pixels.astype(int), minlength=256).max() < 3 * pixels.size / 256
 
 
+@pytest.mark.parametrize("channels", [1, 3])
+def test_channel_statistics_match_numpy_in_blocks_of_any_size(rng, channels):
+    images = rng.integers(0, 256, size=(50, 6, 5, channels), dtype=np.uint8)
+    pixels = images.reshape(-1, channels).astype("float64")
+    for block in (1, 7, 50, 1024):
+        mean, variance = ir.channel_statistics(images, block=block)
+        np.testing.assert_allclose(mean, pixels.mean(axis=0), rtol=1e-12)
+        np.testing.assert_allclose(variance, pixels.var(axis=0), rtol=1e-12)
+
+
 def test_flip_default_follows_the_dataset():
     assert ir.Config(dataset="fashion_mnist").horizontal_flip is True
     assert ir.Config(dataset="mnist").horizontal_flip is False  # a mirrored digit is not a digit
@@ -212,6 +222,11 @@ def test_bad_config_values_are_explained():
     with pytest.raises(ValueError, match=r"`random_erasing` is a probability, in \[0, 1\]; received 1.5"):
         ir.Config(random_erasing=1.5)
     assert ir.Config(random_erasing=1.0).random_erasing == 1.0
+    for field in ("learning_rate", "weight_decay", "random_erasing", "validation_fraction", "momentum"):
+        with pytest.raises(ValueError, match=rf"`{field}` (must|is) .*; received .*None"):  # `--set {field}=null`
+            ir.Config(**{field: None})
+    with pytest.raises(ValueError, match=r"`learning_rate` must be positive; received '0.1'"):
+        ir.Config(learning_rate="0.1")
     with pytest.raises(ValueError, match=r"Give both `train_dir` and `test_dir`"):
         ir.Config(train_dir="photos/train")
     with pytest.raises(ValueError, match=r"`image_size` and `color_mode` apply to image folders"):

@@ -595,6 +595,9 @@ def test_config_round_trips(name):
     (lambda: layers.CBAM(kernel_size=0), "kernel_size"),
     (lambda: layers.CBAM(kernel_size=6), "`kernel_size` must be odd"),
     (lambda: layers.PatchEmbedding((4, 0), 8), "patch_size"),
+    (lambda: layers.PatchEmbedding(16.0, 8), r"`patch_size\[0\]` must be a positive integer; received patch_size\[0\]=16.0"),
+    (lambda: layers.PatchEmbedding(True, 8), "patch_size"),
+    (lambda: layers.PatchEmbedding((4, 4, 4), 8), "`patch_size` must be an int or a pair of ints"),
     (lambda: layers.PositionEmbedding2D(7, num_prefix_tokens=-1), "num_prefix_tokens"),
 ])
 def test_bad_arguments_name_the_argument(make, argument):
@@ -611,6 +614,8 @@ def test_shape_errors_are_clear(rng):
         layers.LuongDecoder(4, num_layers=2)(random(rng, 1, 2, 3), random(rng, 1, 3, 4), initial_state=[random(rng, 1, 4)])
     with pytest.raises(ValueError, match="query width 4 and key width 6"):
         layers.DotProductAttention("dot")(random(rng, 1, 2, 4), random(rng, 1, 3, 6))
+    with pytest.raises(ValueError, match=r"AttentionPooling pools sequences `\(batch, T, d\)`; received shape \(1, 3, 3, 4\)"):
+        layers.AttentionPooling()(random(rng, 1, 3, 3, 4))
     with pytest.raises(ValueError, match="not divisible by num_heads=3"):
         layers.TransformerEncoderBlock(3, 8)(random(rng, 1, 2, 8))
     with pytest.raises(ValueError, match="attention_mask"):

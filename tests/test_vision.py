@@ -103,6 +103,9 @@ def test_option_a_shortcut_subsamples_and_zero_pads(rng):
     ("resnet20", {"depth": 21}, "6n \\+ 2"),
     ("resnet20", {"attention": "gather-excite"}, "attention"),
     ("vit_small_images", {"input_shape": (30, 30, 1)}, "Image height 30 is not divisible by the patch size 4"),
+    ("resnet50", {"blocks": 3}, r"`blocks` must give the number of blocks of each of the 4 stages.*received blocks=3"),
+    ("resnet50", {"blocks": (3, 4)}, r"4 stages.*received blocks=\(3, 4\)"),
+    ("se_resnet50", {"blocks": (3, 4, True, 3)}, r"`blocks\[2\]` must be a positive integer"),
 ])
 def test_bad_arguments_are_explained(name, overrides, message):
     with pytest.raises(ValueError, match=message):

@@ -144,6 +144,11 @@ def bottleneck_resnet(
     (Woo et al., Table 4), ECA-ResNet-50 25.56M (Wang et al., Table 2).
     """
     _check_attention(attention)
+    if not isinstance(blocks, (list, tuple)) or len(blocks) != 4:
+        raise ValueError(
+            f"`blocks` must give the number of blocks of each of the 4 stages, e.g. (3, 4, 6, 3) for ResNet-50; "
+            f"received blocks={blocks!r}."
+        )
     check_positive_int(reduction=reduction, num_classes=num_classes, **{f"blocks[{i}]": n for i, n in enumerate(blocks)})
     images = keras.Input(shape=input_shape, name="images")
     x = _conv_bn(images, 64, 7, 2, "stem")
