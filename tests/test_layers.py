@@ -535,7 +535,7 @@ SYMBOLIC_CALLS = {
 
 
 @pytest.mark.parametrize("name", sorted(SYMBOLIC_CALLS))
-def test_a_functional_model_returns_every_output_of_the_eager_call(rng, name):
+def test_a_functional_model_returns_every_output_of_the_eager_call(rng, name, tmp_path):
     make, shapes, call = SYMBOLIC_CALLS[name]
     layer = make()
     arrays = [random(rng, 2, *shape) for shape in shapes]
@@ -543,7 +543,8 @@ def test_a_functional_model_returns_every_output_of_the_eager_call(rng, name):
     inputs = [keras.Input(shape) for shape in shapes]
     symbolic = keras.tree.flatten(call(layer, *inputs))
     assert [tuple(t.shape) for t in symbolic] == [(None,) + tuple(t.shape[1:]) for t in eager]
-    outputs = keras.tree.flatten(keras.Model(inputs, symbolic)(arrays))
+    keras.Model(inputs, symbolic).save(tmp_path / "model.keras")
+    outputs = keras.tree.flatten(keras.saving.load_model(tmp_path / "model.keras")(arrays))
     assert len(outputs) == len(eager) > 1
     for output, expected in zip(outputs, eager):
         np.testing.assert_allclose(to_numpy(output), to_numpy(expected), **TOLERANCE)
