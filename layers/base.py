@@ -134,8 +134,9 @@ class SingleHeadAttention(TracedOutputSpec, keras.layers.Layer):
         context, weights = core.attend(scores, _one_head(value), mask, dropout=self._dropout_layer, training=training)
         return ops.squeeze(context, 2), ops.squeeze(weights, 1)
 
-    def compute_mask(self, query, value, key=None, query_mask=None, value_mask=None, **kwargs):
-        return query_mask
+    def compute_mask(self, query, previous_mask=None):
+        """The output keeps the query's implicit mask (Keras passes the first input's)."""
+        return previous_mask
 
     def compute_output_shape(self, query_shape, value_shape, key_shape=None, **kwargs):
         return tuple(query_shape[:-1]) + (value_shape[-1],)

@@ -214,8 +214,9 @@ class MultiHeadAttention(TracedOutputSpec, keras.layers.Layer):
         results = (output,) + ((cache,) if cache is not None else ()) + ((weights,) if return_attention_scores else ())
         return results if len(results) > 1 else output
 
-    def compute_mask(self, query, value, key=None, query_mask=None, value_mask=None, **kwargs):
-        return query_mask
+    def compute_mask(self, query, previous_mask=None):
+        """The output keeps the query's implicit mask (Keras passes the first input's)."""
+        return previous_mask
 
     def compute_output_shape(self, query_shape, value_shape, key_shape=None, **kwargs):
         return tuple(query_shape[:-1]) + (self.output_dim or query_shape[-1],)

@@ -550,6 +550,24 @@ def test_a_functional_model_returns_every_output_of_the_eager_call(rng, name, tm
         np.testing.assert_allclose(to_numpy(output), to_numpy(expected), **TOLERANCE)
 
 
+@pytest.mark.parametrize("make", [
+    lambda: layers.MultiHeadAttention(2, 4),
+    lambda: layers.AdditiveAttention(units=6),
+    lambda: layers.DotProductAttention("general"),
+])
+def test_the_output_keeps_the_padding_mask_of_the_query(rng, make):
+    tokens = rng.integers(1, 30, size=(3, 6))
+    tokens[1, 3:] = 0
+    tokens[2, 1:] = 0
+    inputs = keras.Input((None,), dtype="int32")
+    x = keras.layers.Embedding(30, 8, mask_zero=True)(inputs)
+    attended = make()(x, x)
+    states, pooled = keras.Model(inputs, [attended, keras.layers.GlobalAveragePooling1D()(attended)])(tokens)
+    real = (tokens != 0)[..., None]
+    expected = (to_numpy(states) * real).sum(axis=1) / real.sum(axis=1)
+    np.testing.assert_allclose(to_numpy(pooled), expected, **TOLERANCE)
+
+
 LAYER_FACTORIES = {
     "AdditiveAttention": lambda: layers.AdditiveAttention(8, use_bias=False, dropout=0.1),
     "DotProductAttention": lambda: layers.DotProductAttention("concat", units=6),
