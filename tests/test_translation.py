@@ -325,3 +325,6 @@ def test_translate_and_cli_use_the_run(finished_run, capsys):
     assert capsys.readouterr().out.strip()
     assert cli.main(["evaluate", result.run_dir]) == 0
     assert "test_bleu" in json.loads(capsys.readouterr().out)
+    for beam_size in ("0", "-2"):
+        assert cli.main(["translate", result.run_dir, "Hallo.", "--beam-size", beam_size]) == 2
+        assert f"`beam_size` must be a positive integer or None; received beam_size={beam_size}" in capsys.readouterr().err
