@@ -67,14 +67,21 @@ def test_unknown_override_lists_valid_arguments():
         zoo.build("transformer_classifier_tiny", hiden_dim=64)
 
 
-@pytest.mark.parametrize("override, message", [
-    ({"num_heads": 3}, "not divisible by num_heads=3"),
-    ({"pooling": "max"}, "pooling"),
-    ({"num_layers": 0}, "num_layers"),
+@pytest.mark.parametrize("name, override, message", [
+    ("transformer_classifier_tiny", {"num_heads": 3}, "not divisible by num_heads=3"),
+    ("transformer_classifier_tiny", {"pooling": "max"}, "pooling"),
+    ("transformer_classifier_tiny", {"num_layers": 0}, "`num_layers` must be a positive integer; received num_layers=0"),
+    ("transformer_classifier_tiny", {"hidden_dim": 0}, "received hidden_dim=0"),
+    ("transformer_classifier_tiny", {"dropout": 1.5}, r"`dropout` must be in \[0, 1\); received dropout=1.5"),
+    ("bilstm_attention", {"attention_units": 0}, "received attention_units=0"),
+    ("bilstm_attention", {"lstm_dropout": 1.5}, "received lstm_dropout=1.5"),
+    ("transformer_tiny", {"intermediate_dim": 0}, "received intermediate_dim=0"),
+    ("seq2seq_bahdanau", {"decoder_units": 0}, "received decoder_units=0"),
+    ("seq2seq_luong", {"dropout": -0.1}, "received dropout=-0.1"),
 ])
-def test_invalid_override_values_are_explained(override, message):
+def test_invalid_override_values_are_explained(name, override, message):
     with pytest.raises(ValueError, match=message):
-        zoo.build("transformer_classifier_tiny", **override)
+        zoo.build(name, **override)
 
 
 def test_registering_a_name_twice_is_refused():

@@ -3,7 +3,7 @@
 import keras
 
 import layers
-from layers.validation import check_positive_int
+from layers.validation import check_positive_int, check_rate
 from zoo.registry import register
 
 TASK = "text-classification"
@@ -43,6 +43,8 @@ def bilstm_attention(
     `sequence_length=None` accepts any length; token id 0 is padding.
     """
     check_positive_int(vocab_size=vocab_size, num_classes=num_classes, embedding_dim=embedding_dim, lstm_units=lstm_units)
+    check_positive_int(optional=True, sequence_length=sequence_length, attention_units=attention_units)
+    check_rate(embedding_dropout=embedding_dropout, lstm_dropout=lstm_dropout, dropout=dropout)
     tokens = _token_input(sequence_length)
     x = keras.layers.Embedding(vocab_size, embedding_dim, mask_zero=True, name="embedding")(tokens)
     x = keras.layers.Dropout(embedding_dropout, name="embedding_dropout")(x)
@@ -81,7 +83,16 @@ def transformer_classifier(
     `layers.AttentionPooling`. `sequence_length` is the longest input the
     position table covers; token id 0 is padding. Outputs logits.
     """
-    check_positive_int(vocab_size=vocab_size, sequence_length=sequence_length, num_classes=num_classes, num_layers=num_layers)
+    check_positive_int(
+        vocab_size=vocab_size,
+        sequence_length=sequence_length,
+        num_classes=num_classes,
+        hidden_dim=hidden_dim,
+        num_layers=num_layers,
+        num_heads=num_heads,
+        intermediate_dim=intermediate_dim,
+    )
+    check_rate(dropout=dropout)
     if pooling not in POOLINGS:
         raise ValueError(f"`pooling` must be one of {POOLINGS}; received pooling={pooling!r}.")
     tokens = _token_input()

@@ -14,7 +14,7 @@ import keras
 from keras import ops
 
 import layers
-from layers.validation import check_positive_int
+from layers.validation import check_positive_int, check_rate
 from zoo.registry import register
 
 TASK = "translation"
@@ -67,8 +67,11 @@ def transformer(
         target_vocab_size=target_vocab_size,
         hidden_dim=hidden_dim,
         num_layers=num_layers,
+        num_heads=num_heads,
+        intermediate_dim=intermediate_dim,
         max_length=max_length,
     )
+    check_rate(dropout=dropout)
     if shared_embeddings and source_vocab_size != target_vocab_size:
         raise ValueError(
             "`shared_embeddings=True` needs one vocabulary: source_vocab_size and target_vocab_size must be equal; "
@@ -198,7 +201,10 @@ def seq2seq_bahdanau(
         target_vocab_size=target_vocab_size,
         embedding_dim=embedding_dim,
         encoder_units=encoder_units,
+        decoder_units=decoder_units,
+        attention_units=attention_units,
     )
+    check_rate(dropout=dropout)
     tokens, x = _source_embedding(source_vocab_size, embedding_dim, dropout)
     annotations, _, backward_state = keras.layers.Bidirectional(
         keras.layers.GRU(encoder_units, return_sequences=True, return_state=True, reset_after=False),
@@ -240,6 +246,7 @@ def seq2seq_luong(
         units=units,
         num_layers=num_layers,
     )
+    check_rate(dropout=dropout)
     tokens, x = _source_embedding(source_vocab_size, embedding_dim, dropout)
     states = []
     for index in range(num_layers):
