@@ -44,6 +44,10 @@ def check_model_task(model, task):
         raise ValueError(f"Unknown {task} model {model!r}; choose one of {choices}.")
 
 
+# Where and how verbosely a run trains, not what it trains: a resumed run may change them.
+NOT_COMPARED_ON_RESUME = frozenset({"run_dir", "verbose"})
+
+
 @dataclasses.dataclass(frozen=True)
 class RunDirectory:
     path: Path
@@ -65,6 +69,8 @@ class RunDirectory:
         A setting the stored configuration lacks (an option added to the
         recipe after the run started) counts as the same when `config` holds
         its value from `defaults`; the stored configuration is then completed.
+        `NOT_COMPARED_ON_RESUME` may differ (a moved run directory), and take
+        their new values.
         """
         if self.config_file.exists():
             previous = self.read_config()
@@ -72,8 +78,9 @@ class RunDirectory:
             previous |= {
                 key: config[key] for key in config.keys() - previous.keys() if key in defaults and config[key] == defaults[key]
             }
-            if previous != config:
-                changed = sorted(key for key in config.keys() | previous.keys() if config.get(key) != previous.get(key))
+            compared = (config.keys() | previous.keys()) - NOT_COMPARED_ON_RESUME
+            changed = sorted(key for key in compared if config.get(key) != previous.get(key))
+            if changed:
                 raise RunError(
                     f"{self.path} holds a run with another configuration (differs in: {', '.join(changed)}). "
                     "Use another run directory, or the same settings to resume it."

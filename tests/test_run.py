@@ -22,6 +22,16 @@ def test_missing_history_and_changed_config_are_reported(tmp_path):
     run.start({"model": "a", "epochs": 1})  # same configuration: resumes
 
 
+def test_a_moved_run_resumes_and_records_where_it_is(tmp_path):
+    RunDirectory(tmp_path / "run").start({"model": "a", "run_dir": str(tmp_path / "run"), "verbose": 2})
+    (tmp_path / "run").rename(tmp_path / "moved")
+    moved = RunDirectory(tmp_path / "moved")
+    moved.start({"model": "a", "run_dir": str(tmp_path / "moved") + "/", "verbose": 0})
+    assert moved.read_config() == {"model": "a", "run_dir": str(tmp_path / "moved") + "/", "verbose": 0}
+    with pytest.raises(RunError, match="differs in: model"):
+        moved.start({"model": "b", "run_dir": str(tmp_path / "elsewhere"), "verbose": 0})
+
+
 def test_a_run_started_before_an_option_existed_resumes_only_with_its_default(tmp_path):
     run = RunDirectory(tmp_path / "run")
     run.start({"model": "a", "epochs": 1})
