@@ -104,6 +104,13 @@ class PositionEmbedding(keras.layers.Layer):
         )
 
     def call(self, inputs, start_index=0):
+        length = inputs.shape[-2]
+        if length is not None and isinstance(start_index, int) and start_index + length > self.sequence_length:
+            raise ValueError(
+                f"Positions {start_index}..{start_index + length - 1} are past the table of PositionEmbedding, "
+                f"which covers sequence_length={self.sequence_length} positions (0..{self.sequence_length - 1}); "
+                "build it with a larger `sequence_length`, or pass shorter inputs."
+            )
         shape = ops.shape(inputs)
         table = ops.slice(ops.convert_to_tensor(self.embeddings), (start_index, 0), (shape[-2], shape[-1]))
         return ops.broadcast_to(ops.cast(table, self.compute_dtype), shape)

@@ -87,6 +87,13 @@ class Config:
             value = getattr(self, name)
             if value is not None and not value > 0:
                 raise ValueError(f"`{name}` must be a positive number or None; received {name}={value!r}.")
+        model_config = zoo.default_config(self.model) | self.model_options
+        if model_config.get("position_encoding") == "learned" and model_config["max_length"] < self.max_length:
+            raise ValueError(
+                f"The model's learned position table covers model.max_length={model_config['max_length']} tokens, "
+                f"fewer than the sentences' max_length={self.max_length}; "
+                f"set model.max_length to at least {self.max_length}, or max_length to at most {model_config['max_length']}."
+            )
 
     def to_dict(self):
         return dataclasses.asdict(self)

@@ -155,6 +155,9 @@ def test_position_embedding_matches_table_and_keras_hub(rng):
     np.testing.assert_allclose(to_numpy(ours(x, start_index=2)), to_numpy(theirs(x, start_index=2)))
     with pytest.raises(ValueError, match="sequence_length=9"):
         layers.PositionEmbedding(sequence_length=9).build((2, 10, 4))
+    np.testing.assert_allclose(to_numpy(ours(x, start_index=4))[0], table[4:9])  # the last rows
+    with pytest.raises(ValueError, match=r"Positions 5\.\.9 are past the table .* sequence_length=9 positions \(0\.\.8\)"):
+        ours(x, start_index=5)
 
 
 def test_token_and_position_embedding_matches_keras_hub_and_masks(rng):

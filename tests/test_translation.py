@@ -255,6 +255,10 @@ def test_bad_config_values_are_explained():
         translation.Config(dataset="wmt14")
     with pytest.raises(ValueError, match="label_smoothing"):
         translation.Config(label_smoothing=1.5)
+    learned = {"position_encoding": "learned", "max_length": 64}
+    with pytest.raises(ValueError, match=r"covers model.max_length=64 tokens, fewer than the sentences' max_length=80"):
+        translation.Config(model="transformer_tiny", max_length=80, model_options=learned)
+    translation.Config(model="transformer_tiny", max_length=64, model_options=learned)
 
 
 # ---------------------------------------------------------------- smoke run
