@@ -51,6 +51,7 @@ class _AttentionDecoder(keras.layers.Layer):
         inputs,
         memory,
         *,
+        mask=None,
         initial_state=None,
         memory_mask=None,
         return_state=False,
@@ -59,11 +60,17 @@ class _AttentionDecoder(keras.layers.Layer):
     ):
         projected_memory = self.precompute_memory(memory)
         batch, source_length = ops.shape(memory)[0], ops.shape(memory)[1]
+        real = ops.ones(ops.shape(inputs)[:2], "bool") if mask is None else ops.cast(mask, "bool")
 
         # Keras' TensorFlow `scan` stacks outputs shaped like the carry, so the
         # step's outputs and weights ride in the carry and are read from the stack.
-        def one_step(carry, token_inputs):
+        def one_step(carry, step_inputs):
+            token_inputs, real_step = step_inputs
             outputs, state, weights = self.step(token_inputs, carry[1], memory, projected_memory, memory_mask)
+            # A padded step leaves the state as it was, as Keras' RNN layers do.
+            state = keras.tree.map_structure(
+                lambda new, old: ops.where(ops.expand_dims(real_step, -1), new, old), state, carry[1]
+            )
             carry = (outputs, state, weights)
             return carry, carry
 
@@ -72,7 +79,8 @@ class _AttentionDecoder(keras.layers.Layer):
             self.initial_state(memory, initial_state),
             ops.zeros((batch, source_length), dtype=self.compute_dtype),
         )
-        (_, state, _), (outputs, _, weights) = ops.scan(one_step, first, ops.moveaxis(inputs, 1, 0))
+        steps = (ops.moveaxis(inputs, 1, 0), ops.moveaxis(real, 1, 0))
+        (_, state, _), (outputs, _, weights) = ops.scan(one_step, first, steps)
         results = (ops.moveaxis(outputs, 0, 1),)
         if return_state:
             results += (state,)
@@ -124,6 +132,8 @@ class BahdanauDecoder(_AttentionDecoder):
         memory: encoder annotations `(batch, S, d_h)`.
         initial_state: `[s_0]` with `s_0` of shape `(batch, units)` (the paper's
             ``tanh(W_s h_1_backward)``, computed by the model); zeros if omitted.
+        mask: `(batch, T)` target padding mask; defaults to the implicit Keras
+            mask of `inputs`. A padded step leaves the state unchanged.
         memory_mask: `(batch, S)` source padding mask; defaults to the implicit
             Keras mask of `memory`.
         return_state: also return the final state `[s_T]`.
@@ -202,6 +212,8 @@ class LuongDecoder(_AttentionDecoder):
         initial_state: the LSTM states `[h_1, c_1, ..., h_L, c_L]`, each
             `(batch, units)` (e.g. the encoder's final states); zeros if omitted.
             ``h~_0`` is zero.
+        mask: `(batch, T)` target padding mask; defaults to the implicit Keras
+            mask of `inputs`. A padded step leaves the state unchanged.
         memory_mask: `(batch, S)` source padding mask; defaults to the implicit
             Keras mask of `memory`.
         return_state: also return the final state `[h~_T, h_1, c_1, ..., h_L, c_L]`.
