@@ -1,11 +1,14 @@
 """Callbacks shared by the recipes (checkpoints, resumption, TensorBoard, throughput, hyperparameters), and `fit` with them."""
 
 import json
+import os
 import time
 
 import keras
 import tensorflow as tf
 from tensorboard.plugins.hparams import api as hparams_api
+
+from recipes.run import read_json, write_json
 
 
 class ThroughputMeter(keras.callbacks.Callback):
@@ -71,12 +74,42 @@ class HParamsLogger(keras.callbacks.Callback):
         writer.close()
 
 
-def best_saved_value(run, monitor, mode):
-    """The best `monitor` value in the history of a run with a saved model (`mode`: "max" or "min"); None before."""
-    if not (run.model_file.is_file() and run.history_file.is_file()):
-        return None
-    values = run.read_history().get(monitor)
-    return (max if mode == "max" else min)(values) if values else None
+class BestModelCheckpoint(keras.callbacks.Callback):
+    """Saves the model to `run.model_file` when `monitor` beats the saved model's value (`mode`: "max" or "min").
+
+    The model is written to a temporary file that then replaces `model.keras`,
+    so a process killed while saving leaves the previous best model whole;
+    `run.best_file` then records the saved model's epoch and value. A resumed
+    run compares with that value, not with one logged in the history whose
+    model was never saved. A run saved before `best.json` existed starts from
+    the best value in its history.
+    """
+
+    def __init__(self, run, monitor, mode):
+        super().__init__()
+        self.run, self.monitor, self.mode = run, monitor, mode
+        self.best = self._saved_value()
+
+    def _saved_value(self):
+        if not self.run.model_file.is_file():
+            return None
+        if self.run.best_file.is_file():
+            return read_json(self.run.best_file, what="best-model record")[self.monitor]
+        values = self.run.read_history().get(self.monitor) if self.run.history_file.is_file() else None
+        return (max if self.mode == "max" else min)(values) if values else None
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if self.monitor not in logs:
+            raise ValueError(f"`{self.monitor}` is not in the epoch logs {sorted(logs)}: the best model cannot be picked.")
+        value = float(logs[self.monitor])
+        if self.best is not None and not (value > self.best if self.mode == "max" else value < self.best):
+            return
+        partial = self.run.model_file.with_name("model.partial.keras")
+        self.model.save(partial)
+        os.replace(partial, self.run.model_file)
+        write_json(self.run.best_file, {"epoch": epoch, self.monitor: value})
+        self.best = value
 
 
 def standard_callbacks(
@@ -95,8 +128,8 @@ def standard_callbacks(
     * with `swap_ema_weights` (an optimizer that averages the weights), `SwapEMAWeights`:
       validation, the checkpoint, histograms and loggers see the averaged weights, while
       the backup before it keeps the trained ones, so a resumed run trains on from them;
-    * `ModelCheckpoint` of the best model (by `monitor`) into `run.model_file`; a resumed
-      run starts from the best value saved so far, so its first epoch replaces the
+    * `BestModelCheckpoint` of the best model (by `monitor`) into `run.model_file`; a resumed
+      run starts from the saved model's value, so its first epoch replaces the
       checkpoint only if it is better;
     * `TensorBoard` into the run directory (`train/`, `validation/`): scalars
       including the learning rate and throughput, and weight histograms each epoch;
@@ -109,10 +142,7 @@ def standard_callbacks(
         keras.callbacks.CSVLogger(str(run.history_file), append=True),
         keras.callbacks.BackupAndRestore(str(run.backup_dir)),
         *([keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if swap_ema_weights else []),
-        keras.callbacks.ModelCheckpoint(
-            str(run.model_file), monitor=monitor, mode=mode, save_best_only=True,
-            initial_value_threshold=best_saved_value(run, monitor, mode),
-        ),
+        BestModelCheckpoint(run, monitor, mode),
         keras.callbacks.TensorBoard(str(run.path), histogram_freq=1, write_graph=False),
         HParamsLogger(run.path, config),
         *loggers,

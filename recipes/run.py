@@ -5,6 +5,7 @@
       metrics.json     final metrics
       history.csv      each epoch's logs (loss, metrics, throughput, epoch_seconds), across resumptions
       model.keras      the best model (by validation metric)
+      best.json        the epoch and validation value of model.keras
       vocabulary.txt   tokenizer vocabulary, where the recipe has one (translation with separate
                        vocabularies: source_vocabulary.txt and target_vocabulary.txt)
       labels.txt       class names, one per line, in the order of the model's outputs
@@ -18,6 +19,7 @@ anything else is refused, so a run is never overwritten by accident.
 import csv
 import dataclasses
 import json
+import os
 from pathlib import Path
 
 import keras
@@ -58,6 +60,7 @@ class RunDirectory:
     config_file = property(lambda self: self.path / "config.json")
     metrics_file = property(lambda self: self.path / "metrics.json")
     model_file = property(lambda self: self.path / "model.keras")
+    best_file = property(lambda self: self.path / "best.json")
     vocabulary_file = property(lambda self: self.path / "vocabulary.txt")
     labels_file = property(lambda self: self.path / "labels.txt")
     history_file = property(lambda self: self.path / "history.csv")
@@ -149,7 +152,11 @@ def read_lines(path):
 
 
 def write_json(path, data):
-    Path(path).write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    """Writes `data` to `path` through a temporary file, so a killed process leaves the old file or the new one."""
+    path = Path(path)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(partial, path)
 
 
 def read_json(path, what="file"):

@@ -1,7 +1,12 @@
 """The run directory's files: configuration checks and the training history across resumptions."""
 
+import json
+from pathlib import Path
+
+import keras
 import pytest
 
+from recipes.callbacks import BestModelCheckpoint
 from recipes.run import RunDirectory, RunError
 
 
@@ -60,3 +65,59 @@ def test_hparams_are_the_flattened_config_without_nones():
               "model_options": {"num_heads": 4, "dropout": None}}
     assert hparams_of(config) == {"model": "m", "epochs": 3, "lr": 1e-3, "flip": True, "sizes": "[1, 2]",
                                   "model_options.num_heads": 4}
+
+
+def tiny_model(value):
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1, kernel_initializer="zeros")])
+    model.layers[0].bias.assign([value])
+    return model
+
+
+def saved_bias(run):
+    return float(run.load_model().layers[0].bias.numpy()[0])
+
+
+def test_the_best_model_is_saved_with_its_value_and_a_resumed_run_compares_with_that(tmp_path):
+    run = RunDirectory(tmp_path)
+    checkpoint = BestModelCheckpoint(run, "val_accuracy", "max")
+    for epoch, score in enumerate([0.5, 0.7, 0.6]):
+        checkpoint.set_model(tiny_model(score))
+        checkpoint.on_epoch_end(epoch, {"val_accuracy": score, "loss": 1.0})
+    assert saved_bias(run) == pytest.approx(0.7)
+    assert json.loads(run.best_file.read_text()) == {"epoch": 1, "val_accuracy": 0.7}
+    # Epoch 3 was logged with 0.9, and the process killed before its model was saved.
+    run.history_file.write_text("epoch,val_accuracy\n0,0.5\n1,0.7\n2,0.6\n3,0.9\n")
+    resumed = BestModelCheckpoint(run, "val_accuracy", "max")
+    resumed.set_model(tiny_model(0.8))
+    resumed.on_epoch_end(3, {"val_accuracy": 0.8})
+    assert saved_bias(run) == pytest.approx(0.8)
+    with pytest.raises(ValueError, match=r"`val_accuracy` is not in the epoch logs \['loss'\]"):
+        resumed.on_epoch_end(4, {"loss": 1.0})
+
+
+def test_a_save_killed_halfway_leaves_the_previous_best_model(tmp_path, monkeypatch):
+    run = RunDirectory(tmp_path)
+    checkpoint = BestModelCheckpoint(run, "val_loss", "min")
+    checkpoint.set_model(tiny_model(0.3))
+    checkpoint.on_epoch_end(0, {"val_loss": 2.0})
+    better = tiny_model(0.1)
+
+    def killed_while_writing(path, *args, **kwargs):
+        Path(path).write_bytes(b"PK\x03\x04 half a zip")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(better, "save", killed_while_writing)
+    checkpoint.set_model(better)
+    with pytest.raises(KeyboardInterrupt):
+        checkpoint.on_epoch_end(1, {"val_loss": 1.0})
+    assert saved_bias(run) == pytest.approx(0.3)
+    assert json.loads(run.best_file.read_text()) == {"epoch": 0, "val_loss": 2.0}
+    assert BestModelCheckpoint(run, "val_loss", "min").best == 2.0
+
+
+def test_a_run_saved_before_best_json_starts_from_its_history(tmp_path):
+    run = RunDirectory(tmp_path)
+    assert BestModelCheckpoint(run, "val_bleu", "max").best is None
+    tiny_model(0.0).save(run.model_file)
+    run.history_file.write_text("epoch,val_bleu\n0,10.0\n1,12.5\n1,12.0\n")
+    assert BestModelCheckpoint(run, "val_bleu", "max").best == 12.0  # epoch 1's last record
