@@ -140,8 +140,9 @@ def translation_summaries(sources, references, source_tokens, target_tokens, det
 
     def summaries(inputs, outputs, maps):
         target_in = np.asarray(inputs["target_tokens_in"])
-        emitted = np.argmax(outputs, axis=-1)  # what the model predicts at each target position
-        hypotheses = detokenize(target_in[:, 1:])
+        # What the model predicts at each real target position: its translation, then [END].
+        emitted = np.where(target_in != 0, np.argmax(outputs, axis=-1), 0)
+        hypotheses = detokenize(emitted)
         for i, (source, reference) in enumerate(zip(sources, references)):
             yield f"translation/example_{i}", f"source: {source}\n\nreference: {reference}\n\ntranslation: {hypotheses[i]}"
         for layer, weights in maps.items():

@@ -417,7 +417,8 @@ def own_translation_inputs(model, source_ids, tokenizers, config):
     ids = greedy_ids(model, source_ids, tokenizers, config)
     # A translation ends at [END] (predicted, never read) or at a stray [PAD] an untrained model may write.
     ended = np.cumsum((ids == tokenizers.end_id) | (ids == 0), axis=1) > 0
-    ids = np.where(ended, 0, ids)
+    # The last of `max_length` tokens is read by no step that writes one: the target stays within max_length.
+    ids = np.where(ended, 0, ids)[:, : config.max_length - 1]
     target_in = np.concatenate([np.full((len(ids), 1), tokenizers.start_id, "int32"), ids], axis=1)
     return {"source_tokens": source_ids, "target_tokens_in": target_in}
 

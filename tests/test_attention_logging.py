@@ -70,7 +70,11 @@ def test_attention_pooling_row_per_probe(tmp_path, rng):
 
 WORDS = "ein mann hund frau a man dog woman runs läuft".split()
 TRANSLATION_MODELS = {
-    "transformer_tiny": {"hidden_dim": 16, "intermediate_dim": 32, "num_heads": 2, "num_layers": 1},
+    # Learned positions, exactly as many as the recipe's max_length: an unfinished translation must fit them.
+    "transformer_tiny": {
+        "hidden_dim": 16, "intermediate_dim": 32, "num_heads": 2, "num_layers": 1,
+        "position_encoding": "learned", "max_length": 7,
+    },
     "seq2seq_bahdanau": {"embedding_dim": 8, "encoder_units": 8, "decoder_units": 16, "attention_units": 8},
 }
 
@@ -98,9 +102,9 @@ def test_translation_logs_its_own_translation_and_where_it_looked(name, tmp_path
         if 0 not in generated[i][: len(written) + 1]:  # no stray [PAD]: the recipe's own greedy translation
             assert hypothesis == translation.translate_ids(model, source_ids[i : i + 1], tokenizers, config)[0]
         assert texts[f"translation/example_{i}", 0] == f"source: {source}\n\nreference: {reference}\n\ntranslation: {hypothesis}"
-        target_in = np.array([[tokenizers.start_id, *written]])
+        target_in = np.array([[tokenizers.start_id, *written]])[:, : config.max_length]  # row t writes token t + 1
         _, maps = zoo.attention_maps(model, {"source_tokens": source_ids[i : i + 1], "target_tokens_in": target_in})
-        rows, columns = 1 + len(written), int(np.count_nonzero(source_ids[i]))
+        rows, columns = target_in.shape[1], int(np.count_nonzero(source_ids[i]))
         weights = maps["decoder_0"][1][0] if name == "transformer_tiny" else maps["decoder"][0][None]
         assert np.all(weights[..., columns:] == 0)  # source padding gets no weight: the map can stop at the real tokens
         if name == "transformer_tiny":
