@@ -51,7 +51,7 @@ class _AttentionDecoder(keras.layers.Layer):
         inputs,
         memory,
         *,
-        mask=None,
+        inputs_mask=None,
         initial_state=None,
         memory_mask=None,
         return_state=False,
@@ -60,7 +60,7 @@ class _AttentionDecoder(keras.layers.Layer):
     ):
         projected_memory = self.precompute_memory(memory)
         batch, source_length = ops.shape(memory)[0], ops.shape(memory)[1]
-        real = ops.ones(ops.shape(inputs)[:2], "bool") if mask is None else ops.cast(mask, "bool")
+        real = ops.ones(ops.shape(inputs)[:2], "bool") if inputs_mask is None else ops.cast(inputs_mask, "bool")
 
         # Keras' TensorFlow `scan` stacks outputs shaped like the carry, so the
         # step's outputs and weights ride in the carry and are read from the stack.
@@ -132,8 +132,8 @@ class BahdanauDecoder(_AttentionDecoder):
         memory: encoder annotations `(batch, S, d_h)`.
         initial_state: `[s_0]` with `s_0` of shape `(batch, units)` (the paper's
             ``tanh(W_s h_1_backward)``, computed by the model); zeros if omitted.
-        mask: `(batch, T)` target padding mask; defaults to the implicit Keras
-            mask of `inputs`. A padded step leaves the state unchanged.
+        inputs_mask: `(batch, T)` target padding mask; defaults to the implicit
+            Keras mask of `inputs`. A padded step leaves the state unchanged.
         memory_mask: `(batch, S)` source padding mask; defaults to the implicit
             Keras mask of `memory`.
         return_state: also return the final state `[s_T]`.
@@ -212,8 +212,8 @@ class LuongDecoder(_AttentionDecoder):
         initial_state: the LSTM states `[h_1, c_1, ..., h_L, c_L]`, each
             `(batch, units)` (e.g. the encoder's final states); zeros if omitted.
             ``h~_0`` is zero.
-        mask: `(batch, T)` target padding mask; defaults to the implicit Keras
-            mask of `inputs`. A padded step leaves the state unchanged.
+        inputs_mask: `(batch, T)` target padding mask; defaults to the implicit
+            Keras mask of `inputs`. A padded step leaves the state unchanged.
         memory_mask: `(batch, S)` source padding mask; defaults to the implicit
             Keras mask of `memory`.
         return_state: also return the final state `[h~_T, h_1, c_1, ..., h_L, c_L]`.

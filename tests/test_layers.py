@@ -323,12 +323,12 @@ def test_recurrent_decoders_take_the_implicit_memory_mask(rng):
         assert not to_numpy(implicit)[0, :, 2:].any()
 
 
-def test_padded_target_steps_leave_the_recurrent_state_unchanged(rng):
+def test_padded_target_steps_leave_the_recurrent_decoder_state_unchanged(rng):
     targets, memory = random(rng, 2, 5, 4), random(rng, 2, 3, 8)
     lengths = (5, 2)
     target_mask = np.arange(5)[None, :] < np.array(lengths)[:, None]
     for decoder in (layers.BahdanauDecoder(6), layers.LuongDecoder(8, num_layers=2, score_mode="dot")):
-        outputs, state = decoder(targets, memory, mask=target_mask, return_state=True)
+        outputs, state = decoder(targets, memory, inputs_mask=target_mask, return_state=True)
         for row, length in enumerate(lengths):
             unpadded, unpadded_state = decoder(targets[row : row + 1, :length], memory[row : row + 1], return_state=True)
             np.testing.assert_allclose(to_numpy(outputs)[row, :length], to_numpy(unpadded)[0], **TOLERANCE)
@@ -336,7 +336,7 @@ def test_padded_target_steps_leave_the_recurrent_state_unchanged(rng):
                 np.testing.assert_allclose(to_numpy(final)[row], to_numpy(expected)[0], **TOLERANCE)
         embedded = keras.layers.Embedding(10, 4, mask_zero=True)(np.where(target_mask, 3, 0))
         implicit = decoder(embedded, memory, return_state=True)[1]
-        explicit = decoder(embedded, memory, mask=target_mask, return_state=True)[1]
+        explicit = decoder(embedded, memory, inputs_mask=target_mask, return_state=True)[1]
         for a, b in zip(implicit, explicit, strict=True):
             np.testing.assert_array_equal(to_numpy(a), to_numpy(b))
 
