@@ -1,14 +1,12 @@
 """Callbacks shared by the recipes (checkpoints, resumption, TensorBoard, throughput, hyperparameters), and `fit` with them."""
 
 import json
-import os
+import math
 import time
 
 import keras
 import tensorflow as tf
 from tensorboard.plugins.hparams import api as hparams_api
-
-from recipes.run import read_json, write_json
 
 
 class ThroughputMeter(keras.callbacks.Callback):
@@ -75,40 +73,30 @@ class HParamsLogger(keras.callbacks.Callback):
 
 
 class BestModelCheckpoint(keras.callbacks.Callback):
-    """Saves the model to `run.model_file` when `monitor` beats the saved model's value (`mode`: "max" or "min").
+    """Saves the model when `monitor` beats the saved model's value (`mode`: "max" or "min").
 
-    The model is written to a temporary file that then replaces `model.keras`,
-    so a process killed while saving leaves the previous best model whole;
-    `run.best_file` then records the saved model's epoch and value. A resumed
-    run compares with that value, not with one logged in the history whose
-    model was never saved. A run saved before `best.json` existed starts from
-    the best value in its history.
+    `run.save_best_model` writes `model.keras` and `best.json` (the epoch and
+    value) so that a process killed while saving leaves the previous pair. A
+    resumed run compares with the saved model's value (`run.best_saved_value`),
+    not with one logged in the history whose model was never saved. An epoch
+    whose value is not finite (a diverged run) is never saved.
     """
 
     def __init__(self, run, monitor, mode):
         super().__init__()
         self.run, self.monitor, self.mode = run, monitor, mode
-        self.best = self._saved_value()
-
-    def _saved_value(self):
-        if not self.run.model_file.is_file():
-            return None
-        if self.run.best_file.is_file():
-            return read_json(self.run.best_file, what="best-model record")[self.monitor]
-        values = self.run.read_history().get(self.monitor) if self.run.history_file.is_file() else None
-        return (max if self.mode == "max" else min)(values) if values else None
+        self.best = run.best_saved_value(monitor, mode)
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
         if self.monitor not in logs:
             raise ValueError(f"`{self.monitor}` is not in the epoch logs {sorted(logs)}: the best model cannot be picked.")
         value = float(logs[self.monitor])
+        if not math.isfinite(value):
+            return
         if self.best is not None and not (value > self.best if self.mode == "max" else value < self.best):
             return
-        partial = self.run.model_file.with_name("model.partial.keras")
-        self.model.save(partial)
-        os.replace(partial, self.run.model_file)
-        write_json(self.run.best_file, {"epoch": epoch, self.monitor: value})
+        self.run.save_best_model(self.model, {"epoch": epoch, self.monitor: value})
         self.best = value
 
 

@@ -290,7 +290,7 @@ def train(config):
         "dataset": config.dataset if config.train_dir is None else f"image folders {config.train_dir}, {config.test_dir}",
         "parameters": best.count_params(),
         **report,
-        "best_validation_accuracy": max(history["val_accuracy"]),
+        "best_validation_accuracy": run.best_saved_value("val_accuracy", "max"),
         "validation_accuracy_per_epoch": history["val_accuracy"],
         "train_loss_per_epoch": history["loss"],
         "epochs": config.epochs,

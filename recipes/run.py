@@ -118,6 +118,30 @@ class RunDirectory:
             return False
         return len(self.read_history().get("loss", [])) >= epochs
 
+    def best_saved_value(self, monitor, mode):
+        """The `monitor` value of the saved best model (`mode`: "max" or "min"): from `best_file`,
+        or for a run saved before it existed the best in the history; None before any is saved."""
+        if not self.model_file.is_file():
+            return None
+        if self.best_file.is_file():
+            return read_json(self.best_file, what="best-model record")[monitor]
+        values = self.read_history().get(monitor) if self.history_file.is_file() else None
+        return (max if mode == "max" else min)(values) if values else None
+
+    def save_best_model(self, model, record):
+        """Saves `model` as `model_file` and `record` (its epoch and value) as `best_file`.
+
+        Both are written to temporary files first and then replace the old
+        ones one right after the other, so a process killed while saving leaves
+        the previous model and its record.
+        """
+        partial_record = self.best_file.with_name("best.partial.json")
+        partial_model = self.model_file.with_name("model.partial.keras")
+        write_json(partial_record, record)
+        model.save(partial_model)
+        os.replace(partial_model, self.model_file)
+        os.replace(partial_record, self.best_file)
+
     def write_metrics(self, metrics):
         write_json(self.metrics_file, metrics)
 

@@ -251,7 +251,7 @@ def train(config):
         "model": config.model,
         "parameters": best.count_params(),
         **report,
-        "best_validation_accuracy": max(history["val_accuracy"]),
+        "best_validation_accuracy": run.best_saved_value("val_accuracy", "max"),
         "train_loss_per_epoch": history["loss"],
         "epochs": config.epochs,
         "train_examples": len(splits["train"]),

@@ -390,7 +390,7 @@ def train(config):
         **{f"test_{k}_greedy": v for k, v in score(greedy, test.targets).items()},
         **{f"test_{k}_beam": v for k, v in score(beam, test.targets).items()},
         "beam_size": config.beam_size,
-        "best_validation_bleu": max(history["val_bleu"]),
+        "best_validation_bleu": run.best_saved_value("val_bleu", "max"),
         "train_loss_per_epoch": history["loss"],
         "epochs": config.epochs,
         "train_pairs": len(splits["train"]),

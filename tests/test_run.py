@@ -115,9 +115,22 @@ def test_a_save_killed_halfway_leaves_the_previous_best_model(tmp_path, monkeypa
     assert BestModelCheckpoint(run, "val_loss", "min").best == 2.0
 
 
+def test_a_diverged_epoch_is_never_the_best(tmp_path):
+    run = RunDirectory(tmp_path)
+    checkpoint = BestModelCheckpoint(run, "val_loss", "min")
+    checkpoint.set_model(tiny_model(0.0))
+    checkpoint.on_epoch_end(0, {"val_loss": float("nan")})
+    assert not run.model_file.exists() and checkpoint.best is None
+    checkpoint.set_model(tiny_model(0.4))
+    checkpoint.on_epoch_end(1, {"val_loss": 3.0})
+    checkpoint.on_epoch_end(2, {"val_loss": float("inf")})
+    assert saved_bias(run) == pytest.approx(0.4) and run.best_saved_value("val_loss", "min") == 3.0
+
+
 def test_a_run_saved_before_best_json_starts_from_its_history(tmp_path):
     run = RunDirectory(tmp_path)
     assert BestModelCheckpoint(run, "val_bleu", "max").best is None
     tiny_model(0.0).save(run.model_file)
     run.history_file.write_text("epoch,val_bleu\n0,10.0\n1,12.5\n1,12.0\n")
     assert BestModelCheckpoint(run, "val_bleu", "max").best == 12.0  # epoch 1's last record
+    assert run.best_saved_value("val_bleu", "min") == 10.0
