@@ -87,6 +87,12 @@ class Config:
             epochs=self.epochs,
         )
         check_non_negative_int(attention_probes=self.attention_probes)
+        model_length = self.model_options.get("sequence_length")
+        if isinstance(model_length, int) and model_length < self.sequence_length:
+            raise ValueError(
+                f"model.sequence_length={model_length} is shorter than the sentences' sequence_length="
+                f"{self.sequence_length}; set `sequence_length` alone (it sizes the model's position table too)."
+            )
         if self.ema_momentum is not None:
             check_rate(ema_momentum=self.ema_momentum)
         if self.teachers is not None and (

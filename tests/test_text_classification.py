@@ -329,6 +329,8 @@ def test_bad_config_values_are_explained():
         tc.Config(train_file="train.csv")
     with pytest.raises(ValueError, match="batch_size"):
         tc.Config(batch_size=0)
+    with pytest.raises(ValueError, match=r"model.sequence_length=32 is shorter than the sentences' sequence_length=64"):
+        tc.Config(model_options={"sequence_length": 32})
     with pytest.raises(ValueError, match=r"`attention_probes` must be a non-negative integer; received attention_probes=-1"):
         tc.Config(attention_probes=-1)
     with pytest.raises(ValueError, match=r"`ema_momentum` must be in \[0, 1\); received ema_momentum=1.5"):
