@@ -22,6 +22,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from layers.validation import is_number
 from recipes.cli import parse_assignments
 
 RESULTS = Path(__file__).parent / "results"
@@ -56,13 +57,21 @@ def machine():
 
 
 def mean_over_seeds(runs):
-    """The mean of the runs' figures: numbers and lists elementwise, dicts key by key; a value equal in every run kept as it is."""
+    """The mean of the runs' figures: numbers, lists elementwise, dicts key by key.
+
+    A value equal in every run is kept as it is; one that differs and is not a
+    number (a sample translation) is the first run's.
+    """
     first = runs[0]
     if all(run == first for run in runs):
         return first
     if isinstance(first, dict):
         return {key: mean_over_seeds([run[key] for run in runs]) for key in first}
-    return np.mean(runs, axis=0).tolist()
+    if isinstance(first, list) and all(isinstance(run, list) and len(run) == len(first) for run in runs):
+        return [mean_over_seeds(list(values)) for values in zip(*runs)]
+    if all(is_number(run) for run in runs):
+        return float(np.mean(runs))
+    return first
 
 
 def spread_over_seeds(runs):

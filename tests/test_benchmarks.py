@@ -23,6 +23,9 @@ def test_mean_over_seeds_matches_statistics_elementwise_and_keeps_shared_values(
     assert mean["per_class"]["a"] == pytest.approx(statistics.fmean(run["per_class"]["a"] for run in runs))
     assert (mean["model"], mean["examples"]) == ("m", 64061)
     assert isinstance(mean["examples"], int)
+    # Texts that differ between seeds (a translation run's samples) are the first seed's.
+    samples = [{"samples": [{"source": "Ein Hund.", "translation": f"A dog {i}."}], "bleu": float(i)} for i in range(3)]
+    assert common.mean_over_seeds(samples) == {"samples": samples[0]["samples"], "bleu": 1.0}
 
 
 def test_spread_over_seeds_is_the_sample_standard_deviation_of_varying_scalars(rng):
