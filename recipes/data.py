@@ -120,8 +120,19 @@ def read_labeled_table(path, text_column="sentence", label_column="label", delim
         raise DataError(f"Missing data file {str(path)!r}; expected {layout}.")
     # TSV text is not quoted (GLUE's SST-2 sentences contain bare quotes); CSV is.
     quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
+    try:
+        texts, labels = _read_labeled_rows(path, delimiter, quoting, text_column, label_column, layout)
+    except UnicodeDecodeError as error:
+        raise DataError(f"{path} is not UTF-8 text ({error}); save it as UTF-8: {layout}.") from None
+    if not texts:
+        raise DataError(f"{path} has a header but no examples; expected {layout}.")
+    return LabeledTexts(texts, labels)
+
+
+def _read_labeled_rows(path, delimiter, quoting, text_column, label_column, layout):
+    """The texts and labels of `read_labeled_table` (a UTF-8 byte order mark is skipped)."""
     texts, labels = [], []
-    with path.open(encoding="utf-8", newline="") as file:
+    with path.open(encoding="utf-8-sig", newline="") as file:
         reader = csv.reader(file, delimiter=delimiter, quoting=quoting)
         header = next(reader, None)
         if header is None or text_column not in header or label_column not in header:
@@ -142,9 +153,7 @@ def read_labeled_table(path, text_column="sentence", label_column="label", delim
                 raise DataError(f"{path}, line {line}: empty text or label; expected {layout}.")
             texts.append(text)
             labels.append(label)
-    if not texts:
-        raise DataError(f"{path} has a header but no examples; expected {layout}.")
-    return LabeledTexts(texts, labels)
+    return texts, labels
 
 
 def _sst2_dir(data_dir):
@@ -190,15 +199,27 @@ class SentencePairs:
         return SentencePairs([self.sources[i] for i in indices], [self.targets[i] for i in indices])
 
 
+def split_lines(text):
+    """The lines of `text`, split at "\n" (or "\r\n") only.
+
+    `str.splitlines` would also split at characters such as U+2028 or U+0085,
+    which can occur inside a sentence and would shift every later line.
+    """
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    return [line.removesuffix("\r") for line in lines]
+
+
 def read_lines_of(path, layout):
-    """The lines of a UTF-8 text file (gzip when it ends in `.gz`), without line ends."""
+    """The lines of a UTF-8 text file (gzip when it ends in `.gz`; a byte order mark is skipped)."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"Missing data file {str(path)!r}; expected {layout}.")
     opener = gzip.open if path.suffix == ".gz" else open
     try:
-        with opener(path, "rt", encoding="utf-8") as file:
-            return file.read().splitlines()
+        with opener(path, "rt", encoding="utf-8-sig") as file:
+            return split_lines(file.read())
     except (OSError, EOFError, zlib.error, UnicodeDecodeError) as error:
         raise DataError(f"Cannot read {path} ({error}); expected {layout}.") from error
 
@@ -301,7 +322,7 @@ def read_spa_eng(data_dir=None, direction="en-es", seed=1337):
         raise DataError(f"Missing data file {str(archive)!r}; expected {SPA_ENG_LAYOUT}.")
     try:
         with zipfile.ZipFile(archive) as zipped:
-            lines = zipped.read("spa-eng/spa.txt").decode("utf-8").splitlines()
+            lines = split_lines(zipped.read("spa-eng/spa.txt").decode("utf-8-sig"))
     except (zipfile.BadZipFile, KeyError, UnicodeDecodeError) as error:
         raise DataError(f"Cannot read {archive} ({error}); expected {SPA_ENG_LAYOUT}.") from error
     pairs = read_sentence_pair_table(archive, swap=source == "es", layout=SPA_ENG_LAYOUT, lines=lines)

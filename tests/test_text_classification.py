@@ -13,7 +13,7 @@ from tensorboard_client import CLASSIFICATION_SCALARS, check_served
 from recipes import callbacks
 from recipes import text_classification as tc
 from recipes.classification import distillation_targets, one_hot
-from recipes.data import DataError, read_labeled_table, read_sst2
+from recipes.data import DataError, LabeledTexts, read_labeled_table, read_sst2
 from recipes.run import RunError
 
 SMALL = {"max_train_examples": 1500, "vocabulary_size": 1000, "batch_size": 32, "verbose": 0}
@@ -311,6 +311,15 @@ def test_malformed_row_names_file_and_line(tmp_path):
         read_labeled_table(path)
     path.write_text("sentence\tlabel\ngood film\t\n")
     with pytest.raises(DataError, match="line 2: empty text or label"):
+        read_labeled_table(path)
+
+
+def test_tables_saved_with_a_byte_order_mark_or_not_in_utf8(tmp_path):
+    path = tmp_path / "train.csv"
+    path.write_text("sentence,label\ncafé au lait,good\n", encoding="utf-8-sig")  # as Excel saves UTF-8
+    assert read_labeled_table(path) == LabeledTexts(["café au lait"], ["good"])
+    path.write_text("sentence,label\ncafé au lait,good\n", encoding="latin-1")
+    with pytest.raises(DataError, match=r"train.csv is not UTF-8 text \(.*byte 0xe9.*\); save it as UTF-8"):
         read_labeled_table(path)
 
 

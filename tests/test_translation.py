@@ -237,6 +237,16 @@ def test_pair_files_of_different_lengths_name_both_counts(tmp_path):
         datasets.read_parallel_files(source, target, "aligned lines")
 
 
+def test_lines_split_only_at_line_ends_and_a_byte_order_mark_is_skipped(tmp_path):
+    path = tmp_path / "pairs.tsv"
+    # U+2028 and U+0085 inside a sentence, Windows line ends, and the byte order mark of Excel's UTF-8.
+    path.write_text("Hi\u2028there.\tHola.\r\nA\x85b.\tUn b.\r\n", encoding="utf-8-sig", newline="")
+    pairs = datasets.read_sentence_pair_table(path)
+    assert (pairs.sources, pairs.targets) == (["Hi\u2028there.", "A\x85b."], ["Hola.", "Un b."])
+    assert datasets.split_lines("a\nb") == datasets.split_lines("a\nb\n") == ["a", "b"]
+    assert datasets.split_lines("") == []
+
+
 def test_corrupt_gzip_is_named(tmp_path):
     (tmp_path / "broken.de.gz").write_bytes(b"\x1f\x8b\x08\x00 not really gzip")
     with pytest.raises(datasets.DataError, match="broken.de.gz"):
