@@ -60,17 +60,17 @@ class _AttentionDecoder(keras.layers.Layer):
     ):
         projected_memory = self.precompute_memory(memory)
         batch, source_length = ops.shape(memory)[0], ops.shape(memory)[1]
-        real = ops.ones(ops.shape(inputs)[:2], "bool") if inputs_mask is None else ops.cast(inputs_mask, "bool")
+        real = ops.ones_like(inputs[..., :1]) if inputs_mask is None else ops.cast(inputs_mask[..., None], inputs.dtype)
 
         # Keras' TensorFlow `scan` stacks outputs shaped like the carry, so the
         # step's outputs and weights ride in the carry and are read from the stack.
+        # Its inputs are one tensor, the mask a last feature: it fails on several
+        # inputs of unknown length.
         def one_step(carry, step_inputs):
-            token_inputs, real_step = step_inputs
+            token_inputs, real_step = step_inputs[..., :-1], step_inputs[..., -1:] > 0
             outputs, state, weights = self.step(token_inputs, carry[1], memory, projected_memory, memory_mask)
             # A padded step leaves the state as it was, as Keras' RNN layers do.
-            state = keras.tree.map_structure(
-                lambda new, old: ops.where(ops.expand_dims(real_step, -1), new, old), state, carry[1]
-            )
+            state = keras.tree.map_structure(lambda new, old: ops.where(real_step, new, old), state, carry[1])
             carry = (outputs, state, weights)
             return carry, carry
 
@@ -79,7 +79,7 @@ class _AttentionDecoder(keras.layers.Layer):
             self.initial_state(memory, initial_state),
             ops.zeros((batch, source_length), dtype=self.compute_dtype),
         )
-        steps = (ops.moveaxis(inputs, 1, 0), ops.moveaxis(real, 1, 0))
+        steps = ops.moveaxis(ops.concatenate([inputs, real], axis=-1), 1, 0)
         (_, state, _), (outputs, _, weights) = ops.scan(one_step, first, steps)
         results = (ops.moveaxis(outputs, 0, 1),)
         if return_state:
