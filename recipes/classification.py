@@ -32,12 +32,17 @@ def confusion_matrix(labels, predictions, num_classes):
 
 
 def classification_report(labels, logits, class_names):
-    """`test_accuracy`, `per_class_accuracy`, `confusion_matrix` and `class_names` of `logits` against `labels`."""
+    """`test_accuracy`, `per_class_accuracy`, `confusion_matrix` and `class_names` of `logits` against `labels`.
+
+    A class without test examples (a test folder may lack one) has no accuracy: None.
+    """
     counts = confusion_matrix(labels, np.argmax(logits, axis=-1), len(class_names))
-    per_class = np.diag(counts) / np.maximum(counts.sum(axis=1), 1)
+    examples = counts.sum(axis=1)
     return {
         "test_accuracy": float(np.trace(counts) / counts.sum()),
-        "per_class_accuracy": {name: float(accuracy) for name, accuracy in zip(class_names, per_class)},
+        "per_class_accuracy": {
+            name: float(counts[k, k] / examples[k]) if examples[k] else None for k, name in enumerate(class_names)
+        },
         "confusion_matrix": counts.tolist(),
         "class_names": list(class_names),
     }

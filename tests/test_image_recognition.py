@@ -202,6 +202,19 @@ def test_channel_statistics_match_numpy_in_blocks_of_any_size(rng, channels):
         np.testing.assert_allclose(variance, pixels.var(axis=0), rtol=1e-12)
 
 
+def test_a_class_without_test_images_has_no_accuracy(rng):
+    from recipes.classification import classification_report
+
+    labels = np.array([0, 0, 1, 0])
+    logits = rng.standard_normal((4, 3))
+    report = classification_report(labels, logits, ["cat", "dog", "bird"])
+    predicted = logits.argmax(axis=-1)
+    assert report["per_class_accuracy"]["cat"] == pytest.approx(np.mean(predicted[[0, 1, 3]] == 0))
+    assert report["per_class_accuracy"]["dog"] == float(predicted[2] == 1)
+    assert report["per_class_accuracy"]["bird"] is None
+    assert report["test_accuracy"] == pytest.approx(np.mean(predicted == labels))
+
+
 def test_flip_default_follows_the_dataset():
     assert ir.Config(dataset="fashion_mnist").horizontal_flip is True
     assert ir.Config(dataset="mnist").horizontal_flip is False  # a mirrored digit is not a digit
