@@ -21,9 +21,16 @@ def percent(record, key, unit):
     return f"{100 * record[key]:.2f} ± {spread:.2f}% {unit} (mean of {len(record['seeds'])} seeds)"
 
 
+def own_test_data(record, key):
+    """`"<name> (own data)"` of the user's test file or folder `config[key]`; None for a named dataset."""
+    path = record["config"].get(key)
+    return None if path is None else f"{Path(path).name} (own data)"
+
+
 def text_classification(record):
     """(evaluation set, score, throughput) of a text-classification record."""
-    return "SST-2 dev", percent(record, "dev_accuracy", "accuracy"), f"{record['train_examples_per_second']:.0f} examples/s"
+    evaluation_set = own_test_data(record, "test_file") or "SST-2 dev"
+    return evaluation_set, percent(record, "dev_accuracy", "accuracy"), f"{record['train_examples_per_second']:.0f} examples/s"
 
 
 def translation(record):
@@ -32,7 +39,13 @@ def translation(record):
         f"BLEU {record['test_bleu_beam']:.1f} (beam {record['beam_size']}), {record['test_bleu_greedy']:.1f} (greedy); "
         f"chrF {record['test_chrf_beam']:.1f}"
     )
-    return f"Multi30k {record['direction']} test2016", score, f"{record['train_tokens_per_second']:.0f} target tokens/s"
+    named = (
+        f"spa-eng {record['direction']} test split"
+        if record["config"].get("dataset") == "spa-eng"
+        else f"Multi30k {record['direction']} test2016"
+    )
+    evaluation_set = own_test_data(record, "test_file") or named
+    return evaluation_set, score, f"{record['train_tokens_per_second']:.0f} target tokens/s"
 
 
 IMAGE_DATASET_NAMES = {"fashion_mnist": "Fashion-MNIST", "mnist": "MNIST", "cifar10": "CIFAR-10"}
@@ -40,7 +53,8 @@ IMAGE_DATASET_NAMES = {"fashion_mnist": "Fashion-MNIST", "mnist": "MNIST", "cifa
 
 def image_recognition(record):
     """(evaluation set, score, throughput) of an image-recognition record."""
-    return f"{IMAGE_DATASET_NAMES[record['config']['dataset']]} test", percent(record, "test_accuracy", "top-1"), f"{record['train_images_per_second']:.0f} images/s"
+    evaluation_set = own_test_data(record, "test_dir") or f"{IMAGE_DATASET_NAMES[record['config']['dataset']]} test"
+    return evaluation_set, percent(record, "test_accuracy", "top-1"), f"{record['train_images_per_second']:.0f} images/s"
 
 
 FORMATS = {"text_classification": text_classification, "translation": translation, "image_recognition": image_recognition}

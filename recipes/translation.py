@@ -41,7 +41,7 @@ class Config:
     model: str = "transformer_small"
     model_options: dict = dataclasses.field(default_factory=dict)
     dataset: str = "multi30k"
-    direction: str = "de-en"
+    direction: str = "de-en"  # of `dataset`; sentence-pair files translate their first column into the second
     data_dir: str = None
     train_file: str = None
     validation_file: str = None
@@ -386,7 +386,7 @@ def train(config):
     metrics = {
         "model": config.model,
         "parameters": best.count_params(),
-        "direction": config.direction,
+        "direction": config.direction if config.train_file is None else None,  # files: first column -> second
         **{f"test_{k}_greedy": v for k, v in score(greedy, test.targets).items()},
         **{f"test_{k}_beam": v for k, v in score(beam, test.targets).items()},
         "beam_size": config.beam_size,

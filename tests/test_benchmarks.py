@@ -143,3 +143,19 @@ def test_rows_name_the_cpu_where_the_record_has_it(tmp_path, monkeypatch):
     assert f"| {cores} CPU cores (Example CPU 9000 (avx2)), " in results_table.row(record)
     del record["machine"]["cpu"]  # records written before the CPU was recorded
     assert f"| {cores} CPU cores, " in results_table.row(record)
+
+
+def test_the_evaluation_set_is_named_from_the_config():
+    words = {"direction": "en-es", "beam_size": 4, "test_bleu_beam": 30.0, "test_bleu_greedy": 29.0, "test_chrf_beam": 50.0,
+             "train_tokens_per_second": 900.0}
+    assert results_table.translation(words | {"config": {"dataset": "multi30k"}})[0] == "Multi30k en-es test2016"
+    assert results_table.translation(words | {"config": {"dataset": "spa-eng"}})[0] == "spa-eng en-es test split"
+    own_pairs = {"dataset": "multi30k", "test_file": "/data/pairs/test.tsv"}
+    assert results_table.translation(words | {"config": own_pairs})[0] == "test.tsv (own data)"
+    sentences = {"dev_accuracy": 0.8, "train_examples_per_second": 10.0}
+    assert results_table.text_classification(sentences | {"config": {}})[0] == "SST-2 dev"
+    assert results_table.text_classification(sentences | {"config": {"test_file": "reviews/test.csv"}})[0] == "test.csv (own data)"
+    images = {"test_accuracy": 0.9, "train_images_per_second": 10.0}
+    assert results_table.image_recognition(images | {"config": {"dataset": "mnist", "test_dir": None}})[0] == "MNIST test"
+    folders = {"dataset": "fashion_mnist", "test_dir": "/photos/test"}
+    assert results_table.image_recognition(images | {"config": folders})[0] == "test (own data)"
