@@ -135,9 +135,8 @@ class RunDirectory:
         ones one right after the other, so a process killed while saving leaves
         the previous model and its record.
         """
-        partial_record = self.best_file.with_name("best.partial.json")
-        partial_model = self.model_file.with_name("model.partial.keras")
-        write_json(partial_record, record)
+        partial_record = _write_partial_json(self.best_file, record)
+        partial_model = self.model_file.with_name("model.partial.keras")  # Keras saves only to *.keras
         model.save(partial_model)
         os.replace(partial_model, self.model_file)
         os.replace(partial_record, self.best_file)
@@ -177,10 +176,15 @@ def read_lines(path):
 
 def write_json(path, data):
     """Writes `data` to `path` through a temporary file, so a killed process leaves the old file or the new one."""
+    os.replace(_write_partial_json(path, data), path)
+
+
+def _write_partial_json(path, data):
+    """Writes `data` beside `path`, as `<name>.partial`, for `os.replace` onto `path`; returns that file."""
     path = Path(path)
     partial = path.with_name(path.name + ".partial")
     partial.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(partial, path)
+    return partial
 
 
 def read_json(path, what="file"):

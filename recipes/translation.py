@@ -87,13 +87,17 @@ class Config:
             value = getattr(self, name)
             if value is not None and not value > 0:
                 raise ValueError(f"`{name}` must be a positive number or None; received {name}={value!r}.")
-        model_config = zoo.default_config(self.model) | self.model_options
+        model_config = self.model_config()
         if model_config.get("position_encoding") == "learned" and model_config["max_length"] < self.max_length:
             raise ValueError(
                 f"The model's learned position table covers model.max_length={model_config['max_length']} tokens, "
                 f"fewer than the sentences' max_length={self.max_length}; "
                 f"set model.max_length to at least {self.max_length}, or max_length to at most {model_config['max_length']}."
             )
+
+    def model_config(self):
+        """The model's arguments: its registered defaults, then `model_options`."""
+        return zoo.default_config(self.model) | self.model_options
 
     def to_dict(self):
         return dataclasses.asdict(self)
@@ -278,7 +282,7 @@ def compile_model(model, config):
     Transformers (their `hidden_dim` is d_model) and `RNN_LEARNING_RATE` for
     the recurrent models.
     """
-    model_config = zoo.default_config(config.model) | config.model_options
+    model_config = config.model_config()
     if config.learning_rate is not None:
         learning_rate = config.learning_rate
     elif "hidden_dim" in model_config:
