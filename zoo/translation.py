@@ -360,8 +360,11 @@ class RecurrentDecoding:
 
     def step(self, tokens, index, state, caches):
         """Logits `(batch, vocab)` of the token after `tokens` `(batch,)`; returns `(logits, new_state)`."""
+        # `call`, not `__call__`: one step needs no padding mask (the state holds the history), and
+        # the embedding's mask would reach the first LSTM cell, which warns that it drops it.
+        embedded = self.target_embedding.call(tokens)
         outputs, caches, _ = self.decoder.step(
-            self.target_embedding(tokens), caches, state["memory"], state["projected_memory"], state["source_mask"]
+            embedded, caches, state["memory"], state["projected_memory"], state["source_mask"]
         )
         return ops.cast(self.output_projection(outputs), "float32"), caches
 
