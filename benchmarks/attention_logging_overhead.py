@@ -42,7 +42,7 @@ def text_logger(model_name, run):
 def translation_logger(model_name, run):
     config = translation.Config(model=model_name, run_dir=str(run.path))
     splits = translation.load_data(config)
-    tokenizers = translation.prepare_tokenizers(run, splits, config)
+    tokenizers = translation.prepare_tokenizers(run, splits, config, resuming=False)
     model = translation.build_model(config, tokenizers)
     pairs = splits["validation"].take(range(config.attention_probes))
     return model, translation.attention_loggers(run, pairs, tokenizers, config)[0]

@@ -12,8 +12,10 @@
       train/ validation/   TensorBoard logs
       backup/          BackupAndRestore state while a run is unfinished
 
-A run directory that already holds a config resumes only with the same config;
-anything else is refused, so a run is never overwritten by accident.
+A run directory that already holds a trained epoch resumes only with the same
+config; anything else is refused, so a run is never overwritten by accident. One
+whose start failed before any epoch was saved (a wrong data path, a model argument
+the builder refused) is no run yet: another config starts it afresh.
 """
 
 import csv
@@ -69,13 +71,17 @@ class RunDirectory:
     def start(self, config, defaults=None):
         """Creates the directory for `config` (a dict), or checks it resumes the same run.
 
-        A setting the stored configuration lacks (an option added to the
-        recipe after the run started) counts as the same when `config` holds
-        its value from `defaults`; the stored configuration is then completed.
+        Returns whether it resumes: whether the directory holds a run that
+        saved an epoch. Then its configuration must be `config`. A setting the
+        stored configuration lacks (an option added to the recipe after the
+        run started) counts as the same when `config` holds its value from
+        `defaults`; the stored configuration is then completed.
         `NOT_COMPARED_ON_RESUME` may differ (a moved run directory), and take
-        their new values.
+        their new values. Without a saved epoch, `config` replaces any stored
+        one, and the recipe writes its vocabularies and labels again.
         """
-        if self.config_file.exists():
+        resuming = self.config_file.exists() and self.saved_an_epoch()
+        if resuming:
             previous = self.read_config()
             defaults = defaults or {}
             previous |= {
@@ -90,6 +96,15 @@ class RunDirectory:
                 )
         self.path.mkdir(parents=True, exist_ok=True)
         write_json(self.config_file, config)
+        return resuming
+
+    def saved_an_epoch(self):
+        """Whether training saved anything: a logged epoch, a backup or a model."""
+        return (
+            self.model_file.is_file()
+            or self.backup_dir.is_dir()
+            or (self.history_file.is_file() and bool(self.read_history()))
+        )
 
     def read_config(self):
         return read_json(self.config_file, what="run configuration")

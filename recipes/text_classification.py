@@ -213,14 +213,14 @@ def train(config):
         A finished run with the same config is not retrained: its result is returned.
     """
     run = RunDirectory(config.run_dir)
-    run.start(config.to_dict(), defaults=config_defaults(Config))
+    resuming = run.start(config.to_dict(), defaults=config_defaults(Config))
     if run.metrics_file.exists():
         print(f"{run.path} is a finished run with this configuration; not retraining.")
         return Result(str(run.path), run.read_metrics())
 
     keras.utils.set_random_seed(config.seed)  # same config, same weights and data order
     splits = load_data(config)
-    if run.vocabulary_file.exists():  # resuming: keep the vocabulary the weights were trained with
+    if resuming:  # keep the vocabulary the weights were trained with
         vocabulary, class_names = read_lines(run.vocabulary_file), read_lines(run.labels_file)
     else:
         vocabulary = learn_vocabulary(splits["train"].texts, config)

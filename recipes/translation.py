@@ -174,10 +174,10 @@ def vocabulary_files(run, shared):
     return run.path / "source_vocabulary.txt", run.path / "target_vocabulary.txt"
 
 
-def prepare_tokenizers(run, splits, config):
+def prepare_tokenizers(run, splits, config, *, resuming):
     """Learns (or, when resuming, reads) the vocabularies and returns `Tokenizers`."""
     source_file, target_file = vocabulary_files(run, config.shared_vocabulary)
-    if not target_file.exists():
+    if not resuming:
         train = splits["train"]
         if config.shared_vocabulary:
             write_lines(source_file, learn_vocabulary(train.sources + train.targets, config))
@@ -359,14 +359,14 @@ def train(config):
         greedy and beam search, epochs, wall time, training tokens/s.
     """
     run = RunDirectory(config.run_dir)
-    run.start(config.to_dict(), defaults=config_defaults(Config))
+    resuming = run.start(config.to_dict(), defaults=config_defaults(Config))
     if run.metrics_file.exists():
         print(f"{run.path} is a finished run with this configuration; not retraining.")
         return Result(str(run.path), run.read_metrics())
 
     keras.utils.set_random_seed(config.seed)
     splits = load_data(config)
-    tokenizers = prepare_tokenizers(run, splits, config)
+    tokenizers = prepare_tokenizers(run, splits, config, resuming=resuming)
     train_data = make_dataset(splits["train"], tokenizers, config, training=True)
     validation_data = make_dataset(splits["validation"], tokenizers, config, training=False)
     model = build_model(config, tokenizers)

@@ -17,18 +17,37 @@ def test_history_keeps_the_last_record_of_each_epoch(tmp_path):
     assert run.read_history() == {"loss": [2.0, 1.4, 1.0], "epoch_seconds": [10.0, 12.0, 9.0]}
 
 
+def log_an_epoch(run):
+    run.history_file.write_text("epoch,loss\n0,2.0\n")
+
+
 def test_missing_history_and_changed_config_are_reported(tmp_path):
     run = RunDirectory(tmp_path / "run")
-    run.start({"model": "a", "epochs": 1})
+    assert not run.start({"model": "a", "epochs": 1})
     with pytest.raises(RunError, match="Missing training history .*history.csv"):
         run.read_history()
+    log_an_epoch(run)
     with pytest.raises(RunError, match="differs in: epochs"):
         run.start({"model": "a", "epochs": 2})
-    run.start({"model": "a", "epochs": 1})  # same configuration: resumes
+    assert run.start({"model": "a", "epochs": 1})  # same configuration: resumes
+
+
+@pytest.mark.parametrize("saved", ["history", "backup", "model"])
+def test_a_start_that_failed_before_any_saved_epoch_takes_another_config(tmp_path, saved):
+    run = RunDirectory(tmp_path / "run")
+    run.start({"model": "a", "data_dir": "wrong"})  # then, say, the data directory was missing
+    run.history_file.write_text("")  # Keras' CSVLogger creates it before the first epoch
+    assert not run.start({"model": "a", "data_dir": "right"})
+    assert run.read_config() == {"model": "a", "data_dir": "right"}
+    {"history": lambda: log_an_epoch(run), "backup": run.backup_dir.mkdir, "model": lambda: run.model_file.write_bytes(b"")}[saved]()
+    with pytest.raises(RunError, match="differs in: data_dir"):
+        run.start({"model": "a", "data_dir": "wrong"})
+    assert run.read_config() == {"model": "a", "data_dir": "right"}
 
 
 def test_a_moved_run_resumes_and_records_where_it_is(tmp_path):
     RunDirectory(tmp_path / "run").start({"model": "a", "run_dir": str(tmp_path / "run"), "verbose": 2})
+    log_an_epoch(RunDirectory(tmp_path / "run"))
     (tmp_path / "run").rename(tmp_path / "moved")
     moved = RunDirectory(tmp_path / "moved")
     moved.start({"model": "a", "run_dir": str(tmp_path / "moved") + "/", "verbose": 0})
@@ -40,6 +59,7 @@ def test_a_moved_run_resumes_and_records_where_it_is(tmp_path):
 def test_a_run_started_before_an_option_existed_resumes_only_with_its_default(tmp_path):
     run = RunDirectory(tmp_path / "run")
     run.start({"model": "a", "epochs": 1})
+    log_an_epoch(run)
     defaults = {"model": "b", "epochs": 3, "attention_probes": 4}
     with pytest.raises(RunError, match="differs in: attention_probes"):
         run.start({"model": "a", "epochs": 1, "attention_probes": 2}, defaults=defaults)

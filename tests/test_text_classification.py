@@ -280,7 +280,7 @@ def test_a_data_directory_named_two_ways_is_one_split(data_dir, monkeypatch):
     assert from_environment != tc.split_of(tc.Config(data_dir=str(named / "sst2")))
 
 
-def test_user_csv_with_string_labels(tmp_path, data_dir):
+def test_user_csv_with_string_labels_after_a_failed_start(tmp_path, data_dir, monkeypatch):
     sst = read_sst2(data_dir)["train"]
     for name, rows in (("train.csv", range(0, 400)), ("test.csv", range(400, 500))):
         lines = ["review,sentiment"] + [f'"{sst.texts[i]}",{sst.labels[i]}' for i in rows]
@@ -288,7 +288,17 @@ def test_user_csv_with_string_labels(tmp_path, data_dir):
     config = tc.Config(model="transformer_classifier_tiny", epochs=1, run_dir=str(tmp_path / "run"),
                        train_file=str(tmp_path / "train.csv"), test_file=str(tmp_path / "test.csv"),
                        text_column="review", label_column="sentiment", **SMALL)
-    result = tc.train(config)
+
+    # A first start in the same directory, with another vocabulary size, failed before training.
+    def refuse(*args):
+        raise ValueError("refused")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(tc, "build_model", refuse)
+        with pytest.raises(ValueError, match="refused"):
+            tc.train(tc.Config(**(config.to_dict() | {"vocabulary_size": 120})))
+    result = tc.train(config)  # is not refused as another configuration, and learns its own vocabulary
+    assert len((tmp_path / "run" / "vocabulary.txt").read_text().splitlines()) > 120
     assert result.metrics["test_examples"] == 100
     assert (tmp_path / "run" / "labels.txt").read_text().split() == ["negative", "positive"]
 

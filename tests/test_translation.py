@@ -15,6 +15,7 @@ from tensorboard_client import check_served
 import zoo
 from recipes import cli, decoding, translation
 from recipes import data as datasets
+from recipes.run import RunDirectory
 from zoo.translation import decoder_for
 
 TRANSLATION_MODELS = zoo.list_models(task="translation")
@@ -160,6 +161,23 @@ def test_paper_parameter_counts():
 
 def test_small_is_about_nine_million_parameters():
     assert 7e6 < zoo.build("transformer_small").count_params() < 11e6
+
+
+def test_vocabularies_are_read_when_resuming_and_learned_again_after_a_failed_start(tmp_path):
+    run = RunDirectory(tmp_path)
+    train = datasets.SentencePairs(["Ein Hund läuft.", "Zwei Katzen schlafen."], ["A dog runs.", "Two cats sleep."])
+    config = translation.Config(vocabulary_size=200)
+    stale = [*translation.RESERVED_TOKENS, "stale"]
+    for path in translation.vocabulary_files(run, shared=False):
+        path.write_text("\n".join(stale) + "\n")
+    resumed = translation.prepare_tokenizers(run, {"train": train}, config, resuming=True)
+    assert resumed.source.get_vocabulary() == resumed.target.get_vocabulary() == stale
+    learned = translation.prepare_tokenizers(run, {"train": train}, config, resuming=False)
+    assert learned.source.get_vocabulary() == translation.learn_vocabulary(train.sources, config)
+    assert learned.target.get_vocabulary() == translation.learn_vocabulary(train.targets, config)
+    assert translation.prepare_tokenizers(run, {"train": train}, config, resuming=True).target.get_vocabulary() == (
+        learned.target.get_vocabulary()
+    )
 
 
 def test_shared_embeddings_need_one_vocabulary():
