@@ -280,6 +280,14 @@ def test_unknown_direction_lists_the_allowed_ones():
         datasets.read_multi30k("/nonexistent", "fr-en")
 
 
+def test_each_dataset_has_its_default_direction_and_others_are_refused_before_a_run_starts():
+    assert translation.Config().direction == "de-en"
+    assert translation.Config(dataset="spa-eng").direction == "en-es"
+    assert translation.Config(dataset="spa-eng", direction="es-en").direction == "es-en"
+    with pytest.raises(datasets.DataError, match=r"'de-en'.*\['en-es', 'es-en'\]"):
+        translation.Config(dataset="spa-eng", direction="de-en")
+
+
 def test_bad_config_values_are_explained():
     with pytest.raises(ValueError, match="Unknown translation model 'bilstm_attention'"):
         translation.Config(model="bilstm_attention")
