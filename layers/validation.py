@@ -32,8 +32,22 @@ def check_non_negative_int(**values):
             raise ValueError(f"`{name}` must be a non-negative integer; received {name}={value!r}.")
 
 
+def check_number(interval, optional=False, **values):
+    """Raises `ValueError` naming the first argument that is not a real number in `interval`.
+
+    `interval` is written as in mathematics: `"(0, 1)"`, `"[0, 1]"`, `"(0, inf)"`...
+    With `optional=True`, `None` is allowed too.
+    """
+    low, high = (float(bound) for bound in interval[1:-1].split(","))
+    for name, value in values.items():
+        if optional and value is None:
+            continue
+        above_low = is_number(value) and (low <= value if interval[0] == "[" else low < value)
+        if not (above_low and (value <= high if interval[-1] == "]" else value < high)):
+            allowed = f"a number in {interval}" + (" or None" if optional else "")
+            raise ValueError(f"`{name}` must be {allowed}; received {name}={value!r}.")
+
+
 def check_rate(**values):
     """Raises `ValueError` naming the first argument outside [0, 1)."""
-    for name, value in values.items():
-        if not (is_number(value) and 0.0 <= value < 1.0):
-            raise ValueError(f"`{name}` must be in [0, 1); received {name}={value!r}.")
+    check_number("[0, 1)", **values)

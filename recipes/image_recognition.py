@@ -22,7 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 import zoo
-from layers.validation import check_non_negative_int, check_positive_int, check_rate, is_number
+from layers.validation import check_non_negative_int, check_number, check_positive_int, check_rate
 from recipes import data as datasets
 from recipes import optimization
 from recipes.attention_logging import ATTENTION_LOG_DIR, AttentionMapLogger, image_summaries
@@ -94,18 +94,14 @@ class Config:
         self.check_image_folder_settings()
         if self.optimizer not in optimization.OPTIMIZERS:
             raise ValueError(f"Unknown optimizer {self.optimizer!r}; choose one of {optimization.OPTIMIZERS}.")
-        if not (is_number(self.validation_fraction) and 0.0 < self.validation_fraction < 1.0):
-            raise ValueError(f"`validation_fraction` must be in (0, 1); received {self.validation_fraction}.")
+        check_number("(0, 1)", validation_fraction=self.validation_fraction)
         check_positive_int(batch_size=self.batch_size, epochs=self.epochs)
         check_positive_int(optional=True, max_train_examples=self.max_train_examples, max_eval_examples=self.max_eval_examples)
         check_non_negative_int(attention_probes=self.attention_probes, crop_padding=self.crop_padding)
-        if not (is_number(self.learning_rate) and self.learning_rate > 0):
-            raise ValueError(f"`learning_rate` must be positive; received {self.learning_rate!r}.")
-        if not (is_number(self.weight_decay) and self.weight_decay >= 0):
-            raise ValueError(f"`weight_decay` must be non-negative; received {self.weight_decay!r}.")
+        check_number("(0, inf)", learning_rate=self.learning_rate)
+        check_number("[0, inf)", weight_decay=self.weight_decay)
         check_rate(momentum=self.momentum, warmup_fraction=self.warmup_fraction, label_smoothing=self.label_smoothing)
-        if not (is_number(self.random_erasing) and 0.0 <= self.random_erasing <= 1.0):
-            raise ValueError(f"`random_erasing` is a probability, in [0, 1]; received {self.random_erasing!r}.")
+        check_number("[0, 1]", random_erasing=self.random_erasing)
         if self.horizontal_flip is None:
             self.horizontal_flip = FLIP_BY_DEFAULT[self.dataset] if self.train_dir is None else False
 

@@ -25,7 +25,7 @@ import numpy as np
 import tensorflow as tf
 
 import zoo
-from layers.validation import check_non_negative_int, check_positive_int, check_rate
+from layers.validation import check_non_negative_int, check_number, check_positive_int, check_rate
 from recipes import data as datasets
 from recipes import optimization, phrases, tokens
 from recipes.attention_logging import ATTENTION_LOG_DIR, AttentionMapLogger, text_classification_summaries
@@ -78,14 +78,19 @@ class Config:
             self.learning_rate = LEARNING_RATES.get(self.model, DEFAULT_LEARNING_RATE)
         if (self.train_file is None) != (self.test_file is None):
             raise ValueError("Give both `train_file` and `test_file` (or neither, for SST-2).")
-        if not 0.0 < self.validation_fraction < 1.0:
-            raise ValueError(f"`validation_fraction` must be in (0, 1); received {self.validation_fraction}.")
+        check_number("(0, 1)", validation_fraction=self.validation_fraction)
         check_positive_int(
             vocabulary_size=self.vocabulary_size,
             sequence_length=self.sequence_length,
             batch_size=self.batch_size,
             epochs=self.epochs,
         )
+        check_positive_int(optional=True, max_train_examples=self.max_train_examples)
+        check_number("(0, inf)", learning_rate=self.learning_rate)
+        check_number("[0, inf)", weight_decay=self.weight_decay)
+        check_rate(warmup_fraction=self.warmup_fraction)
+        check_number("[0, 1)", optional=True, ema_momentum=self.ema_momentum)
+        check_number("[0, 1]", distillation_weight=self.distillation_weight)
         check_non_negative_int(attention_probes=self.attention_probes)
         model_length = self.model_options.get("sequence_length")
         if isinstance(model_length, int) and model_length < self.sequence_length:
@@ -93,14 +98,10 @@ class Config:
                 f"model.sequence_length={model_length} is shorter than the sentences' sequence_length="
                 f"{self.sequence_length}; set `sequence_length` alone (it sizes the model's position table too)."
             )
-        if self.ema_momentum is not None:
-            check_rate(ema_momentum=self.ema_momentum)
         if self.teachers is not None and (
             isinstance(self.teachers, str) or not self.teachers or not all(isinstance(t, str) for t in self.teachers)
         ):
             raise ValueError(f"`teachers` must be a non-empty list of run directories; received {self.teachers!r}.")
-        if not 0.0 <= self.distillation_weight <= 1.0:
-            raise ValueError(f"`distillation_weight` must be in [0, 1]; received {self.distillation_weight}.")
 
     @property
     def validation_seed(self):

@@ -18,7 +18,7 @@ import sacrebleu
 import tensorflow as tf
 
 import zoo
-from layers.validation import check_non_negative_int, check_positive_int, check_rate
+from layers.validation import check_non_negative_int, check_number, check_positive_int, check_rate
 from recipes import data as datasets
 from recipes import decoding, tokens
 from recipes.attention_logging import ATTENTION_LOG_DIR, AttentionMapLogger, translation_summaries
@@ -86,12 +86,11 @@ class Config:
             beam_size=self.beam_size,
             bleu_sample_size=self.bleu_sample_size,
         )
+        check_positive_int(optional=True, max_train_examples=self.max_train_examples, max_eval_examples=self.max_eval_examples)
         check_rate(label_smoothing=self.label_smoothing)
+        check_number("[0, inf)", length_penalty=self.length_penalty)
         check_non_negative_int(attention_probes=self.attention_probes)
-        for name in ("learning_rate", "clip_norm"):
-            value = getattr(self, name)
-            if value is not None and not value > 0:
-                raise ValueError(f"`{name}` must be a positive number or None; received {name}={value!r}.")
+        check_number("(0, inf)", optional=True, learning_rate=self.learning_rate, clip_norm=self.clip_norm)
         model_config = self.model_config()
         if model_config.get("position_encoding") == "learned" and model_config["max_length"] < self.max_length:
             raise ValueError(

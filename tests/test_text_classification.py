@@ -352,12 +352,22 @@ def test_bad_config_values_are_explained():
         tc.Config(model_options={"sequence_length": 32})
     with pytest.raises(ValueError, match=r"`attention_probes` must be a non-negative integer; received attention_probes=-1"):
         tc.Config(attention_probes=-1)
-    with pytest.raises(ValueError, match=r"`ema_momentum` must be in \[0, 1\); received ema_momentum=1.5"):
+    with pytest.raises(ValueError, match=r"`ema_momentum` must be a number in \[0, 1\) or None; received ema_momentum=1.5"):
         tc.Config(ema_momentum=1.5)
     with pytest.raises(ValueError, match="`teachers` must be a non-empty list of run directories; received 'runs/a'"):
         tc.Config(teachers="runs/a")
-    with pytest.raises(ValueError, match=r"`distillation_weight` must be in \[0, 1\]; received 1.5"):
+    with pytest.raises(ValueError, match=r"`distillation_weight` must be a number in \[0, 1\]; received distillation_weight=1.5"):
         tc.Config(teachers=["runs/a"], distillation_weight=1.5)
+    # Values of the wrong type (`--set learning_rate=fast`) or sign are refused by name, before any run starts.
+    for field, value, allowed in [
+        ("validation_fraction", "abc", r"a number in \(0, 1\)"),
+        ("learning_rate", "fast", r"a number in \(0, inf\)"),
+        ("weight_decay", -0.1, r"a number in \[0, inf\)"),
+        ("warmup_fraction", None, r"a number in \[0, 1\)"),
+        ("max_train_examples", -5, "a positive integer or None"),
+    ]:
+        with pytest.raises(ValueError, match=rf"`{field}` must be {allowed}; received {field}={value!r}"):
+            tc.Config(**{field: value})
 
 
 def test_learning_rate_defaults_to_the_models_unless_given():

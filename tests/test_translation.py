@@ -295,6 +295,15 @@ def test_bad_config_values_are_explained():
         translation.Config(dataset="wmt14")
     with pytest.raises(ValueError, match="label_smoothing"):
         translation.Config(label_smoothing=1.5)
+    for field, value, allowed in [
+        ("learning_rate", "fast", r"a number in \(0, inf\) or None"),
+        ("clip_norm", 0, r"a number in \(0, inf\) or None"),
+        ("length_penalty", -1, r"a number in \[0, inf\)"),
+        ("max_train_examples", -5, "a positive integer or None"),
+        ("max_eval_examples", 0, "a positive integer or None"),
+    ]:
+        with pytest.raises(ValueError, match=rf"`{field}` must be {allowed}; received {field}={value!r}"):
+            translation.Config(**{field: value})
     learned = {"position_encoding": "learned", "max_length": 64}
     with pytest.raises(ValueError, match=r"covers model.max_length=64 tokens, fewer than the sentences' max_length=80"):
         translation.Config(model="transformer_tiny", max_length=80, model_options=learned)

@@ -72,7 +72,7 @@ def test_unknown_override_lists_valid_arguments():
     ("transformer_classifier_tiny", {"pooling": "max"}, "pooling"),
     ("transformer_classifier_tiny", {"num_layers": 0}, "`num_layers` must be a positive integer; received num_layers=0"),
     ("transformer_classifier_tiny", {"hidden_dim": 0}, "received hidden_dim=0"),
-    ("transformer_classifier_tiny", {"dropout": 1.5}, r"`dropout` must be in \[0, 1\); received dropout=1.5"),
+    ("transformer_classifier_tiny", {"dropout": 1.5}, r"`dropout` must be a number in \[0, 1\); received dropout=1.5"),
     ("bilstm_attention", {"attention_units": 0}, "received attention_units=0"),
     ("bilstm_attention", {"lstm_dropout": 1.5}, "received lstm_dropout=1.5"),
     ("transformer_tiny", {"intermediate_dim": 0}, "received intermediate_dim=0"),
