@@ -24,6 +24,11 @@ def test_bad_input_gives_a_message_and_exit_code_2(capsys):
     assert "Unknown setting 'bacth_size'" in capsys.readouterr().err
     assert main(["evaluate", "/nonexistent/run"]) == 2
     assert "Missing run configuration" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_code:  # argparse's exit: an empty list would look like an answer
+        main(["list", "--task", "text_classification"])
+    assert exit_code.value.code == 2
+    error = capsys.readouterr().err
+    assert "invalid choice: 'text_classification'" in error and "text-classification" in error.split("choose from")[1]
 
 
 def test_train_evaluate_predict(tmp_path, data_dir, capsys):
