@@ -55,6 +55,12 @@ def split_off_validation(size, fraction, seed):
     return order[validation_size:], order[:validation_size]
 
 
+def absolute_paths(*paths):
+    """The paths as absolute strings (`None` stays `None`), so that a run that stores them can be
+    evaluated from any working directory."""
+    return [None if path is None else str(Path(str(path)).expanduser().resolve()) for path in paths]
+
+
 def resolve_data_dir(data_dir=None):
     """`data_dir`, else `$ZOO_DATA_DIR`, else `None` (use the canonical download)."""
     data_dir = data_dir or os.environ.get(DATA_DIR_VARIABLE)

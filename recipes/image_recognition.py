@@ -108,10 +108,7 @@ class Config:
     def check_image_folder_settings(self):
         if (self.train_dir is None) != (self.test_dir is None):
             raise ValueError("Give both `train_dir` and `test_dir` (or neither, for `dataset`).")
-        if self.train_dir is not None:  # absolute, so that the run can be evaluated from anywhere
-            self.train_dir, self.test_dir = (
-                str(Path(str(folder)).expanduser().resolve()) for folder in (self.train_dir, self.test_dir)
-            )
+        self.train_dir, self.test_dir = datasets.absolute_paths(self.train_dir, self.test_dir)
         if self.train_dir is None and (self.image_size is not None or self.color_mode is not None):
             raise ValueError("`image_size` and `color_mode` apply to image folders (`train_dir`, `test_dir`) only.")
         if self.color_mode not in (None, *datasets.COLOR_MODES):

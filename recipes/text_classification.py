@@ -78,6 +78,7 @@ class Config:
             self.learning_rate = LEARNING_RATES.get(self.model, DEFAULT_LEARNING_RATE)
         if (self.train_file is None) != (self.test_file is None):
             raise ValueError("Give both `train_file` and `test_file` (or neither, for SST-2).")
+        self.train_file, self.test_file = datasets.absolute_paths(self.train_file, self.test_file)
         check_number("(0, 1)", validation_fraction=self.validation_fraction)
         check_positive_int(
             vocabulary_size=self.vocabulary_size,

@@ -77,6 +77,7 @@ class Config:
         user_files = (self.train_file, self.validation_file, self.test_file)
         if any(user_files) and not all(user_files):
             raise ValueError("Give train_file, validation_file and test_file together (or none).")
+        self.train_file, self.validation_file, self.test_file = datasets.absolute_paths(*user_files)
         check_positive_int(
             vocabulary_size=self.vocabulary_size,
             max_length=self.max_length,

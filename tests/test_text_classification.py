@@ -341,6 +341,12 @@ def test_unknown_sst2_label_is_reported(tmp_path):
         read_sst2(tmp_path)
 
 
+def test_own_files_are_stored_absolute_so_the_run_evaluates_from_anywhere(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    config = tc.Config(train_file="data/train.csv", test_file="~/test.csv")
+    assert (config.train_file, config.test_file) == (str(tmp_path / "data" / "train.csv"), str(Path.home() / "test.csv"))
+
+
 def test_bad_config_values_are_explained():
     with pytest.raises(ValueError, match="choose one of"):
         tc.Config(model="resnet50")

@@ -288,6 +288,14 @@ def test_each_dataset_has_its_default_direction_and_others_are_refused_before_a_
         translation.Config(dataset="spa-eng", direction="de-en")
 
 
+def test_own_files_are_stored_absolute_so_the_run_evaluates_from_anywhere(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    config = translation.Config(train_file="train.tsv", validation_file="data/val.tsv", test_file="../test.tsv")
+    assert [config.train_file, config.validation_file, config.test_file] == [
+        str(tmp_path / "train.tsv"), str(tmp_path / "data" / "val.tsv"), str(tmp_path.parent / "test.tsv")
+    ]
+
+
 def test_bad_config_values_are_explained():
     with pytest.raises(ValueError, match="Unknown translation model 'bilstm_attention'"):
         translation.Config(model="bilstm_attention")
