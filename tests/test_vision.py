@@ -106,7 +106,18 @@ def test_option_a_shortcut_subsamples_and_zero_pads(rng):
     ("resnet50", {"blocks": 3}, r"`blocks` must give the number of blocks of each of the 4 stages.*received blocks=3"),
     ("resnet50", {"blocks": (3, 4)}, r"4 stages.*received blocks=\(3, 4\)"),
     ("se_resnet50", {"blocks": (3, 4, True, 3)}, r"`blocks\[2\]` must be a positive integer"),
+    ("se_resnet20", {"input_shape": (32, 32)}, r"`input_shape` must be \(height, width, channels\), positive integers "
+                                               r"\(height and width may be None\); received input_shape=\(32, 32\)"),
+    ("cbam_resnet50", {"input_shape": (64, 64, 0)}, r"received input_shape=\(64, 64, 0\)"),
+    ("resnet56", {"input_shape": 32}, r"received input_shape=32"),
+    ("vit_small_images", {"input_shape": (None, None, 1)}, r"channels\), positive integers; received input_shape=\(None"),
 ])
 def test_bad_arguments_are_explained(name, overrides, message):
     with pytest.raises(ValueError, match=message):
         zoo.build(name, **overrides)
+
+
+def test_resnets_take_images_of_any_size_when_asked(rng):
+    model = zoo.build("se_resnet20", input_shape=(None, None, 3))
+    for size in (32, 40):
+        assert tuple(model(rng.standard_normal((1, size, size, 3)).astype("float32")).shape) == (1, 10)

@@ -48,6 +48,23 @@ def _check_attention(attention):
         raise ValueError(f"`attention` must be one of {ATTENTION}; received attention={attention!r}.")
 
 
+def _check_input_shape(input_shape, any_size=False):
+    """Raises `ValueError` unless `input_shape` is `(height, width, channels)` of positive integers;
+    `any_size=True` (convolutional networks) admits None for the height and width."""
+
+    def size(n, may_be_none):
+        return (may_be_none and n is None) or (isinstance(n, int) and not isinstance(n, bool) and n > 0)
+
+    if not (
+        isinstance(input_shape, (list, tuple))
+        and len(input_shape) == 3
+        and all(size(n, any_size) for n in input_shape[:2])
+        and size(input_shape[2], False)
+    ):
+        sizes = "positive integers (height and width may be None)" if any_size else "positive integers"
+        raise ValueError(f"`input_shape` must be (height, width, channels), {sizes}; received input_shape={input_shape!r}.")
+
+
 def _attention_block(x, attention, reduction, name):
     """The attention module of a residual branch (applied before the addition, as in the papers)."""
     if attention == "se":
@@ -98,6 +115,7 @@ def cifar_resnet(depth=20, attention=None, reduction=16, input_shape=(32, 32, 3)
     if not isinstance(depth, int) or depth < 8 or (depth - 2) % 6:
         raise ValueError(f"`depth` must be 6n + 2 (20, 32, 44, 56, 110, ...); received depth={depth!r}.")
     check_positive_int(reduction=reduction, num_classes=num_classes)
+    _check_input_shape(input_shape, any_size=True)
     blocks = (depth - 2) // 6
     images = keras.Input(shape=input_shape, name="images")
     x = _conv_bn(images, 16, 3, 1, "stem")
@@ -150,6 +168,7 @@ def bottleneck_resnet(
             f"received blocks={blocks!r}."
         )
     check_positive_int(reduction=reduction, num_classes=num_classes, **{f"blocks[{i}]": n for i, n in enumerate(blocks)})
+    _check_input_shape(input_shape, any_size=True)
     images = keras.Input(shape=input_shape, name="images")
     x = _conv_bn(images, 64, 7, 2, "stem")
     x = keras.layers.ZeroPadding2D(1, name="stem_pool_pad")(x)  # after a ReLU, so a zero never wins the max
@@ -204,6 +223,7 @@ def vision_transformer(
     timm's deit_tiny/small: 5.7M and 22.1M).
     """
     check_positive_int(hidden_dim=hidden_dim, num_layers=num_layers, num_classes=num_classes)
+    _check_input_shape(input_shape)
     images = keras.Input(shape=input_shape, name="images")
     patch_embedding = layers.PatchEmbedding(patch_size, hidden_dim, name="patch_embedding")
     x = patch_embedding(images)  # checks that the patches tile the image
