@@ -105,6 +105,53 @@ def test_multi_head_attention_matches_keras(rng, causal):
     np.testing.assert_allclose(to_numpy(weights), to_numpy(expected_weights), **TOLERANCE)
 
 
+def random_attention_mask(rng, batch, t_q, t_k):
+    """`(batch, T_q, T_k)`, True where query i may attend to key j; some rows may allow no key."""
+    return rng.random((batch, t_q, t_k)) < 0.6
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_multi_head_attention_with_a_key_and_an_attention_mask_matches_numpy_and_keras(rng, causal):
+    ours, theirs, query, _ = _multi_head_pair(rng, value_dim=4, width=6, value_width=6)
+    key, value = random(rng, 2, 5, 6), random(rng, 2, 5, 6)  # the key differs from the value
+    attention_mask = random_attention_mask(rng, 2, 5, 5)
+    attention_mask[:, :, 0] = True  # Keras spreads a row with no allowed key uniformly; ours zeroes it
+    value_mask = ref.random_padding_mask(rng, 2, 5)
+    options = {"use_causal_mask": causal, "return_attention_scores": True}
+    output, weights = ours(query, value, key, value_mask=value_mask, attention_mask=attention_mask, **options)
+    mask = attention_mask & ref.full_mask(2, 5, 5, value_mask=value_mask, causal=causal)
+    expected_output, expected_weights = ref.multi_head(query, key, value, ours.get_weights(), mask)
+    np.testing.assert_allclose(to_numpy(weights), expected_weights, **TOLERANCE)
+    np.testing.assert_allclose(to_numpy(output), expected_output, atol=1e-4, rtol=1e-4)
+    keras_output, keras_weights = theirs(query, value, key, attention_mask=mask, return_attention_scores=True)
+    np.testing.assert_allclose(to_numpy(output), to_numpy(keras_output), atol=1e-4, rtol=1e-4)
+    np.testing.assert_allclose(to_numpy(weights), to_numpy(keras_weights), **TOLERANCE)
+
+
+def test_additive_and_luong_attention_with_a_key_and_an_attention_mask_match_numpy(rng):
+    query, key, value = random(rng, 3, 4, 6), random(rng, 3, 5, 6), random(rng, 3, 5, 3)
+    attention_mask = random_attention_mask(rng, 3, 4, 5)  # with rows that allow no key: all-zero weights
+    query_mask = ref.random_padding_mask(rng, 3, 4)
+    mask = attention_mask & ref.full_mask(3, 4, 5, query_mask=query_mask)
+
+    additive = layers.AdditiveAttention(units=7)
+    additive.build(query.shape, value.shape, key.shape)
+    additive.set_weights([random(rng, *w.shape) for w in additive.get_weights()])
+    general = layers.DotProductAttention("general")
+    general.build(query.shape, value.shape, key.shape)
+    general.set_weights([random(rng, *w.shape) for w in general.get_weights()])
+    expected = {
+        "additive": ref.additive(query, key, value, *additive.get_weights(), mask),
+        "general": ref.luong(query, key, value, "general", mask, w=general.get_weights()[0]),
+    }
+    for name, layer in (("additive", additive), ("general", general)):
+        context, weights = layer(
+            query, value, key, query_mask=query_mask, attention_mask=attention_mask, return_attention_scores=True
+        )
+        np.testing.assert_allclose(to_numpy(weights), expected[name][1], **TOLERANCE)
+        np.testing.assert_allclose(to_numpy(context), expected[name][0], **TOLERANCE)
+
+
 @pytest.mark.parametrize("causal", [False, True])
 @pytest.mark.parametrize("make_layer", [
     lambda: layers.MultiHeadAttention(4, 3),
