@@ -159,8 +159,31 @@ def test_paper_parameter_counts():
     assert zoo.describe("transformer_base")["parameters"] == base.count_params()
 
 
-def test_small_is_about_nine_million_parameters():
-    assert 7e6 < zoo.build("transformer_small").count_params() < 11e6
+@pytest.mark.parametrize("name, table", [
+    ("transformer_base", {"num_layers": 6, "hidden_dim": 512, "intermediate_dim": 2048, "num_heads": 8}),  # Table 3
+    ("transformer_big", {"num_layers": 6, "hidden_dim": 1024, "intermediate_dim": 4096, "num_heads": 16}),
+    ("transformer_small", {"num_layers": 3, "hidden_dim": 256, "intermediate_dim": 512, "num_heads": 8}),
+])
+def test_transformers_have_their_tables_layers_widths_and_heads(name, table):
+    """Parameter counts do not see the head count: read it from the blocks."""
+    config = zoo.default_config(name)
+    assert {key: config[key] for key in table} == table
+    model = zoo.build(name, **(config | {"source_vocab_size": 50, "target_vocab_size": 50}))
+    blocks = [layer for layer in model.layers if layer.name.startswith(("encoder_", "decoder_"))]
+    assert len(blocks) == 2 * table["num_layers"]
+    attentions = [getattr(block, name) for block in blocks for name in ("attention", "self_attention", "cross_attention")
+                  if hasattr(block, name)]
+    assert len(attentions) == 3 * table["num_layers"]  # one per encoder block, two per decoder block
+    assert {attention.num_heads for attention in attentions} == {table["num_heads"]}
+
+
+def test_small_counts_its_weights_by_the_formula():
+    """Separate 8000-token source and target tables, the output tied to the target table: 8.05M."""
+    d, d_ff, layers_per_stack, vocabulary = 256, 512, 3, 8000
+    attention, feedforward = 4 * (d * d + d), d * d_ff + d_ff + d_ff * d + d
+    encoder, decoder = attention + feedforward + 4 * d, 2 * attention + feedforward + 6 * d
+    expected = 2 * vocabulary * d + layers_per_stack * (encoder + decoder)
+    assert zoo.build("transformer_small").count_params() == expected == 8_049_664
 
 
 def test_vocabularies_are_read_when_resuming_and_learned_again_after_a_failed_start(tmp_path):

@@ -30,6 +30,24 @@ def test_parameter_counts_match_the_papers(name):
         assert count == reference
 
 
+# What parameter counts cannot see: the head count. ViT Table 1 (ViT-B) and DeiT Table 1 (Ti, S).
+PAPER_TRANSFORMERS = {
+    "vit_base_patch16": {"num_layers": 12, "hidden_dim": 768, "intermediate_dim": 3072, "num_heads": 12},
+    "vit_tiny_patch16": {"num_layers": 12, "hidden_dim": 192, "intermediate_dim": 768, "num_heads": 3},
+    "vit_small_patch16": {"num_layers": 12, "hidden_dim": 384, "intermediate_dim": 1536, "num_heads": 6},
+}
+
+
+@pytest.mark.parametrize("name", PAPER_TRANSFORMERS)
+def test_vision_transformers_have_the_papers_layers_widths_and_heads(name):
+    config = zoo.default_config(name)
+    assert {key: config[key] for key in PAPER_TRANSFORMERS[name]} == PAPER_TRANSFORMERS[name]
+    assert config["patch_size"] == 16
+    model = zoo.build(name, input_shape=(32, 32, 3), num_classes=2)
+    heads = [layer.attention.num_heads for layer in model.layers if hasattr(layer, "attention")]
+    assert heads == [PAPER_TRANSFORMERS[name]["num_heads"]] * 12
+
+
 def test_attention_modules_add_what_their_papers_say():
     """SE adds 2 C^2/r + C/r + C per block; ECA adds k per block; CBAM adds SE's MLP plus 2 k^2."""
     base = zoo.describe("resnet50")["trainable_parameters"]
