@@ -124,8 +124,9 @@ class MarkovDecoder:
         return self.log_probs[np.asarray(tokens)], caches
 
 
-def test_wide_beam_finds_the_best_length_normalized_sequence(rng):
-    vocabulary, end, max_length, alpha = 4, 3, 4, 0.6
+@pytest.mark.parametrize("alpha", [0.0, 0.6, 2.0])
+def test_wide_beam_finds_the_best_length_normalized_sequence(rng, alpha):
+    vocabulary, end, max_length = 4, 3, 4
     table = np.full((vocabulary, vocabulary), -np.inf)  # never padding (id 0)
     table[:, 1:] = np.log(rng.dirichlet(np.ones(vocabulary - 1), size=vocabulary))
     normalized_scores = {}  # every hypothesis: it stops at [END] or at max_length
@@ -134,7 +135,7 @@ def test_wide_beam_finds_the_best_length_normalized_sequence(rng):
             if end in sequence[:-1] or (length < max_length and sequence[-1] != end):
                 continue
             log_prob = sum(table[prev, tok] for prev, tok in zip((2,) + sequence[:-1], sequence))
-            normalized_scores[sequence] = log_prob / decoding.length_penalty(length, alpha)
+            normalized_scores[sequence] = log_prob / ((5 + length) / 6) ** alpha  # Wu et al. 2016, Eq. 14
     found = decoding.beam_search(
         MarkovDecoder(table), np.zeros((1, 1)), start_id=2, end_id=end, max_length=max_length, beam_size=64, alpha=alpha
     )[0]
@@ -266,6 +267,13 @@ def test_spa_eng_split_is_70_15_15_and_fixed(data_dir):
     assert [len(splits[s]) for s in ("train", "validation", "test")] == [83276, 17844, 17844]
     again = datasets.read_spa_eng(data_dir, "es-en")
     assert again["test"].sources[:5] == splits["test"].sources[:5]
+    # The file is english<TAB>spanish: en-es reads the first column as the source, es-en the second.
+    english_first = datasets.read_spa_eng(data_dir, "en-es")
+    for split in splits:
+        assert english_first[split].sources == splits[split].targets
+        assert english_first[split].targets == splits[split].sources
+    pairs = {pair for split in english_first.values() for pair in zip(split.sources, split.targets)}
+    assert ("Go.", "Ve.") in pairs and ("Ve.", "Go.") not in pairs  # the file's first line
 
 
 def test_missing_language_file_is_named(tmp_path):
