@@ -36,13 +36,13 @@ def test_sst2_reader_reads_the_real_files(data_dir):
     assert splits["dev"].labels.count("positive") == 444
 
 
-def test_sst2_validation_holds_out_unseen_sentences(data_dir):
+def test_sst2_validation_holds_out_unseen_sentences(data_dir, rng):
     splits = tc.load_data(tc.Config(data_dir=data_dir))
     validation = splits["validation"].texts
     lengths = [len(text.split()) for text in validation]
     assert 300 < len(validation) < 400 and np.median(lengths) > 15  # 5% of 6,886 sentences
     padded_training = [f" {text.strip()} " for text in splits["train"].texts]
-    sample = np.random.default_rng().choice(len(validation), 40, replace=False)
+    sample = rng.choice(len(validation), 40, replace=False)
     for text in (validation[i].strip() for i in sample):
         assert not any(f" {text} " in training for training in padded_training), f"{text!r} is in training"
 
@@ -145,9 +145,14 @@ def test_interrupted_run_resumes_where_it_stopped(data_dir, tmp_path, monkeypatc
     with pytest.raises(KeyboardInterrupt):
         tc.train(config)
     assert tc.RunDirectory(config.run_dir).backup_dir.exists()
-    monkeypatch.setattr(callbacks, "standard_callbacks", original)
+    first_loss = tc.RunDirectory(config.run_dir).read_history()["loss"]
+    begun = []  # a restart from scratch would also log two epochs: the second run must begin at epoch 1
+    recorder = keras.callbacks.LambdaCallback(on_epoch_begin=lambda epoch, logs: begun.append(epoch))
+    monkeypatch.setattr(callbacks, "standard_callbacks", lambda *a, **k: original(*a, **k) + [recorder])
     result = tc.train(config)
+    assert begun == [1]
     assert len(result.metrics["train_loss_per_epoch"]) == 2  # the history covers both runs' epochs
+    assert result.metrics["train_loss_per_epoch"][0] == first_loss[0]
     assert result.metrics["wall_time_seconds"] > 0
 
 
