@@ -414,9 +414,12 @@ def test_translate_and_cli_use_the_run(finished_run, capsys):
     translations = translation.translate(result.run_dir, ["Ein Mann fährt Fahrrad.", "Zwei Hunde spielen."])
     assert len(translations) == 2 and all(t.strip() for t in translations)
     assert cli.main(["translate", result.run_dir, "Ein Mann fährt Fahrrad."]) == 0
-    assert capsys.readouterr().out.strip()
+    assert capsys.readouterr().out.strip() == translations[0].strip()
     assert cli.main(["evaluate", result.run_dir]) == 0
-    assert "test_bleu" in json.loads(capsys.readouterr().out)
+    evaluated = json.loads(capsys.readouterr().out)  # the saved model, reloaded, scores what training reported
+    assert evaluated["test_pairs"] == result.metrics["test_pairs"] == config.max_eval_examples
+    assert evaluated["test_bleu"] == pytest.approx(result.metrics["test_bleu_beam"], abs=1e-6)
+    assert evaluated["test_chrf"] == pytest.approx(result.metrics["test_chrf_beam"], abs=1e-6)
     for beam_size in ("0", "-2"):
         assert cli.main(["translate", result.run_dir, "Hallo.", "--beam-size", beam_size]) == 2
         assert f"`beam_size` must be a positive integer or None; received beam_size={beam_size}" in capsys.readouterr().err
