@@ -17,7 +17,7 @@ def test_list_and_describe(capsys):
     assert description["task"] == "text-classification" and description["parameters"] > 0
 
 
-def test_bad_input_gives_a_message_and_exit_code_2(capsys):
+def test_bad_input_gives_a_message_and_exit_code_2(capsys, tmp_path):
     assert main(["describe", "bilstm_atention"]) == 2
     assert "Did you mean: bilstm_attention" in capsys.readouterr().err
     assert main(["train", "text-classification", "--set", "bacth_size=3"]) == 2
@@ -29,6 +29,12 @@ def test_bad_input_gives_a_message_and_exit_code_2(capsys):
     assert exit_code.value.code == 2
     error = capsys.readouterr().err
     assert "invalid choice: 'text_classification'" in error and "text-classification" in error.split("choose from")[1]
+    assert main(["train", "image-recognition", "--direction", "de-en"]) == 2
+    assert "--direction does not apply to image-recognition" in capsys.readouterr().err
+    run_dir = tmp_path / "run"
+    assert main(["train", "translation", "--direction", "fr-en", "--run-dir", str(run_dir)]) == 2
+    assert "Unknown translation direction 'fr-en'; choose one of ['de-en', 'en-de']" in capsys.readouterr().err
+    assert not run_dir.exists()  # refused before the run directory is written
 
 
 def test_train_evaluate_predict(tmp_path, data_dir, capsys):
@@ -47,6 +53,8 @@ def test_train_evaluate_predict(tmp_path, data_dir, capsys):
     assert main(["predict", run_dir, "a fine film", "a dreadful mess"]) == 0
     predictions = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [p["text"] for p in predictions] == ["a fine film", "a dreadful mess"]
+    assert main(["translate", run_dir, "a fine film"]) == 2
+    assert f"{run_dir} is not a translation run; use `zoo predict`." in capsys.readouterr().err
 
 
 def test_python_dash_m_zoo_runs_the_cli():

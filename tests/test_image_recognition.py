@@ -268,6 +268,31 @@ def test_warmup_cosine_schedule_follows_its_formula(rng):
         assert float(schedule(step)) == pytest.approx(expected, rel=1e-5, abs=1e-7)
 
 
+@pytest.mark.parametrize("name", ["sgd", "adamw"])
+def test_optimizers_decay_kernels_but_not_biases_or_norms_and_sgd_is_nesterov(rng, name):
+    """One step from zero momentum. SGD with Nesterov momentum m moves by ``lr (1 + m) g`` (plain momentum:
+    ``lr g``); Adam's first step with a zero gradient moves nothing. Decoupled decay first scales
+    the kernels by ``1 - lr wd``; biases and LayerNorm's gamma and beta keep their values."""
+    lr, weight_decay, momentum = 0.1, 0.05, 0.9
+    dense, norm = keras.layers.Dense(3), keras.layers.LayerNormalization()
+    dense.build((None, 4))
+    norm.build((None, 3))
+    variables = [dense.kernel, dense.bias, norm.gamma, norm.beta]
+    for variable in variables:
+        variable.assign(rng.standard_normal(variable.shape).astype("float32"))
+    before = [keras.ops.convert_to_numpy(v) for v in variables]
+    gradients = [rng.standard_normal(v.shape).astype("float32") if name == "sgd" else np.zeros(v.shape, "float32")
+                 for v in variables]
+    optimizer = optimization.make_optimizer(name, lr, weight_decay, momentum=momentum)
+    optimizer.apply_gradients(zip([keras.ops.convert_to_tensor(g) for g in gradients], variables))
+
+    decayed = [True, False, False, False]
+    step = lr * (1 + momentum) if name == "sgd" else 0.0
+    for variable, start, gradient, decays in zip(variables, before, gradients, decayed):
+        expected = start * (1 - lr * weight_decay if decays else 1.0) - step * gradient
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(variable), expected, rtol=1e-5, atol=1e-6)
+
+
 def test_cli_trains_and_predicts_image_files(tmp_path, data_dir, capsys):
     run_dir = str(tmp_path / "run")
     argv = ["train", "image-recognition", "--dataset", "mnist", "--model", "eca_resnet20", "--epochs", "1",

@@ -225,6 +225,15 @@ def test_token_and_position_embedding_matches_keras_hub_and_masks(rng):
     )
 
 
+def test_reverse_embedding_is_the_states_times_the_transposed_token_table(rng):
+    """Weight tying (Press & Wolf, 2017): ``logits = h E^T`` with the token table E, shape (vocabulary, d)."""
+    embedding = layers.TokenAndPositionEmbedding(30, 8, 6, mask_zero=True)
+    embedding(rng.integers(0, 30, size=(1, 4)))
+    table = to_numpy(embedding.token_embedding.embeddings)
+    states = random(rng, 2, 5, 6)
+    np.testing.assert_allclose(to_numpy(embedding(states, reverse=True)), states @ table.T, **TOLERANCE)
+
+
 @pytest.mark.parametrize("norm_first", [False, True])
 def test_encoder_block_matches_keras_hub(rng, norm_first):
     x = random(rng, 3, 6, 8)

@@ -187,7 +187,7 @@ def test_small_counts_its_weights_by_the_formula():
     assert zoo.build("transformer_small").count_params() == expected == 8_049_664
 
 
-def test_vocabularies_are_read_when_resuming_and_learned_again_after_a_failed_start(tmp_path):
+def test_vocabularies_are_read_when_resuming_learned_again_after_a_failed_start_and_shared_on_request(tmp_path):
     run = RunDirectory(tmp_path)
     train = datasets.SentencePairs(["Ein Hund läuft.", "Zwei Katzen schlafen."], ["A dog runs.", "Two cats sleep."])
     config = translation.Config(vocabulary_size=200)
@@ -202,6 +202,11 @@ def test_vocabularies_are_read_when_resuming_and_learned_again_after_a_failed_st
     assert translation.prepare_tokenizers(run, {"train": train}, config, resuming=True).target.get_vocabulary() == (
         learned.target.get_vocabulary()
     )
+    shared_config = translation.Config(vocabulary_size=200, shared_vocabulary=True)
+    shared = translation.prepare_tokenizers(run, {"train": train}, shared_config, resuming=False)
+    assert shared.source is shared.target  # one tokenizer, one file, learned from both sides
+    assert shared.source.get_vocabulary() == translation.learn_vocabulary(train.sources + train.targets, config)
+    assert run.vocabulary_file.read_text().splitlines() == shared.source.get_vocabulary()
 
 
 def test_shared_embeddings_need_one_vocabulary():
