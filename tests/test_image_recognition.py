@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from PIL import Image
-from event_files import read_images
+from event_files import read_images, read_summaries
 from tensorboard_client import CLASSIFICATION_SCALARS, check_served
 
 from recipes import image_recognition as ir
@@ -266,6 +266,22 @@ def test_warmup_cosine_schedule_follows_its_formula(rng):
         else:
             expected = peak * (1 + math.cos(math.pi * (step - warmup) / (total - warmup))) / 2
         assert float(schedule(step)) == pytest.approx(expected, rel=1e-5, abs=1e-7)
+
+
+def test_the_logged_learning_rate_follows_the_configured_warmup_and_cosine(finished_run):
+    """Each epoch ends at step ``(e + 1) S`` of ``T = epochs S`` (S: batches per epoch), after a
+    warmup of ``floor(warmup_fraction T)`` steps: the cosine is at ``(step - W) / (T - W)``, 0 at the end."""
+    config, result = finished_run
+    steps_per_epoch = math.ceil(result.metrics["train_images"] / config.batch_size)
+    total = config.epochs * steps_per_epoch
+    warmup = int(config.warmup_fraction * total)
+    scalars = read_summaries(Path(result.run_dir) / "train", "scalars")
+    logged = {step: float(value) for (tag, step), value in scalars.items() if tag == "epoch_learning_rate"}
+    progress = {epoch: ((epoch + 1) * steps_per_epoch - warmup) / (total - warmup) for epoch in range(config.epochs)}
+    expected = {epoch: config.learning_rate * (1 + math.cos(math.pi * done)) / 2 for epoch, done in progress.items()}
+    assert logged.keys() == expected.keys()
+    for epoch, value in expected.items():
+        assert logged[epoch] == pytest.approx(value, rel=1e-4, abs=1e-7)
 
 
 @pytest.mark.parametrize("name", ["sgd", "adamw"])
