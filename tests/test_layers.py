@@ -159,12 +159,16 @@ def test_additive_and_luong_attention_with_a_key_and_an_attention_mask_match_num
     lambda: layers.DotProductAttention("general"),
     lambda: layers.DotProductAttention("dot"),
 ], ids=["multi_head", "scaled", "general", "dot"])
-def test_fused_path_equals_explicit_path(rng, make_layer, causal):
+def test_fused_path_equals_explicit_path(rng, make_layer, causal, monkeypatch):
+    fused_calls, fused_kernel = [], keras.ops.dot_product_attention
+    monkeypatch.setattr(keras.ops, "dot_product_attention", lambda *a, **k: fused_calls.append(k) or fused_kernel(*a, **k))
     layer = make_layer()
     query, value = random(rng, 3, 7, 12), random(rng, 3, 7, 12)
     masks = {"query_mask": ref.random_padding_mask(rng, 3, 7), "value_mask": ref.random_padding_mask(rng, 3, 7)}
     fused = layer(query, value, use_causal_mask=causal, **masks)
+    assert len(fused_calls) == 1  # the backend's kernel ran
     explicit, weights = layer(query, value, use_causal_mask=causal, return_attention_scores=True, **masks)
+    assert len(fused_calls) == 1  # asking for the weights computes them explicitly
     np.testing.assert_allclose(to_numpy(fused), to_numpy(explicit), **TOLERANCE)
     # Masked keys get zero weight; rows sum to 1, or 0 for padded queries.
     weights = to_numpy(weights).reshape(3, -1, 7, 7)
