@@ -244,6 +244,10 @@ def read_parallel_files(source_path, target_path, layout):
     return SentencePairs(sources, targets)
 
 
+# The languages of each stored sentence-pair corpus; either direction reads, the first into the second by default.
+PAIR_LANGUAGES = {"multi30k": ("de", "en"), "spa-eng": ("en", "es")}
+
+
 def parse_direction(direction, languages):
     """`"de-en"` -> `("de", "en")`, both among `languages`."""
     source, separator, target = str(direction).partition("-")
@@ -274,7 +278,7 @@ def read_multi30k(data_dir=None, direction="de-en"):
 
     Test is `test_2016_flickr` (1000 pairs), the set published results use.
     """
-    source, target = parse_direction(direction, ("de", "en"))
+    source, target = parse_direction(direction, PAIR_LANGUAGES["multi30k"])
     data_dir = resolve_data_dir(data_dir)
     return {
         split: read_parallel_files(
@@ -317,7 +321,7 @@ def read_spa_eng(data_dir=None, direction="en-es", seed=1337):
     Validation and test get `int(0.15 n)` pairs each, as in the keras.io
     English-to-Spanish example (83,276 / 17,844 / 17,844).
     """
-    source, _ = parse_direction(direction, ("en", "es"))
+    source, _ = parse_direction(direction, PAIR_LANGUAGES["spa-eng"])
     data_dir = resolve_data_dir(data_dir)
     if data_dir is None:
         fetch = functools.partial(keras.utils.get_file, "spa-eng.zip", SPA_ENG_URL)

@@ -30,8 +30,7 @@ TASK = "translation"
 PAD, START, END = "[PAD]", "[START]", "[END]"
 UNK = tokens.UNK
 RESERVED_TOKENS = (PAD, UNK, START, END)  # [PAD] must be id 0: the models' mask_zero relies on it.
-DEFAULT_DIRECTIONS = {"multi30k": "de-en", "spa-eng": "en-es"}  # either direction reads; these are the defaults
-DATASETS = tuple(DEFAULT_DIRECTIONS)
+DATASETS = tuple(datasets.PAIR_LANGUAGES)
 RNN_LEARNING_RATE = 1e-3  # Adam's default, as bentrevett/pytorch-seq2seq trains its attention GRU
 
 
@@ -42,7 +41,7 @@ class Config:
     model: str = "transformer_small"
     model_options: dict = dataclasses.field(default_factory=dict)
     dataset: str = "multi30k"
-    direction: str = None  # of `dataset` (None: its DEFAULT_DIRECTIONS); pair files translate column 1 into column 2
+    direction: str = None  # of `dataset` (None: its first language into its second); pair files: column 1 into 2
     data_dir: str = None
     train_file: str = None
     validation_file: str = None
@@ -70,10 +69,11 @@ class Config:
         check_model_task(self.model, TASK)
         if self.dataset not in DATASETS and self.train_file is None:
             raise ValueError(f"Unknown dataset {self.dataset!r}; choose one of {DATASETS} or give train_file.")
-        if self.direction is None:
-            self.direction = DEFAULT_DIRECTIONS.get(self.dataset)
+        languages = datasets.PAIR_LANGUAGES.get(self.dataset)
+        if self.direction is None and languages is not None:
+            self.direction = "-".join(languages)
         if self.train_file is None:
-            datasets.parse_direction(self.direction, DEFAULT_DIRECTIONS[self.dataset].split("-"))
+            datasets.parse_direction(self.direction, languages)
         user_files = (self.train_file, self.validation_file, self.test_file)
         if any(user_files) and not all(user_files):
             raise ValueError("Give train_file, validation_file and test_file together (or none).")
