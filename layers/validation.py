@@ -3,7 +3,8 @@
 import numbers
 
 
-def _is_int(value):
+def is_int(value):
+    """Whether `value` is an integer (not a bool)."""
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -20,7 +21,7 @@ def check_positive_int(optional=False, **values):
     for name, value in values.items():
         if optional and value is None:
             continue
-        if not _is_int(value) or value < 1:
+        if not is_int(value) or value < 1:
             allowed = "a positive integer or None" if optional else "a positive integer"
             raise ValueError(f"`{name}` must be {allowed}; received {name}={value!r}.")
 
@@ -28,7 +29,7 @@ def check_positive_int(optional=False, **values):
 def check_non_negative_int(**values):
     """Raises `ValueError` naming the first argument that is not an integer >= 0."""
     for name, value in values.items():
-        if not _is_int(value) or value < 0:
+        if not is_int(value) or value < 0:
             raise ValueError(f"`{name}` must be a non-negative integer; received {name}={value!r}.")
 
 

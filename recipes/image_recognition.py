@@ -22,7 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 import zoo
-from layers.validation import check_non_negative_int, check_number, check_positive_int, check_rate
+from layers.validation import check_non_negative_int, check_number, check_positive_int, check_rate, is_int
 from recipes import data as datasets
 from recipes import optimization
 from recipes.attention_logging import ATTENTION_LOG_DIR, AttentionMapLogger, image_summaries
@@ -115,7 +115,7 @@ class Config:
             raise ValueError(f"`color_mode` must be one of {datasets.COLOR_MODES} or None; received {self.color_mode!r}.")
         if self.image_size is not None:
             size = self.image_size
-            if not (isinstance(size, (list, tuple)) and len(size) == 2 and all(type(n) is int and n > 0 for n in size)):
+            if not (isinstance(size, (list, tuple)) and len(size) == 2 and all(is_int(n) and n > 0 for n in size)):
                 raise ValueError(f"`image_size` must be [height, width], two positive integers; received {size!r}.")
             self.image_size = list(size)
 

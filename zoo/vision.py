@@ -10,7 +10,7 @@ import keras
 from keras import ops
 
 import layers
-from layers.validation import check_positive_int
+from layers.validation import check_positive_int, is_int
 from zoo.registry import register
 
 TASK = "image-recognition"
@@ -53,7 +53,7 @@ def _check_input_shape(input_shape, any_size=False):
     `any_size=True` (convolutional networks) admits None for the height and width."""
 
     def size(n, may_be_none):
-        return (may_be_none and n is None) or (isinstance(n, int) and not isinstance(n, bool) and n > 0)
+        return (may_be_none and n is None) or (is_int(n) and n > 0)
 
     if not (
         isinstance(input_shape, (list, tuple))
