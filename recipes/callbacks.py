@@ -112,7 +112,9 @@ def standard_callbacks(
     * `CSVLogger` appending each epoch's logs to `run.history_file`, so the
       history of a resumed run covers every epoch (before the backup: an
       epoch killed in between is logged twice, and `read_history` keeps one);
-    * `BackupAndRestore` into `run.backup_dir`: a killed run resumes where it was;
+    * `BackupAndRestore` into `run.backup_dir`: a killed run resumes where it was; it keeps
+      the previous epoch's backup too, so a process killed while writing the weights
+      resumes from the epoch before;
     * with `swap_ema_weights` (an optimizer that averages the weights), `SwapEMAWeights`:
       validation, the checkpoint, histograms and loggers see the averaged weights, while
       the backup before it keeps the trained ones, so a resumed run trains on from them;
@@ -128,7 +130,7 @@ def standard_callbacks(
         ThroughputMeter(examples_per_epoch, tokens_per_epoch),
         *epoch_metrics,
         keras.callbacks.CSVLogger(str(run.history_file), append=True),
-        keras.callbacks.BackupAndRestore(str(run.backup_dir)),
+        keras.callbacks.BackupAndRestore(str(run.backup_dir), double_checkpoint=True),
         *([keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if swap_ema_weights else []),
         BestModelCheckpoint(run, monitor, mode),
         keras.callbacks.TensorBoard(str(run.path), histogram_freq=1, write_graph=False),

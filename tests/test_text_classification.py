@@ -130,10 +130,14 @@ def test_finished_run_is_not_retrained_and_other_settings_are_refused(finished_r
 
 
 class StopAfterEpoch(keras.callbacks.Callback):
-    """Simulates a killed process after the first epoch."""
+    """Simulates a killed process after epoch `last` (the first by default)."""
+
+    def __init__(self, last=0):
+        super().__init__()
+        self.last = last
 
     def on_epoch_end(self, epoch, logs=None):
-        if epoch == 0:
+        if epoch == self.last:
             raise KeyboardInterrupt
 
 
@@ -154,6 +158,24 @@ def test_interrupted_run_resumes_where_it_stopped(data_dir, tmp_path, monkeypatc
     assert len(result.metrics["train_loss_per_epoch"]) == 2  # the history covers both runs' epochs
     assert result.metrics["train_loss_per_epoch"][0] == first_loss[0]
     assert result.metrics["wall_time_seconds"] > 0
+
+
+def test_run_killed_while_writing_its_backup_resumes_from_the_epoch_before(data_dir, tmp_path, monkeypatch):
+    config = tc.Config(model="transformer_classifier_tiny", epochs=3, run_dir=str(tmp_path / "run"), data_dir=data_dir,
+                       **(SMALL | {"max_train_examples": 300}))
+    original = callbacks.standard_callbacks
+    monkeypatch.setattr(callbacks, "standard_callbacks", lambda *a, **k: original(*a, **k) + [StopAfterEpoch(last=1)])
+    with pytest.raises(KeyboardInterrupt):
+        tc.train(config)
+    weights = tc.RunDirectory(config.run_dir).backup_dir / "latest.weights.h5"
+    written = weights.read_bytes()
+    weights.write_bytes(written[: len(written) // 2])  # the second epoch's backup, cut off mid-write
+    begun = []
+    recorder = keras.callbacks.LambdaCallback(on_epoch_begin=lambda epoch, logs: begun.append(epoch))
+    monkeypatch.setattr(callbacks, "standard_callbacks", lambda *a, **k: original(*a, **k) + [recorder])
+    result = tc.train(config)
+    assert begun == [1, 2]  # the first epoch's backup: the second epoch runs again
+    assert len(result.metrics["train_loss_per_epoch"]) == 3
 
 
 class WeightAverageReference(keras.callbacks.Callback):
