@@ -83,14 +83,13 @@ def spread_over_seeds(runs):
     }
 
 
-def run_benchmarks(*, benchmark, recipe, models, dataset, figures, description, argv=None):
+def run_benchmarks(*, benchmark, recipe, models, figures, description, argv=None):
     """Parses `--models/--seeds/--set/--runs-dir`, trains each model, writes one JSON per model.
 
     Args:
         benchmark: file-name prefix and script name, e.g. `"translation"`.
         recipe: the recipe module (`Config`, `train`).
         models: the default model names.
-        dataset: a description of the data, stored in the record.
         figures: `metrics -> dict` of the task's figures to record.
     """
     parser = argparse.ArgumentParser(description=description)
@@ -125,7 +124,6 @@ def run_benchmarks(*, benchmark, recipe, models, dataset, figures, description, 
         mean = mean_over_seeds(runs)
         record = {
             "benchmark": benchmark,
-            "dataset": dataset,
             **figures(mean),
             **{key: mean[key] for key in ("model", "parameters", "epochs", "wall_time_seconds")},
             "config": configs[0].to_dict(),

@@ -1,5 +1,8 @@
 """Benchmark: each text classifier trained from scratch on full SST-2, scored on GLUE dev.
 
+Trained on SST-2 train minus 5% of its sentences (with the phrases only they
+contain) held out for validation; scored on the 872 dev sentences.
+
 Writes `benchmarks/results/text_classification_<model>.json` (dev accuracy,
 epochs, wall time, training examples/s, machine, command) per model. Not a test.
 
@@ -26,7 +29,6 @@ if __name__ == "__main__":
         benchmark="text_classification",
         recipe=text_classification,
         models=["bilstm_attention", "transformer_classifier_tiny", "transformer_classifier_small"],
-        dataset="SST-2 (GLUE); train minus 5% of its sentences (with the phrases only they contain) held out for validation; scored on dev (872)",
         figures=figures,
         description=__doc__.splitlines()[0],
     )

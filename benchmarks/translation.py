@@ -1,5 +1,8 @@
 """Benchmark: translation models trained from scratch on full Multi30k de->en, scored on test2016.
 
+Multi30k task 1 (raw, cased): train 29,000 pairs, validation 1,014,
+test_2016_flickr 1,000.
+
 Writes `benchmarks/results/translation_<model>.json` (BLEU and chrF on
 test_2016_flickr with greedy and beam decoding, epochs, wall time, training
 target tokens/s, machine, command) per model. Not a test.
@@ -26,7 +29,6 @@ if __name__ == "__main__":
         benchmark="translation",
         recipe=translation,
         models=["transformer_small"],
-        dataset="Multi30k task 1 (raw, cased): train 29,000 pairs, validation 1,014, test_2016_flickr 1,000",
         figures=figures,
         description=__doc__.splitlines()[0],
     )

@@ -63,7 +63,7 @@ def run_toy(tmp_path, monkeypatch, argv, entry="toy"):
     monkeypatch.setattr(common, "RESULTS", tmp_path)
     trained = []
     common.run_benchmarks(
-        benchmark="text_classification", recipe=toy_recipe(trained), models=["toy"], dataset="toy data",
+        benchmark="text_classification", recipe=toy_recipe(trained), models=["toy"],
         figures=lambda metrics: {"dev_accuracy": metrics["test_accuracy"], "train_examples_per_second": 5.0},
         description="toy", argv=argv,
     )
