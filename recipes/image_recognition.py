@@ -33,6 +33,7 @@ from recipes.run import Result, RunDirectory, check_model_task, config_defaults,
 
 TASK = "image-recognition"
 # Mirror images only where a mirrored image is still of the same class (not digits).
+DEFAULT_DATASET = "fashion_mnist"
 FLIP_BY_DEFAULT = {"fashion_mnist": True, "mnist": False, "cifar10": True}
 
 
@@ -51,7 +52,7 @@ class Config:
     SGD's momentum 0.9 the default 5e-4 equals an L2 penalty of 5e-5 in the
     papers' (coupled) terms (`recipes.optimization.make_optimizer`).
 
-    `train_dir` and `test_dir` (both or neither) replace `dataset` by your
+    `train_dir` and `test_dir` (both or neither; not with another `dataset`) replace `dataset` by your
     images: `<dir>/<class>/<image file>`, read into memory in `color_mode`
     ("grayscale" or "rgb"; `None`: grayscale when every training image is)
     and resized to `image_size` `[H, W]` (`None`: the images must share one size).
@@ -59,7 +60,7 @@ class Config:
 
     model: str = "se_resnet20"
     model_options: dict = dataclasses.field(default_factory=dict)
-    dataset: str = "fashion_mnist"
+    dataset: str = DEFAULT_DATASET
     data_dir: str = None
     train_dir: str = None
     test_dir: str = None
@@ -108,6 +109,10 @@ class Config:
     def check_image_folder_settings(self):
         if (self.train_dir is None) != (self.test_dir is None):
             raise ValueError("Give both `train_dir` and `test_dir` (or neither, for `dataset`).")
+        if self.train_dir is not None and self.dataset != DEFAULT_DATASET:
+            raise ValueError(
+                f"dataset={self.dataset!r} and train_dir/test_dir both choose the images; give one or the other."
+            )
         self.train_dir, self.test_dir = datasets.absolute_paths(self.train_dir, self.test_dir)
         if self.train_dir is None and (self.image_size is not None or self.color_mode is not None):
             raise ValueError("`image_size` and `color_mode` apply to image folders (`train_dir`, `test_dir`) only.")

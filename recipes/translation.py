@@ -31,6 +31,7 @@ PAD, START, END = "[PAD]", "[START]", "[END]"
 UNK = tokens.UNK
 RESERVED_TOKENS = (PAD, UNK, START, END)  # [PAD] must be id 0: the models' mask_zero relies on it.
 DATASETS = tuple(datasets.PAIR_LANGUAGES)
+DEFAULT_DATASET = "multi30k"
 RNN_LEARNING_RATE = 1e-3  # Adam's default, as bentrevett/pytorch-seq2seq trains its attention GRU
 
 
@@ -40,7 +41,7 @@ class Config:
 
     model: str = "transformer_small"
     model_options: dict = dataclasses.field(default_factory=dict)
-    dataset: str = "multi30k"
+    dataset: str = DEFAULT_DATASET  # train_file, validation_file and test_file replace it
     direction: str = None  # of `dataset` (None: its first language into its second); pair files: column 1 into 2
     data_dir: str = None
     train_file: str = None
@@ -77,6 +78,10 @@ class Config:
         user_files = (self.train_file, self.validation_file, self.test_file)
         if any(user_files) and not all(user_files):
             raise ValueError("Give train_file, validation_file and test_file together (or none).")
+        if any(user_files) and self.dataset != DEFAULT_DATASET:
+            raise ValueError(
+                f"dataset={self.dataset!r} and train_file/validation_file/test_file both choose the pairs; give one or the other."
+            )
         self.train_file, self.validation_file, self.test_file = datasets.absolute_paths(*user_files)
         check_positive_int(
             vocabulary_size=self.vocabulary_size,

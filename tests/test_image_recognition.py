@@ -251,7 +251,9 @@ def test_bad_config_values_are_explained():
         ir.Config(color_mode="rgba", **folders)
     with pytest.raises(ValueError, match=r"`image_size` must be .*received \[True, 4\]"):
         ir.Config(image_size=[True, 4], **folders)
-    from_folders = ir.Config(dataset="not used", **folders)
+    with pytest.raises(ValueError, match=r"dataset='mnist' and train_dir/test_dir both choose the images; give one or the other"):
+        ir.Config(dataset="mnist", **folders)  # `--dataset mnist --set train_dir=...`
+    from_folders = ir.Config(**folders)
     assert from_folders.horizontal_flip is False  # unknown images: no mirroring by default
     assert from_folders.train_dir == str(Path("photos/train").resolve())  # the run can be evaluated from anywhere
     assert ir.Config(train_dir=2024, test_dir="t").train_dir == str(Path("2024").resolve())  # `--set train_dir=2024`

@@ -339,6 +339,9 @@ def test_bad_config_values_are_explained():
         translation.Config(dataset="wmt14")
     with pytest.raises(ValueError, match="label_smoothing"):
         translation.Config(label_smoothing=1.5)
+    pair_files = {"train_file": "train.tsv", "validation_file": "val.tsv", "test_file": "test.tsv"}
+    with pytest.raises(ValueError, match=r"dataset='spa-eng' and train_file/validation_file/test_file both choose the pairs"):
+        translation.Config(dataset="spa-eng", **pair_files)
     for field, value, allowed in [
         ("learning_rate", "fast", r"a number in \(0, inf\) or None"),
         ("clip_norm", 0, r"a number in \(0, inf\) or None"),
