@@ -82,6 +82,11 @@ class Config:
             raise ValueError(
                 f"dataset={self.dataset!r} and train_file/validation_file/test_file both choose the pairs; give one or the other."
             )
+        if any(user_files) and self.direction != "-".join(datasets.PAIR_LANGUAGES[DEFAULT_DATASET]):
+            raise ValueError(
+                f"direction={self.direction!r} applies to the named datasets; pair files translate their first column "
+                "into their second (swap the columns to reverse them)."
+            )
         self.train_file, self.validation_file, self.test_file = datasets.absolute_paths(*user_files)
         check_positive_int(
             vocabulary_size=self.vocabulary_size,

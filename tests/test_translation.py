@@ -342,6 +342,8 @@ def test_bad_config_values_are_explained():
     pair_files = {"train_file": "train.tsv", "validation_file": "val.tsv", "test_file": "test.tsv"}
     with pytest.raises(ValueError, match=r"dataset='spa-eng' and train_file/validation_file/test_file both choose the pairs"):
         translation.Config(dataset="spa-eng", **pair_files)
+    with pytest.raises(ValueError, match=r"direction='en-de' applies to the named datasets; pair files translate their first"):
+        translation.Config(direction="en-de", **pair_files)  # `--direction en-de --set train_file=...`
     for field, value, allowed in [
         ("learning_rate", "fast", r"a number in \(0, inf\) or None"),
         ("clip_norm", 0, r"a number in \(0, inf\) or None"),
@@ -415,6 +417,36 @@ def test_tensorboard_serves_bleu_cross_attention_and_translations(finished_run):
     assert texts["translation/example_0", config.epochs - 1].startswith(
         f"source: {first.sources[0]}\n\nreference: {first.targets[0]}\n\ntranslation: "
     )
+
+
+def test_own_pair_files_train_from_the_cli_translating_the_first_column_into_the_second(data_dir, tmp_path, monkeypatch, capsys):
+    english_german = datasets.read_multi30k(data_dir, "en-de")
+    counts = {"train": 300, "validation": 20, "test": 20}
+    for split, count in counts.items():
+        pairs = english_german[split]
+        lines = [f"{source}\t{target}\n" for source, target in zip(pairs.sources[:count], pairs.targets[:count])]
+        (tmp_path / f"{split}.tsv").write_text("".join(lines), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    argv = ["train", "translation", "--model", "transformer_tiny", "--epochs", "1", "--run-dir", "run",
+            "--set", "train_file=train.tsv", "--set", "validation_file=validation.tsv", "--set", "test_file=test.tsv",
+            "--set", "model.hidden_dim=64", "--set", "model.intermediate_dim=128", "--set", "vocabulary_size=300",
+            "--set", "max_length=24", "--set", "batch_size=32", "--set", "bleu_sample_size=10", "--set", "verbose=0"]
+    assert cli.main(argv) == 0
+    trained = json.loads(capsys.readouterr().out)
+    assert (trained["train_pairs"], trained["test_pairs"], trained["direction"]) == (300, 20, None)
+    config = translation.Config(**RunDirectory("run").read_config())
+    train = english_german["train"].take(range(counts["train"]))
+    assert (tmp_path / "run" / "source_vocabulary.txt").read_text(encoding="utf-8").splitlines() == (
+        translation.learn_vocabulary(train.sources, config)  # English, the first column
+    )
+    assert (tmp_path / "run" / "target_vocabulary.txt").read_text(encoding="utf-8").splitlines() == (
+        translation.learn_vocabulary(train.targets, config)
+    )
+    assert cli.main(["evaluate", "run"]) == 0
+    evaluated = json.loads(capsys.readouterr().out)
+    assert evaluated["test_pairs"] == 20
+    assert evaluated["test_bleu"] == pytest.approx(trained["test_bleu_beam"], abs=1e-6)
+    assert cli.main(["translate", "run", "A man rides a bike."]) == 0
 
 
 def test_translate_and_cli_use_the_run(finished_run, capsys):
