@@ -59,6 +59,17 @@ def test_attention_modules_add_what_their_papers_say():
     assert zoo.describe("eca_resnet50")["trainable_parameters"] == base + sum(eca_k[c] for c in widths)
 
 
+@pytest.mark.parametrize("ratio", [4, 8])
+def test_reduction_sets_the_se_and_cbam_ratio(ratio):
+    base = zoo.describe("resnet20")["trainable_parameters"]
+    widths = [c for c in (16, 32, 64) for _ in range(3)]
+    se = sum(2 * c * (c // ratio) + c // ratio + c for c in widths)
+    for name, spatial in (("se_resnet20", 0), ("cbam_resnet20", 2 * 7 * 7)):
+        model = zoo.build(name, reduction=ratio)
+        trainable = sum(int(np.prod(weight.shape)) for weight in model.trainable_weights)
+        assert trainable == base + se + spatial * len(widths)
+
+
 @pytest.mark.parametrize("name, overrides, shape", [
     ("se_resnet20", {"input_shape": (28, 28, 1)}, (2, 28, 28, 1)),
     ("cbam_resnet20", {"num_classes": 7}, (2, 32, 32, 3)),
@@ -120,6 +131,9 @@ def test_option_a_shortcut_subsamples_and_zero_pads(rng):
 @pytest.mark.parametrize("name, overrides, message", [
     ("resnet20", {"depth": 21}, "6n \\+ 2"),
     ("resnet20", {"attention": "gather-excite"}, "attention"),
+    ("eca_resnet20", {"reduction": 8}, r"`reduction` is the ratio of SE and CBAM blocks; attention='eca' has none"),
+    ("resnet50", {"reduction": 4}, r"attention=None has none \(received reduction=4; leave it None\)"),
+    ("se_resnet20", {"reduction": 0}, r"`reduction` must be a positive integer or None; received reduction=0"),
     ("vit_small_images", {"input_shape": (30, 30, 1)}, "Image height 30 is not divisible by the patch size 4"),
     ("resnet50", {"blocks": 3}, r"`blocks` must give the number of blocks of each of the 4 stages.*received blocks=3"),
     ("resnet50", {"blocks": (3, 4)}, r"4 stages.*received blocks=\(3, 4\)"),

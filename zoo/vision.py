@@ -43,9 +43,17 @@ class ZeroPaddingShortcut(keras.layers.Layer):
         return {**super().get_config(), "channels": self.channels, "stride": self.stride}
 
 
-def _check_attention(attention):
+def _check_attention(attention, reduction):
+    """`attention` is one of `ATTENTION`; `reduction`, SE's and CBAM's ratio r, is None (the layers'
+    16) or a positive integer, and None for ECA and plain blocks, which reduce nothing."""
     if attention not in ATTENTION:
         raise ValueError(f"`attention` must be one of {ATTENTION}; received attention={attention!r}.")
+    if reduction is not None and attention not in ("se", "cbam"):
+        raise ValueError(
+            f"`reduction` is the ratio of SE and CBAM blocks; attention={attention!r} has none "
+            f"(received reduction={reduction!r}; leave it None)."
+        )
+    check_positive_int(optional=True, reduction=reduction)
 
 
 def _check_input_shape(input_shape, any_size=False):
@@ -67,12 +75,13 @@ def _check_input_shape(input_shape, any_size=False):
 
 def _attention_block(x, attention, reduction, name):
     """The attention module of a residual branch (applied before the addition, as in the papers)."""
+    ratio = {} if reduction is None else {"ratio": reduction}
     if attention == "se":
-        return layers.SqueezeExcitation(reduction, name=f"{name}_se")(x)
+        return layers.SqueezeExcitation(**ratio, name=f"{name}_se")(x)
     if attention == "eca":
         return layers.EfficientChannelAttention(name=f"{name}_eca")(x)
     if attention == "cbam":
-        return layers.CBAM(reduction, name=f"{name}_cbam")(x)
+        return layers.CBAM(**ratio, name=f"{name}_cbam")(x)
     return x
 
 
@@ -98,7 +107,7 @@ def _classifier(x, num_classes):
 
 
 @register("resnet20", task=TASK, paper=CIFAR)
-def cifar_resnet(depth=20, attention=None, reduction=16, input_shape=(32, 32, 3), num_classes=10):
+def cifar_resnet(depth=20, attention=None, reduction=None, input_shape=(32, 32, 3), num_classes=10):
     """ResNet for 32x32 images (He et al., 2016, Section 4.2): depth ``6n + 2``.
 
     A 3x3 convolution with 16 filters, three stages of `n` basic blocks (two
@@ -107,14 +116,14 @@ def cifar_resnet(depth=20, attention=None, reduction=16, input_shape=(32, 32, 3)
     subsampled and zero-padded where the shape changes (option A: no weights).
     `attention` puts an SE (Hu et al., 2018), ECA (Wang et al., 2020) or CBAM
     (Woo et al., 2018) module on every residual branch before the addition;
-    `reduction` is the SE/CBAM ratio.
+    `reduction` is the SE/CBAM ratio r (None: 16, the papers'); ECA has none.
 
     Trainable parameters: ResNet-20 0.27M, ResNet-56 0.85M, ResNet-110 1.7M (Table 6).
     """
-    _check_attention(attention)
+    _check_attention(attention, reduction)
     if not isinstance(depth, int) or depth < 8 or (depth - 2) % 6:
         raise ValueError(f"`depth` must be 6n + 2 (20, 32, 44, 56, 110, ...); received depth={depth!r}.")
-    check_positive_int(reduction=reduction, num_classes=num_classes)
+    check_positive_int(num_classes=num_classes)
     _check_input_shape(input_shape, any_size=True)
     blocks = (depth - 2) // 6
     images = keras.Input(shape=input_shape, name="images")
@@ -145,7 +154,7 @@ register(
 
 @register("resnet50", task=TASK, paper=f"{HE} (ImageNet ResNet-50, Table 1)")
 def bottleneck_resnet(
-    blocks=(3, 4, 6, 3), attention=None, reduction=16, input_shape=(224, 224, 3), num_classes=1000
+    blocks=(3, 4, 6, 3), attention=None, reduction=None, input_shape=(224, 224, 3), num_classes=1000
 ):
     """ImageNet ResNet with bottleneck blocks (He et al., 2016, Table 1): ResNet-50 by default.
 
@@ -161,13 +170,13 @@ def bottleneck_resnet(
     SE-ResNet-50 28.09M (Hu et al., Table 2: 28.1M), CBAM-ResNet-50 28.09M
     (Woo et al., Table 4), ECA-ResNet-50 25.56M (Wang et al., Table 2).
     """
-    _check_attention(attention)
+    _check_attention(attention, reduction)
     if not isinstance(blocks, (list, tuple)) or len(blocks) != 4:
         raise ValueError(
             f"`blocks` must give the number of blocks of each of the 4 stages, e.g. (3, 4, 6, 3) for ResNet-50; "
             f"received blocks={blocks!r}."
         )
-    check_positive_int(reduction=reduction, num_classes=num_classes, **{f"blocks[{i}]": n for i, n in enumerate(blocks)})
+    check_positive_int(num_classes=num_classes, **{f"blocks[{i}]": n for i, n in enumerate(blocks)})
     _check_input_shape(input_shape, any_size=True)
     images = keras.Input(shape=input_shape, name="images")
     x = _conv_bn(images, 64, 7, 2, "stem")
