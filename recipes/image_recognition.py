@@ -29,11 +29,17 @@ from recipes.attention_logging import ATTENTION_LOG_DIR, AttentionMapLogger, ima
 from recipes.augmentation import random_erasing
 from recipes.callbacks import fit
 from recipes.classification import TEST_LOG_DIR, classification_report, log_confusion_matrix
-from recipes.run import Result, RunDirectory, check_model_task, config_defaults, read_lines, write_lines
+from recipes.run import (
+    Result, RunDirectory, check_model_task, config_defaults, read_lines, refuse_recipe_model_options, write_lines,
+)
 
 TASK = "image-recognition"
-# Mirror images only where a mirrored image is still of the same class (not digits).
 DEFAULT_DATASET = "fashion_mnist"
+RECIPE_MODEL_OPTIONS = {
+    "input_shape": "it is the shape of the training images (set `image_size` to resize your own)",
+    "num_classes": "it is the number of classes in the training data",
+}
+# Mirror images only where a mirrored image is still of the same class (not digits).
 FLIP_BY_DEFAULT = {"fashion_mnist": True, "mnist": False, "cifar10": True}
 
 
@@ -93,6 +99,7 @@ class Config:
                 "or give train_dir and test_dir."
             )
         self.check_image_folder_settings()
+        refuse_recipe_model_options(self.model_options, RECIPE_MODEL_OPTIONS)
         if self.optimizer not in optimization.OPTIMIZERS:
             raise ValueError(f"Unknown optimizer {self.optimizer!r}; choose one of {optimization.OPTIMIZERS}.")
         check_number("(0, 1)", validation_fraction=self.validation_fraction)

@@ -48,6 +48,16 @@ def check_model_task(model, task):
         raise ValueError(f"Unknown {task} model {model!r}; choose one of {choices}.")
 
 
+def refuse_recipe_model_options(model_options, recipe_options):
+    """Raises `ValueError` if `model_options` sets a model argument that the recipe sets itself.
+
+    `recipe_options`: `{argument: where the recipe takes it from, or what to set instead}`.
+    """
+    clashes = sorted(set(model_options) & set(recipe_options))
+    if clashes:
+        raise ValueError(f"model.{clashes[0]} cannot be set: {recipe_options[clashes[0]]}.")
+
+
 # Where and how verbosely a run trains, not what it trains: a resumed run may change them.
 NOT_COMPARED_ON_RESUME = frozenset({"run_dir", "verbose"})
 

@@ -33,7 +33,9 @@ from recipes.classification import (
     TEST_LOG_DIR, classification_report, distillation_targets, log_confusion_matrix, one_hot,
 )
 from recipes.callbacks import fit
-from recipes.run import Result, RunDirectory, check_model_task, config_defaults, read_lines, write_lines
+from recipes.run import (
+    Result, RunDirectory, check_model_task, config_defaults, read_lines, refuse_recipe_model_options, write_lines,
+)
 
 TASK = "text-classification"
 DEFAULT_LEARNING_RATE = 2e-3
@@ -93,6 +95,7 @@ class Config:
         check_number("[0, 1)", optional=True, ema_momentum=self.ema_momentum)
         check_number("[0, 1]", distillation_weight=self.distillation_weight)
         check_non_negative_int(attention_probes=self.attention_probes)
+        refuse_recipe_model_options(self.model_options, self.recipe_model_options())
         model_length = self.model_options.get("sequence_length")
         if isinstance(model_length, int) and model_length < self.sequence_length:
             raise ValueError(
@@ -103,6 +106,18 @@ class Config:
             isinstance(self.teachers, str) or not self.teachers or not all(isinstance(t, str) for t in self.teachers)
         ):
             raise ValueError(f"`teachers` must be a non-empty list of run directories; received {self.teachers!r}.")
+
+    def recipe_model_options(self):
+        """The model arguments the recipe sets from the data, with what decides them."""
+        options = {
+            "vocab_size": "it is the size of the vocabulary learned from the training texts (set `vocabulary_size`)",
+            "num_classes": "it is the number of labels in the training data",
+        }
+        if zoo.default_config(self.model).get("sequence_length") is None:
+            options["sequence_length"] = (
+                f"{self.model} reads sentences of any length; `sequence_length` truncates them"
+            )
+        return options
 
     @property
     def validation_seed(self):

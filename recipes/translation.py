@@ -23,7 +23,9 @@ from recipes import data as datasets
 from recipes import decoding, tokens
 from recipes.attention_logging import ATTENTION_LOG_DIR, AttentionMapLogger, translation_summaries
 from recipes.callbacks import fit
-from recipes.run import Result, RunDirectory, check_model_task, config_defaults, read_lines, write_lines
+from recipes.run import (
+    Result, RunDirectory, check_model_task, config_defaults, read_lines, refuse_recipe_model_options, write_lines,
+)
 from zoo.translation import decoder_for
 
 TASK = "translation"
@@ -32,6 +34,11 @@ UNK = tokens.UNK
 RESERVED_TOKENS = (PAD, UNK, START, END)  # [PAD] must be id 0: the models' mask_zero relies on it.
 DATASETS = tuple(datasets.PAIR_LANGUAGES)
 DEFAULT_DATASET = "multi30k"
+RECIPE_MODEL_OPTIONS = {
+    "source_vocab_size": "it is the size of the source vocabulary learned from the training pairs (set `vocabulary_size`)",
+    "target_vocab_size": "it is the size of the target vocabulary learned from the training pairs (set `vocabulary_size`)",
+    "shared_embeddings": "set `shared_vocabulary`, which learns one vocabulary for both languages and shares its embeddings",
+}
 RNN_LEARNING_RATE = 1e-3  # Adam's default, as bentrevett/pytorch-seq2seq trains its attention GRU
 
 
@@ -102,6 +109,7 @@ class Config:
         check_number("[0, inf)", length_penalty=self.length_penalty)
         check_non_negative_int(attention_probes=self.attention_probes)
         check_number("(0, inf)", optional=True, learning_rate=self.learning_rate, clip_norm=self.clip_norm)
+        refuse_recipe_model_options(self.model_options, RECIPE_MODEL_OPTIONS)
         model_config = self.model_config()
         if model_config.get("position_encoding") == "learned" and model_config["max_length"] < self.max_length:
             raise ValueError(

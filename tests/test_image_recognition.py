@@ -242,6 +242,10 @@ def test_bad_config_values_are_explained():
         ir.Config(learning_rate="0.1")
     with pytest.raises(ValueError, match=r"Give both `train_dir` and `test_dir`"):
         ir.Config(train_dir="photos/train")
+    with pytest.raises(ValueError, match=r"model.num_classes cannot be set: it is the number of classes in the training data"):
+        ir.Config(model_options={"num_classes": 5})
+    with pytest.raises(ValueError, match=r"model.input_shape cannot be set: .*set `image_size`"):
+        ir.Config(model_options={"input_shape": [28, 28, 1], "depth": 8})
     with pytest.raises(ValueError, match=r"`image_size` and `color_mode` apply to image folders"):
         ir.Config(image_size=[32, 32])
     folders = {"train_dir": "photos/train", "test_dir": "photos/test"}

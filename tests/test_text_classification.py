@@ -382,7 +382,13 @@ def test_bad_config_values_are_explained():
     with pytest.raises(ValueError, match="batch_size"):
         tc.Config(batch_size=0)
     with pytest.raises(ValueError, match=r"model.sequence_length=32 is shorter than the sentences' sequence_length=64"):
-        tc.Config(model_options={"sequence_length": 32})
+        tc.Config(model="transformer_classifier_tiny", model_options={"sequence_length": 32})
+    with pytest.raises(ValueError, match=r"model.sequence_length cannot be set: bilstm_attention reads sentences of any length"):
+        tc.Config(model="bilstm_attention", model_options={"sequence_length": 64})  # it would fix the input length
+    with pytest.raises(ValueError, match=r"model.vocab_size cannot be set: .*learned from the training texts"):
+        tc.Config(model_options={"vocab_size": 100})
+    with pytest.raises(ValueError, match=r"model.num_classes cannot be set: it is the number of labels"):
+        tc.Config(model_options={"num_classes": 3})
     with pytest.raises(ValueError, match=r"`attention_probes` must be a non-negative integer; received attention_probes=-1"):
         tc.Config(attention_probes=-1)
     with pytest.raises(ValueError, match=r"`ema_momentum` must be a number in \[0, 1\) or None; received ema_momentum=1.5"):

@@ -339,6 +339,10 @@ def test_bad_config_values_are_explained():
         translation.Config(dataset="wmt14")
     with pytest.raises(ValueError, match="label_smoothing"):
         translation.Config(label_smoothing=1.5)
+    for option, instead in (("source_vocab_size", "vocabulary_size"), ("target_vocab_size", "vocabulary_size"),
+                            ("shared_embeddings", "shared_vocabulary")):
+        with pytest.raises(ValueError, match=rf"model.{option} cannot be set: .*set `{instead}`"):
+            translation.Config(model="transformer_base", model_options={option: True if option == "shared_embeddings" else 100})
     pair_files = {"train_file": "train.tsv", "validation_file": "val.tsv", "test_file": "test.tsv"}
     with pytest.raises(ValueError, match=r"dataset='spa-eng' and train_file/validation_file/test_file both choose the pairs"):
         translation.Config(dataset="spa-eng", **pair_files)
