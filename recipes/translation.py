@@ -136,7 +136,7 @@ def load_data(config):
     elif config.dataset == "multi30k":
         splits = datasets.read_multi30k(config.data_dir, config.direction)
     else:
-        splits = datasets.read_spa_eng(config.data_dir, config.direction, seed=config.seed)
+        splits = datasets.read_spa_eng(config.data_dir, config.direction)
     limits = {"train": config.max_train_examples, "validation": config.max_eval_examples, "test": config.max_eval_examples}
     return {
         split: pairs if limits[split] is None else pairs.take(range(min(limits[split], len(pairs))))

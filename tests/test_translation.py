@@ -279,6 +279,10 @@ def test_spa_eng_split_is_70_15_15_and_fixed(data_dir):
         assert english_first[split].targets == splits[split].sources
     pairs = {pair for split in english_first.values() for pair in zip(split.sources, split.targets)}
     assert ("Go.", "Ve.") in pairs and ("Ve.", "Go.") not in pairs  # the file's first line
+    # Runs with other seeds (`benchmarks --seeds`) train and score on the same split.
+    other_seed = translation.load_data(translation.Config(dataset="spa-eng", data_dir=data_dir, seed=7))
+    for split in splits:
+        assert other_seed[split].sources == english_first[split].sources
 
 
 def test_missing_language_file_is_named(tmp_path):
