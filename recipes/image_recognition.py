@@ -39,6 +39,7 @@ RECIPE_MODEL_OPTIONS = {
     "input_shape": "it is the shape of the training images (set `image_size` to resize your own)",
     "num_classes": "it is the number of classes in the training data",
 }
+LEARNING_RATES = {"sgd": 0.1, "adamw": 1e-3}  # peak rates: He et al.'s for SGD, Adam's default for AdamW
 # Mirror images only where a mirrored image is still of the same class (not digits).
 FLIP_BY_DEFAULT = {"fashion_mnist": True, "mnist": False, "cifar10": True}
 
@@ -52,9 +53,10 @@ class Config:
     `None` mirrors half the training images where the dataset allows it
     (`FLIP_BY_DEFAULT`; not for image folders). `random_erasing`: the
     probability that a training image gets a random rectangle of random pixels
-    (Zhong et al. use 0.5; 0 turns it off). The
-    learning rate warms up linearly over `warmup_fraction` of the steps, then
-    decays to 0 along a cosine. `weight_decay` is Keras' decoupled decay: under
+    (Zhong et al. use 0.5; 0 turns it off). The learning rate (`None`: the
+    optimizer's in `LEARNING_RATES`) warms up linearly over `warmup_fraction`
+    of the steps, then decays to 0 along a cosine. `momentum` is SGD's, or
+    AdamW's beta_1. `weight_decay` is Keras' decoupled decay: under
     SGD's momentum 0.9 the default 5e-4 equals an L2 penalty of 5e-5 in the
     papers' (coupled) terms (`recipes.optimization.make_optimizer`).
 
@@ -81,7 +83,7 @@ class Config:
     batch_size: int = 128
     epochs: int = 30
     optimizer: str = "sgd"
-    learning_rate: float = 0.1
+    learning_rate: float = None
     momentum: float = 0.9
     weight_decay: float = 5e-4
     warmup_fraction: float = 0.05
@@ -102,6 +104,8 @@ class Config:
         refuse_recipe_model_options(self.model_options, RECIPE_MODEL_OPTIONS)
         if self.optimizer not in optimization.OPTIMIZERS:
             raise ValueError(f"Unknown optimizer {self.optimizer!r}; choose one of {optimization.OPTIMIZERS}.")
+        if self.learning_rate is None:
+            self.learning_rate = LEARNING_RATES[self.optimizer]
         check_number("(0, 1)", validation_fraction=self.validation_fraction)
         check_positive_int(batch_size=self.batch_size, epochs=self.epochs)
         check_positive_int(optional=True, max_train_examples=self.max_train_examples, max_eval_examples=self.max_eval_examples)

@@ -24,6 +24,9 @@ def warmup_cosine_decay(peak_learning_rate, total_steps, warmup_steps):
 def make_optimizer(name, learning_rate, weight_decay, momentum=0.9, ema_momentum=None):
     """`"sgd"` (Nesterov momentum) or `"adamw"`, with decoupled weight decay.
 
+    `momentum` is SGD's momentum, or AdamW's beta_1: the decay of the moving
+    average of the gradients that both follow (Kingma & Ba, 2015).
+
     Keras applies the decay as ``w <- w - lr * weight_decay * w`` at each step
     (Loshchilov & Hutter, 2019), and not to biases or normalization parameters.
     For SGD with momentum `m` this is as strong as an L2 penalty of
@@ -40,7 +43,7 @@ def make_optimizer(name, learning_rate, weight_decay, momentum=0.9, ema_momentum
             learning_rate, momentum=momentum, nesterov=True, weight_decay=weight_decay, **averaging
         )
     elif name == "adamw":
-        optimizer = keras.optimizers.AdamW(learning_rate, weight_decay=weight_decay, **averaging)
+        optimizer = keras.optimizers.AdamW(learning_rate, weight_decay=weight_decay, beta_1=momentum, **averaging)
     else:
         raise ValueError(f"Unknown optimizer {name!r}; choose one of {OPTIMIZERS}.")
     optimizer.exclude_from_weight_decay(var_names=NO_WEIGHT_DECAY)

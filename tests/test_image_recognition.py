@@ -235,11 +235,12 @@ def test_bad_config_values_are_explained():
     with pytest.raises(ValueError, match=r"`random_erasing` must be a number in \[0, 1\]; received random_erasing=1.5"):
         ir.Config(random_erasing=1.5)
     assert ir.Config(random_erasing=1.0).random_erasing == 1.0
-    for field in ("learning_rate", "weight_decay", "random_erasing", "validation_fraction", "momentum"):
+    for field in ("weight_decay", "random_erasing", "validation_fraction", "momentum"):
         with pytest.raises(ValueError, match=rf"`{field}` must be a number in .*; received {field}=None"):  # `--set {field}=null`
             ir.Config(**{field: None})
     with pytest.raises(ValueError, match=r"`learning_rate` must be a number in \(0, inf\); received learning_rate='0.1'"):
         ir.Config(learning_rate="0.1")
+    assert ir.Config(optimizer="adamw").learning_rate < ir.Config(optimizer="sgd").learning_rate  # not SGD's 0.1
     with pytest.raises(ValueError, match=r"Give both `train_dir` and `test_dir`"):
         ir.Config(train_dir="photos/train")
     with pytest.raises(ValueError, match=r"model.num_classes cannot be set: it is the number of classes in the training data"):
@@ -313,6 +314,22 @@ def test_optimizers_decay_kernels_but_not_biases_or_norms_and_sgd_is_nesterov(rn
     for variable, start, gradient, decays in zip(variables, before, gradients, decayed):
         expected = start * (1 - lr * weight_decay if decays else 1.0) - step * gradient
         np.testing.assert_allclose(keras.ops.convert_to_numpy(variable), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_adamw_takes_the_momentum_as_beta_1(rng):
+    """Two Adam steps (Kingma & Ba, 2015, Algorithm 1) with beta_1 = `momentum`: ``m <- b1 m + (1 - b1) g``,
+    ``v <- b2 v + (1 - b2) g^2``, ``w <- w - lr sqrt(1 - b2^t) / (1 - b1^t) m / (sqrt(v) + eps)``."""
+    lr, momentum, beta_2, epsilon = 0.01, float(rng.uniform(0.3, 0.8)), 0.999, 1e-7
+    weights = rng.standard_normal(5).astype("float32")
+    variable = keras.Variable(weights)
+    optimizer = optimization.make_optimizer("adamw", lr, weight_decay=0.0, momentum=momentum)
+    expected, m, v = weights.astype("float64"), 0.0, 0.0
+    for t in (1, 2):
+        gradient = rng.standard_normal(5).astype("float32")
+        optimizer.apply_gradients([(keras.ops.convert_to_tensor(gradient), variable)])
+        m, v = momentum * m + (1 - momentum) * gradient, beta_2 * v + (1 - beta_2) * gradient**2
+        expected = expected - lr * np.sqrt(1 - beta_2**t) / (1 - momentum**t) * m / (np.sqrt(v) + epsilon)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(variable), expected, rtol=1e-5, atol=1e-6)
 
 
 def test_cli_trains_and_predicts_image_files(tmp_path, data_dir, capsys):
