@@ -71,8 +71,11 @@ def command_train(args):
     values, model_options = parse_assignments(args.set, recipe.Config)
     for flag in ("model", "dataset", "epochs", "data_dir", "run_dir", "direction"):
         if getattr(args, flag) is not None:
+            option = f"--{flag.replace('_', '-')}"
             if flag not in {field.name for field in dataclasses.fields(recipe.Config)}:
-                raise ValueError(f"--{flag.replace('_', '-')} does not apply to {args.task}.")
+                raise ValueError(f"{option} does not apply to {args.task}.")
+            if flag in values:
+                raise ValueError(f"{option} and --set {flag}=... both set {flag}; give one of them.")
             values[flag] = getattr(args, flag)
     if model_options:
         values["model_options"] = {**values.get("model_options", {}), **model_options}

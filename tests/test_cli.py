@@ -29,6 +29,8 @@ def test_bad_input_gives_a_message_and_exit_code_2(capsys, tmp_path):
     assert exit_code.value.code == 2
     error = capsys.readouterr().err
     assert "invalid choice: 'text_classification'" in error and "text-classification" in error.split("choose from")[1]
+    assert main(["train", "image-recognition", "--epochs", "3", "--set", "epochs=30"]) == 2
+    assert "--epochs and --set epochs=... both set epochs; give one of them." in capsys.readouterr().err
     assert main(["train", "image-recognition", "--direction", "de-en"]) == 2
     assert "--direction does not apply to image-recognition" in capsys.readouterr().err
     run_dir = tmp_path / "run"
