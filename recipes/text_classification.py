@@ -38,6 +38,7 @@ from recipes.run import (
 )
 
 TASK = "text-classification"
+SST2_COLUMNS = {"text_column": "sentence", "label_column": "label"}
 DEFAULT_LEARNING_RATE = 2e-3
 # Models that need a lower peak: transformer_classifier_small diverged at 2e-3 (52% on SST-2 dev) and reached 78.8% at 5e-4.
 LEARNING_RATES = {"transformer_classifier_small": 5e-4}
@@ -53,8 +54,8 @@ class Config:
     data_dir: str = None
     train_file: str = None
     test_file: str = None
-    text_column: str = "sentence"
-    label_column: str = "label"
+    text_column: str = SST2_COLUMNS["text_column"]  # columns of train_file and test_file
+    label_column: str = SST2_COLUMNS["label_column"]
     validation_fraction: float = 0.05
     split_seed: int = None  # seed of the validation split; None: `seed` (runs with other seeds can share one split)
     max_train_examples: int = None
@@ -80,6 +81,12 @@ class Config:
             self.learning_rate = LEARNING_RATES.get(self.model, DEFAULT_LEARNING_RATE)
         if (self.train_file is None) != (self.test_file is None):
             raise ValueError("Give both `train_file` and `test_file` (or neither, for SST-2).")
+        own_columns = {"text_column": self.text_column, "label_column": self.label_column}
+        if self.train_file is None and own_columns != SST2_COLUMNS:
+            raise ValueError(
+                f"`text_column` and `label_column` name the columns of your own train_file and test_file; "
+                f"SST-2 has its own ({SST2_COLUMNS}); received {own_columns}."
+            )
         self.train_file, self.test_file = datasets.absolute_paths(self.train_file, self.test_file)
         check_number("(0, 1)", validation_fraction=self.validation_fraction)
         check_positive_int(
@@ -94,6 +101,11 @@ class Config:
         check_rate(warmup_fraction=self.warmup_fraction)
         check_number("[0, 1)", optional=True, ema_momentum=self.ema_momentum)
         check_number("[0, 1]", distillation_weight=self.distillation_weight)
+        if self.teachers is None and self.distillation_weight != 1.0:
+            raise ValueError(
+                f"`distillation_weight` weighs the teachers' probabilities; give `teachers` with it "
+                f"(received distillation_weight={self.distillation_weight!r} and no teachers)."
+            )
         check_non_negative_int(attention_probes=self.attention_probes)
         refuse_recipe_model_options(self.model_options, self.recipe_model_options())
         model_length = self.model_options.get("sequence_length")

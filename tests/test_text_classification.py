@@ -397,6 +397,11 @@ def test_bad_config_values_are_explained():
         tc.Config(teachers="runs/a")
     with pytest.raises(ValueError, match=r"`distillation_weight` must be a number in \[0, 1\]; received distillation_weight=1.5"):
         tc.Config(teachers=["runs/a"], distillation_weight=1.5)
+    with pytest.raises(ValueError, match=r"give `teachers` with it \(received distillation_weight=0.5 and no teachers\)"):
+        tc.Config(distillation_weight=0.5)
+    with pytest.raises(ValueError, match=r"`text_column` and `label_column` name the columns of your own train_file"):
+        tc.Config(text_column="review")  # SST-2 would be read, with its own columns
+    assert tc.Config(train_file="a.csv", test_file="b.csv", text_column="review").text_column == "review"
     # Values of the wrong type (`--set learning_rate=fast`) or sign are refused by name, before any run starts.
     for field, value, allowed in [
         ("validation_fraction", "abc", r"a number in \(0, 1\)"),
