@@ -62,7 +62,7 @@ class Config:
     batch_size: int = 128
     epochs: int = 10
     learning_rate: float = None  # None: Eq. 3 for Transformers, RNN_LEARNING_RATE for the RNN models
-    warmup_steps: int = 4000
+    warmup_steps: int = 4000  # of Eq. 3, the Transformers' schedule when learning_rate is None; unused otherwise
     clip_norm: float = None  # gradient clipping by global norm; None: off
     label_smoothing: float = 0.1
     beam_size: int = 4

@@ -54,7 +54,8 @@ def transformer(
     bias. Pre-LN (`norm_first`) adds a final LayerNorm to encoder and decoder.
     Positions are sinusoidal by default (the paper's); with
     `position_encoding="learned"` a table of `max_length` rows is learned (shared
-    by source and target when the embeddings are).
+    by source and target when the embeddings are); sinusoidal positions take
+    sequences of any length and do not use `max_length`.
 
     Parameter count (what `describe` reports): all weights, counted once when
     shared. Base at 37000 shared tokens: 63.1M (paper: 65M); big: 214.2M
