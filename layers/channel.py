@@ -13,7 +13,7 @@ import keras
 from keras import ops
 
 from layers.symbolic import TracedOutputSpec
-from layers.validation import check_positive_int
+from layers.validation import check_number, check_positive_int
 
 
 def _global_average(inputs, mask=None):
@@ -185,6 +185,7 @@ class EfficientChannelAttention(_ChannelLayer):
         if kernel_size is not None and kernel_size % 2 == 0:
             raise ValueError(f"`kernel_size` must be odd so the convolution is centred; received {kernel_size}.")
         check_positive_int(gamma=gamma)
+        check_number("(-inf, inf)", b=b)
         self.kernel_size = kernel_size
         self.gamma = gamma
         self.b = b

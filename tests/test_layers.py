@@ -692,6 +692,7 @@ def test_config_round_trips(name):
     (lambda: layers.LuongDecoder(16, num_layers=0), "num_layers"),
     (lambda: layers.SqueezeExcitation(ratio=0), "ratio"),
     (lambda: layers.EfficientChannelAttention(kernel_size=4), "kernel_size"),
+    (lambda: layers.EfficientChannelAttention(b="oops"), r"`b` must be a number in \(-inf, inf\); received b='oops'"),
     (lambda: layers.CBAM(kernel_size=0), "kernel_size"),
     (lambda: layers.CBAM(kernel_size=6), "`kernel_size` must be odd"),
     (lambda: layers.PatchEmbedding((4, 0), 8), "patch_size"),
