@@ -67,7 +67,8 @@ class MultiHeadAttention(TracedOutputSpec, keras.layers.Layer):
             (from `project_key_value` or an earlier call). The keys and values of
             `key`/`value` are appended to it, so incremental decoding projects
             each token once and step `t` costs O(t); with `value=None` the
-            cache alone is attended (cross-attention over a fixed memory).
+            cache alone is attended (cross-attention over a fixed memory) and
+            `key` is not used.
             `value_mask` may cover only the new keys (cached ones count as
             real) or all of them; the causal mask aligns the queries with the
             last keys.
@@ -75,8 +76,8 @@ class MultiHeadAttention(TracedOutputSpec, keras.layers.Layer):
     Returns:
         `(batch, T_q, output_dim)`; with a `cache`, the tuple `(output, cache)`
         with the new keys appended; with `return_attention_scores=True` the
-        weights `(batch, H, T_q, T_k)` come last: rows sum to 1, masked keys are
-        0, rows of padded queries are all 0.
+        weights `(batch, H, T_q, T_k)` come last, as before dropout: rows sum to
+        1, masked keys are 0, rows of padded queries are all 0.
 
     Example:
 
