@@ -67,8 +67,8 @@ class MultiHeadAttention(TracedOutputSpec, keras.layers.Layer):
             (from `project_key_value` or an earlier call). The keys and values of
             `key`/`value` are appended to it, so incremental decoding projects
             each token once and step `t` costs O(t); with `value=None` the
-            cache alone is attended (cross-attention over a fixed memory) and
-            `key` is not used.
+            cache alone is attended (cross-attention over a fixed memory), and
+            no `key` may be given.
             `value_mask` may cover only the new keys (cached ones count as
             real) or all of them; the causal mask aligns the queries with the
             last keys.
@@ -184,6 +184,8 @@ class MultiHeadAttention(TracedOutputSpec, keras.layers.Layer):
     ):
         if value is None and cache is None:
             raise ValueError("`value` is required unless a `cache` of projected keys and values is given.")
+        if value is None and key is not None:
+            raise ValueError("`key` needs its `value`: with `value=None` only the cache is attended.")
         if cache is None:
             key = value if key is None else key
             projected_key = self._project(key, self.key_kernel, self.key_bias, _SPLIT_HEADS)

@@ -707,6 +707,14 @@ def test_bad_arguments_name_the_argument(make, argument):
 
 
 def test_shape_errors_are_clear(rng):
+    mha = layers.MultiHeadAttention(num_heads=2, key_dim=4)
+    memory = random(rng, 1, 5, 8)
+    mha(random(rng, 1, 3, 8), memory)  # builds the projections
+    with pytest.raises(ValueError, match="`value` is required unless a `cache`"):
+        mha(random(rng, 1, 3, 8), None)
+    memory = mha.project_key_value(memory)
+    with pytest.raises(ValueError, match=r"`key` needs its `value`: with `value=None` only the cache is attended"):
+        mha(random(rng, 1, 3, 8), None, random(rng, 1, 5, 8), cache=memory)
     with pytest.raises(ValueError, match="Image width 30 is not divisible by the patch size 4"):
         layers.PatchEmbedding(4, 8)(random(rng, 1, 28, 30, 1))
     with pytest.raises(ValueError, match=r"CBAM takes channels-last inputs of rank 4; received shape \(1, 5, 8\)"):
