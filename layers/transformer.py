@@ -231,7 +231,8 @@ class TransformerDecoderBlock(_TransformerBlock):
     Call arguments:
         inputs: target states `(batch, T, d_model)`.
         memory: encoder output `(batch, S, d_memory)`; not needed with `memory_cache`.
-        mask: `(batch, T)` target padding mask; defaults to the implicit Keras mask.
+        inputs_mask: `(batch, T)` target padding mask; defaults to the implicit
+            Keras mask of `inputs`.
         memory_mask: `(batch, S)` source padding mask; defaults to the implicit
             Keras mask of `memory`.
         use_causal_mask: forbid attention to later target positions (default True).
@@ -281,7 +282,7 @@ class TransformerDecoderBlock(_TransformerBlock):
         inputs,
         memory=None,
         *,
-        mask=None,
+        inputs_mask=None,
         memory_mask=None,
         use_causal_mask=True,
         self_attention_cache=None,
@@ -298,8 +299,8 @@ class TransformerDecoderBlock(_TransformerBlock):
             lambda y: self.self_attention(
                 y,
                 y,
-                query_mask=mask,
-                value_mask=mask,
+                query_mask=inputs_mask,
+                value_mask=inputs_mask,
                 use_causal_mask=use_causal_mask,
                 cache=self_attention_cache,
                 return_attention_scores=return_attention_scores,
@@ -314,7 +315,7 @@ class TransformerDecoderBlock(_TransformerBlock):
             lambda y: self.cross_attention(
                 y,
                 memory if memory_cache is None else None,
-                query_mask=mask,
+                query_mask=inputs_mask,
                 value_mask=memory_mask,
                 cache=memory_cache,
                 return_attention_scores=return_attention_scores,

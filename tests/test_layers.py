@@ -267,7 +267,7 @@ def test_decoder_block_matches_keras_hub(rng, norm_first):
     theirs.set_weights([w + 0.1 * rng.standard_normal(w.shape).astype("float32") for w in theirs.get_weights()])
     ours.set_weights(theirs.get_weights())
     output, self_scores, cross_scores = ours(
-        target, memory, mask=target_mask, memory_mask=memory_mask, return_attention_scores=True
+        target, memory, inputs_mask=target_mask, memory_mask=memory_mask, return_attention_scores=True
     )
     expected = theirs(target, memory, decoder_padding_mask=target_mask, encoder_padding_mask=memory_mask)
     real = target_mask
@@ -556,6 +556,30 @@ def test_implicit_keras_mask_equals_explicit_mask(rng):
     vectors = embed(tokens)
     explicit = attention(vectors, vectors, query_mask=tokens != 0, value_mask=tokens != 0)
     np.testing.assert_allclose(to_numpy(model(tokens)), to_numpy(explicit), **TOLERANCE)
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_transformer_blocks_take_the_implicit_keras_masks(rng, norm_first):
+    """Keras fills `mask` only for a layer called on one tensor, `<argument>_mask` otherwise."""
+    target_tokens, source_tokens = rng.integers(1, 30, size=(2, 5)), rng.integers(1, 30, size=(2, 4))
+    target_tokens[0, 3:], source_tokens[1, 2:] = 0, 0
+    target = keras.layers.Embedding(30, 8, mask_zero=True)(target_tokens)
+    source = keras.layers.Embedding(30, 8, mask_zero=True)(source_tokens)
+    target_mask, source_mask = target_tokens != 0, source_tokens != 0
+    encoder = layers.TransformerEncoderBlock(2, 16, norm_first=norm_first)
+    decoder = layers.TransformerDecoderBlock(2, 16, norm_first=norm_first)
+    pairs = [
+        (encoder(source, return_attention_scores=True), encoder(source, mask=source_mask, return_attention_scores=True)),
+        (
+            decoder(target, source, return_attention_scores=True),
+            decoder(target, source, inputs_mask=target_mask, memory_mask=source_mask, return_attention_scores=True),
+        ),
+    ]
+    for implicit, explicit in pairs:
+        for a, b in zip(implicit, explicit, strict=True):
+            np.testing.assert_allclose(to_numpy(a), to_numpy(b), **TOLERANCE)
+    cross_scores = to_numpy(pairs[1][0][-1])
+    assert not cross_scores[0, :, 3:].any()  # padded target positions attend to nothing
 
 
 # Each layer, the shapes (without batch) of the tensors it is called on, and a call asking for every output.

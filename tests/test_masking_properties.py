@@ -37,7 +37,7 @@ SEQUENCE_LAYERS = {
     )(layers.TransformerEncoderBlock(2, 16)),
     "decoder_block": lambda: (
         lambda block: lambda x, mask, causal: block(
-            x, fixed_memory(x.shape[0]), mask=mask, use_causal_mask=causal
+            x, fixed_memory(x.shape[0]), inputs_mask=mask, use_causal_mask=causal
         )
     )(layers.TransformerDecoderBlock(2, 16)),
 }
