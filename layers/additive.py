@@ -29,9 +29,10 @@ class AdditiveAttention(SingleHeadAttention):
     ``e_ij = v^T tanh(W_q q_i + W_k k_j + b)``, ``a_ij = softmax_j(e_ij)``,
     ``c_i = sum_j a_ij v_j``.
 
-    Unlike `keras.layers.AdditiveAttention`, which scores ``sum(tanh(q + k))``
-    with no projections, `W_q`, `W_k`, `b` and `v` are learned, as in the paper,
-    so queries and keys may have different widths.
+    Unlike `keras.layers.AdditiveAttention`, which scores ``sum(scale * tanh(q + k))``
+    with no projections, `W_q`, `W_k` and `v` are learned, as in the paper (with
+    a bias `b`, as in common implementations), so queries and keys may have
+    different widths.
 
     Paper: Bahdanau, Cho, Bengio, "Neural Machine Translation by Jointly
     Learning to Align and Translate", ICLR 2015 (Appendix A.1.2).

@@ -23,7 +23,7 @@ class DotProductAttention(SingleHeadAttention):
 
     Then ``a_ij = softmax_j(score(q_i, k_j))`` and ``c_i = sum_j a_ij v_j``.
     `dot`, `general` and `scaled` use the fused kernel when the weights are not
-    requested and dropout is inactive.
+    requested, dropout is inactive and the values are as wide as the keys.
 
     Paper: Luong, Pham, Manning, "Effective Approaches to Attention-based Neural
     Machine Translation", EMNLP 2015.

@@ -30,7 +30,8 @@ class MultiHeadAttention(TracedOutputSpec, keras.layers.Layer):
     """Multi-head attention (Vaswani et al., 2017, Section 3.2).
 
     ``head_h = softmax(Q W_h^Q (K W_h^K)^T / sqrt(d_k)) V W_h^V`` for
-    ``h = 1..H``, and ``MultiHead(Q, K, V) = Concat(head_1..head_H) W^O``.
+    ``h = 1..H``, and ``MultiHead(Q, K, V) = Concat(head_1..head_H) W^O``; each
+    projection adds a bias with `use_bias` (the default, as Keras' layer).
 
     Fast path: when the weights are not requested and dropout is inactive the
     heads run through `keras.ops.dot_product_attention` (the backend's fused

@@ -132,7 +132,8 @@ class PositionEmbedding2D(keras.layers.Layer):
     Args:
         grid_size: `(rows, columns)` of patches, or an int for a square grid.
         num_prefix_tokens: tokens before the patches (1 with a class token).
-        initializer: initializer of the table (ViT/DeiT: truncated normal, std 0.02).
+        initializer: initializer of the table (DeiT and timm: truncated normal, std 0.02;
+            ViT's reference code: normal, std 0.02).
 
     Call arguments:
         inputs: `(batch, num_prefix_tokens + rows * columns, D)`.

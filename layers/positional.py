@@ -153,8 +153,8 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         start_index: position of the first token (for incremental decoding).
         reverse: map states to logits over the vocabulary with the transposed
             token table, ``logits = h E_tok^T`` (weight tying: Press & Wolf,
-            2017; Vaswani et al., 2017, Section 3.4). The Keras mask of the
-            states passes through.
+            2017; Vaswani et al., 2017, Section 3.4). With `mask_zero` the
+            Keras mask of the states passes through.
 
     Returns:
         `(batch, T, embedding_dim)`, its Keras mask `inputs != 0` when

@@ -109,7 +109,7 @@ class BahdanauDecoder(_AttentionDecoder):
 
     For target embeddings ``y``, memory (annotations) ``h_j`` and state ``s``::
 
-        e_ij = v^T tanh(W s_{i-1} + U h_j)          (additive score)
+        e_ij = v^T tanh(W s_{i-1} + U h_j + b)      (additive score)
         a_ij = softmax_j(e_ij),   c_i = sum_j a_ij h_j
         s_i  = GRU(s_{i-1}, [y_{i-1}; c_i])         (Cho et al. GRU, reset gate before the product)
         o_i  = [s_i; c_i; y_{i-1}]                  (input of the deep output layer)
@@ -138,6 +138,7 @@ class BahdanauDecoder(_AttentionDecoder):
             Keras mask of `memory`.
         return_state: also return the final state `[s_T]`.
         return_attention_scores: also return the alignments `(batch, T, S)`.
+        training: unused (the decoder has no dropout); Keras' call convention.
 
     Returns:
         `o` of shape `(batch, T, units + d_h + d_y)`, then the state and the
@@ -218,6 +219,7 @@ class LuongDecoder(_AttentionDecoder):
             Keras mask of `memory`.
         return_state: also return the final state `[h~_T, h_1, c_1, ..., h_L, c_L]`.
         return_attention_scores: also return the alignments `(batch, T, S)`.
+        training: unused (the decoder has no dropout); Keras' call convention.
 
     Returns:
         ``h~`` of shape `(batch, T, units)`, then the state and the alignments

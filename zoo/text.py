@@ -79,6 +79,9 @@ def transformer_classifier(
 ):
     """Token + learned position embedding -> N Transformer encoder blocks -> pooling -> classifier.
 
+    ``x_0 = E_tok[w] + E_pos[t]``, ``x_l = EncoderBlock_l(x_{l-1})`` (the encoder
+    of Vaswani et al., 2017, Section 3.1; `layers.TransformerEncoderBlock`),
+    ``logits = W pool(x_N) + b``.
     `pooling="mean"` averages the real (unpadded) positions; `"attention"` uses
     `layers.AttentionPooling`. `sequence_length` is the longest input the
     position table covers; token id 0 is padding. Outputs logits.

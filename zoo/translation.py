@@ -188,10 +188,10 @@ def seq2seq_bahdanau(
     attention_units=512,
     dropout=0.5,
 ):
-    """RNNsearch: bidirectional GRU encoder, GRU decoder with additive attention (`layers.BahdanauDecoder`).
+    """RNNsearch (Bahdanau, Cho & Bengio, 2015): bidirectional GRU encoder, GRU decoder with additive attention (`layers.BahdanauDecoder`).
 
     Annotations ``h_j = [h_fwd_j; h_bwd_j]``; the decoder starts from
-    ``s_0 = tanh(W_s h_bwd_1)`` (Appendix A.2.2) and predicts each token with one
+    ``s_0 = tanh(W_s h_bwd_1 + b_s)`` (Appendix A.2.2) and predicts each token with one
     linear layer over ``[s_i; c_i; E y_{i-1}]``. Defaults are sized for Multi30k
     (as bentrevett/pytorch-seq2seq's attention model: embeddings 256, GRUs 512,
     dropout 0.5); the paper's RNNsearch uses embedding_dim=620,
@@ -232,7 +232,7 @@ def seq2seq_luong(
     input_feeding=True,
     dropout=0.3,
 ):
-    """Stacked LSTM encoder and decoder with global attention (`layers.LuongDecoder`).
+    """Stacked LSTM encoder and decoder with global attention (Luong, Pham & Manning, 2015; `layers.LuongDecoder`).
 
     The decoder's LSTMs start from the encoder's final states, layer by layer;
     ``p(y_t) = softmax(W_s h~_t)`` (Eq. 6). Dropout on the embeddings, between

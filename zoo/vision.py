@@ -115,7 +115,8 @@ def cifar_resnet(depth=20, attention=None, reduction=None, input_shape=(32, 32, 
     global average pooling and a linear classifier. Shortcuts are identities,
     subsampled and zero-padded where the shape changes (option A: no weights).
     `attention` puts an SE (Hu et al., 2018), ECA (Wang et al., 2020) or CBAM
-    (Woo et al., 2018) module on every residual branch before the addition;
+    (Woo et al., 2018) module on every residual branch before the addition,
+    ``y = ReLU(shortcut(x) + A(F(x)))`` with `F` the two convolutions;
     `reduction` is the SE/CBAM ratio r (None: 16, the papers'); ECA has none.
 
     Trainable parameters: ResNet-20 0.27M, ResNet-56 0.85M, ResNet-110 1.7M (Table 6).
