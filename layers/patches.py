@@ -93,7 +93,8 @@ class ClassToken(keras.layers.Layer):
 
     The Transformer's output at this position is the image representation
     (Dosovitskiy et al., 2021, Eq. 1 and 4). Initialized to zeros, as in the
-    paper's code.
+    paper's code. The recipes' optimizers keep the weight, named `class_token`,
+    from weight decay, as DeiT does.
 
     Call arguments:
         inputs: `(batch, N, D)` patch embeddings.
@@ -108,7 +109,7 @@ class ClassToken(keras.layers.Layer):
     """
 
     def build(self, input_shape):
-        self.token = self.add_weight(name="token", shape=(1, 1, input_shape[-1]), initializer="zeros")
+        self.token = self.add_weight(name="class_token", shape=(1, 1, input_shape[-1]), initializer="zeros")
 
     def call(self, inputs):
         token = ops.broadcast_to(ops.cast(self.token, inputs.dtype), (ops.shape(inputs)[0], 1, inputs.shape[-1]))
@@ -127,7 +128,8 @@ class PositionEmbedding2D(keras.layers.Layer):
     of a `grid_size` grid, row-major. `resize(new_grid_size)` returns a layer
     for another image size whose patch rows are the bilinear interpolation of
     this grid (Dosovitskiy et al., 2021, Section 3.2, fine-tuning at higher
-    resolution); the prefix rows are copied.
+    resolution); the prefix rows are copied. The recipes' optimizers keep the
+    table, named `position_table`, from weight decay, as DeiT does.
 
     Args:
         grid_size: `(rows, columns)` of patches, or an int for a square grid.
@@ -168,7 +170,7 @@ class PositionEmbedding2D(keras.layers.Layer):
                 f"{self.num_prefix_tokens} prefix token(s) needs {self.length} tokens; received {input_shape[1]}. "
                 "For another image size use `resize(grid_size)`."
             )
-        self.table = self.add_weight(name="table", shape=(self.length, input_shape[-1]), initializer=self.initializer)
+        self.table = self.add_weight(name="position_table", shape=(self.length, input_shape[-1]), initializer=self.initializer)
 
     def call(self, inputs):
         return inputs + ops.cast(self.table, inputs.dtype)

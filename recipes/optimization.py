@@ -3,7 +3,9 @@
 import keras
 
 OPTIMIZERS = ("sgd", "adamw")
-NO_WEIGHT_DECAY = ["bias", "gamma", "beta"]  # biases and normalization scales/offsets
+# Variable names kept from weight decay: biases, normalization scales and offsets, and (as in DeiT and
+# timm) the ViT class token and position table.
+NO_WEIGHT_DECAY = ["bias", "gamma", "beta", "class_token", "position_table"]
 
 
 def warmup_cosine_decay(peak_learning_rate, total_steps, warmup_steps):
@@ -28,7 +30,8 @@ def make_optimizer(name, learning_rate, weight_decay, momentum=0.9, ema_momentum
     average of the gradients that both follow (Kingma & Ba, 2015).
 
     Keras applies the decay as ``w <- w - lr * weight_decay * w`` at each step
-    (Loshchilov & Hutter, 2019), and not to biases or normalization parameters.
+    (Loshchilov & Hutter, 2019), and not to biases, normalization parameters, or
+    the class token and position table of a Vision Transformer (`NO_WEIGHT_DECAY`).
     For SGD with momentum `m` this is as strong as an L2 penalty of
     ``(1 - m) * weight_decay`` added to the gradient (the "weight decay" of
     He et al. and of `torch.optim.SGD`): at m = 0.9, `weight_decay` 1e-3 here

@@ -13,6 +13,7 @@ from PIL import Image
 from event_files import read_images, read_summaries
 from tensorboard_client import CLASSIFICATION_SCALARS, check_served
 
+import layers
 from recipes import image_recognition as ir
 from recipes import optimization
 from recipes.cli import main
@@ -292,15 +293,19 @@ def test_the_logged_learning_rate_follows_the_configured_warmup_and_cosine(finis
 
 
 @pytest.mark.parametrize("name", ["sgd", "adamw"])
-def test_optimizers_decay_kernels_but_not_biases_or_norms_and_sgd_is_nesterov(rng, name):
+def test_optimizers_decay_kernels_but_not_biases_norms_or_vit_tokens_and_sgd_is_nesterov(rng, name):
     """One step from zero momentum. SGD with Nesterov momentum m moves by ``lr (1 + m) g`` (plain momentum:
     ``lr g``); Adam's first step with a zero gradient moves nothing. Decoupled decay first scales
-    the kernels by ``1 - lr wd``; biases and LayerNorm's gamma and beta keep their values."""
+    the kernels by ``1 - lr wd``; biases, LayerNorm's gamma and beta, and ViT's class token and
+    position table keep their values."""
     lr, weight_decay, momentum = 0.1, 0.05, 0.9
     dense, norm = keras.layers.Dense(3), keras.layers.LayerNormalization()
+    token, positions = layers.ClassToken(), layers.PositionEmbedding2D(grid_size=2)
     dense.build((None, 4))
     norm.build((None, 3))
-    variables = [dense.kernel, dense.bias, norm.gamma, norm.beta]
+    token.build((None, 4, 3))
+    positions.build((None, 5, 3))
+    variables = [dense.kernel, dense.bias, norm.gamma, norm.beta, token.token, positions.table]
     for variable in variables:
         variable.assign(rng.standard_normal(variable.shape).astype("float32"))
     before = [keras.ops.convert_to_numpy(v) for v in variables]
@@ -309,7 +314,7 @@ def test_optimizers_decay_kernels_but_not_biases_or_norms_and_sgd_is_nesterov(rn
     optimizer = optimization.make_optimizer(name, lr, weight_decay, momentum=momentum)
     optimizer.apply_gradients(zip([keras.ops.convert_to_tensor(g) for g in gradients], variables))
 
-    decayed = [True, False, False, False]
+    decayed = [True, False, False, False, False, False]
     step = lr * (1 + momentum) if name == "sgd" else 0.0
     for variable, start, gradient, decays in zip(variables, before, gradients, decayed):
         expected = start * (1 - lr * weight_decay if decays else 1.0) - step * gradient

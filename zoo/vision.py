@@ -168,8 +168,9 @@ def bottleneck_resnet(
     expanded output of each residual branch.
 
     Trainable parameters at 224x224x3 and 1000 classes: ResNet-50 25.56M,
-    SE-ResNet-50 28.09M (Hu et al., Table 2: 28.1M), CBAM-ResNet-50 28.09M
-    (Woo et al., Table 4), ECA-ResNet-50 25.56M (Wang et al., Table 2).
+    SE-ResNet-50 28.09M (Hu et al.'s reduction-ratio ablation, r = 16: 28.1M),
+    CBAM-ResNet-50 28.09M (Woo et al., Table 4), ECA-ResNet-50 25.56M (Wang et al.,
+    Table 2).
     """
     _check_attention(attention, reduction)
     if not isinstance(blocks, (list, tuple)) or len(blocks) != 4:
