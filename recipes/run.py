@@ -15,7 +15,9 @@
 A run directory that already holds a trained epoch resumes only with the same
 config; anything else is refused, so a run is never overwritten by accident. One
 whose start failed before any epoch was saved (a wrong data path, a model argument
-the builder refused) is no run yet: another config starts it afresh.
+the builder refused) is no run yet: another config starts it afresh. A path that
+is a file, or a directory that holds files but no `config.json`, is refused too:
+a run would overwrite or delete them (Keras' backup removes `backup/`).
 """
 
 import csv
@@ -90,6 +92,7 @@ class RunDirectory:
         their new values. Without a saved epoch, `config` replaces any stored
         one, and the recipe writes its vocabularies and labels again.
         """
+        self.refuse_foreign_path()
         resuming = self.config_file.exists() and self.saved_an_epoch()
         if resuming:
             previous = self.read_config()
@@ -107,6 +110,16 @@ class RunDirectory:
         self.path.mkdir(parents=True, exist_ok=True)
         write_json(self.config_file, config)
         return resuming
+
+    def refuse_foreign_path(self):
+        """Raises `RunError` if the path is a file, or a non-empty directory without `config.json`."""
+        if self.path.exists() and not self.path.is_dir():
+            raise RunError(f"The run directory {self.path} is a file; give a new or empty directory, or a run's.")
+        if self.path.is_dir() and not self.config_file.exists() and any(self.path.iterdir()):
+            raise RunError(
+                f"{self.path} holds files but no run ({self.config_file.name} is missing); a run there would "
+                "overwrite or delete them. Give a new or empty directory, or a run's."
+            )
 
     def saved_an_epoch(self):
         """Whether training saved anything: a logged epoch, a backup or a model."""

@@ -32,6 +32,22 @@ def test_missing_history_and_changed_config_are_reported(tmp_path):
     assert run.start({"model": "a", "epochs": 1})  # same configuration: resumes
 
 
+def test_a_directory_of_other_files_or_a_file_is_refused_and_left_as_it_was(tmp_path):
+    folder = tmp_path / "thesis"
+    (folder / "backup").mkdir(parents=True)
+    (folder / "backup" / "draft.txt").write_text("chapter 1")
+    (folder / "labels.txt").write_text("mine")
+    with pytest.raises(RunError, match=r"holds files but no run \(config.json is missing\)"):
+        RunDirectory(folder).start({"model": "a"})
+    assert sorted(p.name for p in folder.rglob("*")) == ["backup", "draft.txt", "labels.txt"]
+    assert (folder / "labels.txt").read_text() == "mine"
+    (tmp_path / "notes.txt").write_text("notes")
+    with pytest.raises(RunError, match="is a file"):
+        RunDirectory(tmp_path / "notes.txt").start({"model": "a"})
+    (tmp_path / "empty").mkdir()
+    assert not RunDirectory(tmp_path / "empty").start({"model": "a"})  # an empty directory is a new run
+
+
 @pytest.mark.parametrize("saved", ["history", "backup", "model"])
 def test_a_start_that_failed_before_any_saved_epoch_takes_another_config(tmp_path, saved):
     run = RunDirectory(tmp_path / "run")
