@@ -26,6 +26,14 @@ def check_positive_int(optional=False, **values):
             raise ValueError(f"`{name}` must be {allowed}; received {name}={value!r}.")
 
 
+def check_bool(optional=False, **values):
+    """Raises `ValueError` naming the first argument that is not True or False (or None, with `optional=True`)."""
+    for name, value in values.items():
+        if not (isinstance(value, bool) or (optional and value is None)):
+            allowed = "True, False or None" if optional else "True or False"
+            raise ValueError(f"`{name}` must be {allowed}; received {name}={value!r}.")
+
+
 def check_non_negative_int(**values):
     """Raises `ValueError` naming the first argument that is not an integer >= 0."""
     for name, value in values.items():

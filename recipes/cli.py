@@ -10,7 +10,8 @@
 
 `--set` takes any field of the task's `Config` (`--set batch_size=32`), or
 `model.ARG` for an argument of the model builder (`--set model.num_layers=4`).
-Values are read as JSON where they parse (numbers, booleans, null), else as text.
+Values are read as JSON where they parse (numbers, true/false, null, lists, objects), or as
+Python's True, False and None; anything else is text.
 """
 
 import argparse
@@ -23,6 +24,7 @@ from recipes import image_recognition, inspection, text_classification, translat
 from recipes.run import RunDirectory
 
 RECIPES = {module.TASK: module for module in (text_classification, translation, image_recognition)}
+PYTHON_CONSTANTS = {"True": True, "False": False, "None": None}  # `--set horizontal_flip=False` is not the text "False"
 
 
 def parse_assignments(assignments, config_class):
@@ -34,7 +36,7 @@ def parse_assignments(assignments, config_class):
         if not separator:
             raise ValueError(f"--set expects key=value; received {assignment!r}.")
         try:
-            value = json.loads(text)
+            value = PYTHON_CONSTANTS[text] if text in PYTHON_CONSTANTS else json.loads(text)
         except json.JSONDecodeError:
             value = text
         if key.startswith("model."):

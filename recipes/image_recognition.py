@@ -22,7 +22,9 @@ import numpy as np
 import tensorflow as tf
 
 import zoo
-from layers.validation import check_non_negative_int, check_number, check_positive_int, check_rate, is_int
+from layers.validation import (
+    check_bool, check_non_negative_int, check_number, check_positive_int, check_rate, is_int,
+)
 from recipes import data as datasets
 from recipes import optimization
 from recipes.attention_logging import ATTENTION_LOG_DIR, AttentionMapLogger, image_summaries
@@ -114,6 +116,7 @@ class Config:
         check_number("[0, inf)", weight_decay=self.weight_decay)
         check_rate(momentum=self.momentum, warmup_fraction=self.warmup_fraction, label_smoothing=self.label_smoothing)
         check_number("[0, 1]", random_erasing=self.random_erasing)
+        check_bool(optional=True, horizontal_flip=self.horizontal_flip)
         if self.horizontal_flip is None:
             self.horizontal_flip = FLIP_BY_DEFAULT[self.dataset] if self.train_dir is None else False
 

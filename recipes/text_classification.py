@@ -25,7 +25,7 @@ import numpy as np
 import tensorflow as tf
 
 import zoo
-from layers.validation import check_non_negative_int, check_number, check_positive_int, check_rate
+from layers.validation import check_bool, check_non_negative_int, check_number, check_positive_int, check_rate
 from recipes import data as datasets
 from recipes import optimization, phrases, tokens
 from recipes.attention_logging import ATTENTION_LOG_DIR, AttentionMapLogger, text_classification_summaries
@@ -107,6 +107,7 @@ class Config:
                 f"(received distillation_weight={self.distillation_weight!r} and no teachers)."
             )
         check_non_negative_int(attention_probes=self.attention_probes)
+        check_bool(lowercase=self.lowercase)
         refuse_recipe_model_options(self.model_options, self.recipe_model_options())
         model_length = self.model_options.get("sequence_length")
         if isinstance(model_length, int) and model_length < self.sequence_length:

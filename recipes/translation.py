@@ -18,7 +18,7 @@ import sacrebleu
 import tensorflow as tf
 
 import zoo
-from layers.validation import check_non_negative_int, check_number, check_positive_int, check_rate
+from layers.validation import check_bool, check_non_negative_int, check_number, check_positive_int, check_rate
 from recipes import data as datasets
 from recipes import decoding, tokens
 from recipes.attention_logging import ATTENTION_LOG_DIR, AttentionMapLogger, translation_summaries
@@ -108,6 +108,7 @@ class Config:
         check_rate(label_smoothing=self.label_smoothing)
         check_number("[0, inf)", length_penalty=self.length_penalty)
         check_non_negative_int(attention_probes=self.attention_probes)
+        check_bool(shared_vocabulary=self.shared_vocabulary)
         check_number("(0, inf)", optional=True, learning_rate=self.learning_rate, clip_norm=self.clip_norm)
         refuse_recipe_model_options(self.model_options, RECIPE_MODEL_OPTIONS)
         model_config = self.model_config()

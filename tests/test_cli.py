@@ -1,12 +1,14 @@
 """The `zoo` command line, in-process and through `python -m zoo`."""
 
 import json
+import re
 import subprocess
 import sys
 
 import pytest
 
-from recipes.cli import main
+from recipes import image_recognition, text_classification, translation
+from recipes.cli import main, parse_assignments
 
 
 def test_list_and_describe(capsys):
@@ -107,3 +109,26 @@ def test_stop_tensorboard_kills_a_server_that_ignores_sigterm(ignores_sigterm):
     assert process.stdout.readline() == "up\n"
     stop_tensorboard(process, grace=1.0)
     assert process.returncode == -(signal.SIGKILL if ignores_sigterm else signal.SIGTERM)
+
+
+def test_set_reads_json_and_python_constants_else_text():
+    values, model_options = parse_assignments(
+        ["horizontal_flip=False", "max_train_examples=None", "crop_padding=2", "model.attention=se",
+         "model.reduction=null", "dataset=mnist", "image_size=[8, 8]"],
+        image_recognition.Config,
+    )
+    assert values == {"horizontal_flip": False, "max_train_examples": None, "crop_padding": 2, "dataset": "mnist",
+                      "image_size": [8, 8]}
+    assert model_options == {"attention": "se", "reduction": None}
+    assert parse_assignments(["lowercase=true"], text_classification.Config)[0] == {"lowercase": True}
+
+
+@pytest.mark.parametrize(
+    "task, setting",
+    [("image-recognition", "horizontal_flip"), ("text-classification", "lowercase"), ("translation", "shared_vocabulary")],
+)
+def test_a_boolean_setting_given_as_other_text_is_refused(capsys, tmp_path, task, setting):
+    run_dir = tmp_path / "run"
+    assert main(["train", task, "--set", f"{setting}=no", "--run-dir", str(run_dir)]) == 2
+    assert re.search(rf"`{setting}` must be True(, False or None| or False); received {setting}='no'", capsys.readouterr().err)
+    assert not run_dir.exists()

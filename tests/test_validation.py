@@ -6,7 +6,7 @@ import re
 import numpy as np
 import pytest
 
-from layers.validation import check_number
+from layers.validation import check_bool, check_number
 
 
 @pytest.mark.parametrize(
@@ -31,3 +31,13 @@ def test_check_number_names_the_first_bad_argument_and_may_admit_none():
     check_number("(0, inf)", optional=True, a=None, b=2.0)
     with pytest.raises(ValueError, match=r"`b` must be a number in \(0, inf\) or None; received b=-2.0"):
         check_number("(0, inf)", optional=True, a=1.0, b=-2.0, c="x")
+
+
+def test_check_bool_admits_only_true_and_false_and_maybe_none():
+    check_bool(a=True, b=False)
+    check_bool(optional=True, a=None)
+    for value in ["False", "no", 0, 1, None, [True]]:
+        with pytest.raises(ValueError, match=rf"^`a` must be True or False; received a={re.escape(repr(value))}\.$"):
+            check_bool(a=value)
+    with pytest.raises(ValueError, match=r"`b` must be True, False or None; received b='False'"):
+        check_bool(optional=True, a=None, b="False")
