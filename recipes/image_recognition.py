@@ -336,7 +336,7 @@ def load_run(run_dir):
     """`(config, model, class_names)` of a finished run directory."""
     run = RunDirectory(run_dir)
     run.require(run.config_file, run.model_file, run.labels_file)
-    config = Config(**run.read_config())
+    config = run.stored_config(Config)
     model = run.load_model()
     return config, model, read_lines(run.labels_file)
 

@@ -51,10 +51,15 @@ def check_model_task(model, task):
 
 
 def refuse_recipe_model_options(model_options, recipe_options):
-    """Raises `ValueError` if `model_options` sets a model argument that the recipe sets itself.
+    """Raises `ValueError` unless `model_options` is a dict that leaves the recipe's own model arguments alone.
 
     `recipe_options`: `{argument: where the recipe takes it from, or what to set instead}`.
     """
+    if not isinstance(model_options, dict):
+        raise ValueError(
+            f"`model_options` must be a dict of model arguments (on the command line: --set model.ARG=VALUE); "
+            f"received {model_options!r}."
+        )
     clashes = sorted(set(model_options) & set(recipe_options))
     if clashes:
         raise ValueError(f"model.{clashes[0]} cannot be set: {recipe_options[clashes[0]]}.")
@@ -130,7 +135,22 @@ class RunDirectory:
         )
 
     def read_config(self):
-        return read_json(self.config_file, what="run configuration")
+        config = read_json(self.config_file, what="run configuration")
+        if not isinstance(config, dict):
+            raise RunError(f"{self.config_file} must hold a JSON object of settings; it holds {type(config).__name__}.")
+        return config
+
+    def stored_config(self, config_class):
+        """The run's `config_class` (a recipe's `Config`) from `config_file`; unknown settings give a `RunError`."""
+        config = self.read_config()
+        fields = {field.name for field in dataclasses.fields(config_class)}
+        unknown = sorted(config.keys() - fields)
+        if unknown:
+            raise RunError(
+                f"{self.config_file} has settings the recipe does not know: {', '.join(unknown)}. "
+                f"Settings: {', '.join(sorted(fields))}."
+            )
+        return config_class(**config)
 
     def read_metrics(self):
         return read_json(self.metrics_file, what="run metrics")

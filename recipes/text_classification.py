@@ -384,7 +384,7 @@ def load_run(run_dir):
     """`(config, model, tokenizer, class_names)` of a finished run directory."""
     run = RunDirectory(run_dir)
     run.require(run.config_file, run.model_file, run.vocabulary_file, run.labels_file)
-    config = Config(**run.read_config())
+    config = run.stored_config(Config)
     model = run.load_model()
     tokenizer = make_tokenizer(read_lines(run.vocabulary_file), config)
     return config, model, tokenizer, read_lines(run.labels_file)

@@ -482,7 +482,7 @@ def load_run(run_dir):
     """`(config, model, tokenizers)` of a finished run directory."""
     run = RunDirectory(run_dir)
     run.require(run.config_file, run.model_file)
-    config = Config(**run.read_config())
+    config = run.stored_config(Config)
     source_file, target_file = vocabulary_files(run, config.shared_vocabulary)
     run.require(source_file, target_file)
     model = run.load_model()

@@ -132,3 +132,10 @@ def test_a_boolean_setting_given_as_other_text_is_refused(capsys, tmp_path, task
     assert main(["train", task, "--set", f"{setting}=no", "--run-dir", str(run_dir)]) == 2
     assert re.search(rf"`{setting}` must be True(, False or None| or False); received {setting}='no'", capsys.readouterr().err)
     assert not run_dir.exists()
+
+
+@pytest.mark.parametrize("task", ["image-recognition", "text-classification", "translation"])
+def test_model_options_that_are_not_a_dict_are_refused(capsys, tmp_path, task):
+    assert main(["train", task, "--set", "model_options={num_heads:4}", "--run-dir", str(tmp_path / "run")]) == 2
+    assert "`model_options` must be a dict of model arguments (on the command line: --set model.ARG=VALUE); " \
+           "received '{num_heads:4}'." in capsys.readouterr().err

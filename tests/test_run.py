@@ -1,5 +1,6 @@
 """The run directory's files: configuration checks and the training history across resumptions."""
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -171,3 +172,20 @@ def test_a_run_saved_before_best_json_starts_from_its_history(tmp_path):
     run.history_file.write_text("epoch,val_bleu\n0,10.0\n1,12.5\n1,12.0\n")
     assert BestModelCheckpoint(run, "val_bleu", "max").best == 12.0  # epoch 1's last record
     assert run.best_saved_value("val_bleu", "min") == 10.0
+
+
+def test_a_stored_config_must_be_an_object_of_the_recipes_settings(tmp_path):
+    @dataclasses.dataclass
+    class Config:
+        model: str = "a"
+        epochs: int = 1
+
+    run = RunDirectory(tmp_path)
+    run.config_file.write_text(json.dumps({"model": "b", "epochs": 3}))
+    assert run.stored_config(Config) == Config("b", 3)
+    run.config_file.write_text(json.dumps({"model": "b", "epocs": 3, "zeal": 1}))
+    with pytest.raises(RunError, match=r"config.json has settings the recipe does not know: epocs, zeal\. Settings: epochs, model\."):
+        run.stored_config(Config)
+    run.config_file.write_text("[1, 2]")
+    with pytest.raises(RunError, match="config.json must hold a JSON object of settings; it holds list"):
+        run.read_config()
