@@ -415,8 +415,8 @@ def predict(run_dir, texts):
     Returns:
         One dict per text: `{"text", "label", "probabilities": {class: p}}`.
     """
+    texts = tokens.text_list(texts, "text")
     config, model, tokenizer, class_names = load_run(run_dir)
-    texts = [texts] if isinstance(texts, str) else list(texts)
     probabilities = probabilities_of(model, tokenizer, config, texts)
     return [
         {

@@ -18,6 +18,21 @@ def learn_word_piece_vocabulary(texts, size, *, reserved_tokens, lowercase):
     )
 
 
+def text_list(texts, what):
+    """`texts` (one string, or strings) as a list; `ValueError` for no texts, a non-string or a blank one.
+
+    `what` names one text in the message ("text", "sentence"). A blank text
+    has no tokens, and a model would still answer for it.
+    """
+    texts = [texts] if isinstance(texts, str) else list(texts)
+    if not texts:
+        raise ValueError(f"Give at least one {what}.")
+    for number, text in enumerate(texts, start=1):
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError(f"{what.capitalize()} {number} of {len(texts)} is {'blank' if isinstance(text, str) else 'not text'}: {text!r}.")
+    return texts
+
+
 def word_piece_tokenizer(vocabulary, *, lowercase):
     return keras_hub.tokenizers.WordPieceTokenizer(vocabulary=vocabulary, lowercase=lowercase, oov_token=UNK)
 

@@ -493,8 +493,8 @@ def load_run(run_dir):
 def translate(run_dir, sentences, beam_size=None):
     """Translations of `sentences` by a finished run (beam search of the run's size by default)."""
     check_positive_int(optional=True, beam_size=beam_size)
+    sentences = tokens.text_list(sentences, "sentence")
     config, model, tokenizers = load_run(run_dir)
-    sentences = [sentences] if isinstance(sentences, str) else list(sentences)
     source_ids = tokenizers.source_ids(sentences, config.max_length)
     beam_size = config.beam_size if beam_size is None else beam_size
     return translate_ids(model, source_ids, tokenizers, config, beam_size=beam_size)

@@ -139,3 +139,15 @@ def test_model_options_that_are_not_a_dict_are_refused(capsys, tmp_path, task):
     assert main(["train", task, "--set", "model_options={num_heads:4}", "--run-dir", str(tmp_path / "run")]) == 2
     assert "`model_options` must be a dict of model arguments (on the command line: --set model.ARG=VALUE); " \
            "received '{num_heads:4}'." in capsys.readouterr().err
+
+
+def test_blank_or_missing_texts_are_refused_before_the_run_is_read(tmp_path):
+    no_run = tmp_path / "no_run"  # the input is checked first: no run is needed to see the message
+    with pytest.raises(ValueError, match=r"^Text 2 of 3 is blank: '   '\.$"):
+        text_classification.predict(no_run, ["a fine film", "   ", "dull"])
+    with pytest.raises(ValueError, match=r"^Sentence 1 of 1 is blank: ''\.$"):
+        translation.translate(no_run, "")
+    with pytest.raises(ValueError, match=r"^Sentence 2 of 2 is not text: 3\.$"):
+        translation.translate(no_run, ["Ein Hund.", 3])
+    with pytest.raises(ValueError, match=r"^Give at least one text\.$"):
+        text_classification.predict(no_run, [])
