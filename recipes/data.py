@@ -567,6 +567,11 @@ def read_image_folder_like(directory, image_shape, class_names, image_size=None)
 
 def read_image_folders(train_dir, test_dir, image_size=None, color_mode=None):
     """`{"train", "test"}` as `LabeledImages` from two folders laid out as `read_image_folder` reads;
-    the classes, colour mode and size are the training folder's."""
+    the classes (at least two), colour mode and size are the training folder's."""
     train = read_image_folder(train_dir, image_size, color_mode)
+    if len(train.class_names) < 2:
+        raise DataError(
+            f"{train_dir} holds one class subfolder, {train.class_names}; a classifier needs at least two. "
+            f"Expected {IMAGE_FOLDER_LAYOUT}."
+        )
     return {"train": train, "test": read_image_folder_like(test_dir, train.images.shape[1:], train.class_names, image_size)}

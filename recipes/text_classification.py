@@ -165,8 +165,13 @@ def load_data(config):
 
 
 def class_names_of(labels):
-    """Sorted class names; numerically when every label is an integer."""
+    """Sorted class names; numerically when every label is an integer. Fewer than two give `ValueError`."""
     names = set(labels)
+    if len(names) < 2:
+        raise ValueError(
+            f"The training labels hold {len(names)} class(es), {sorted(names)}; a classifier needs at least two "
+            "(is `label_column` the labels' column?)."
+        )
     if all(name.lstrip("-").isdigit() for name in names):
         return sorted(names, key=int)
     return sorted(names)

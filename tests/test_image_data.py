@@ -138,6 +138,9 @@ def test_image_folder_errors_name_the_folder_or_file(tmp_path, rng):
     write_images(tmp_path / "test", {"z": pixels(4, 4)})
     with pytest.raises(DataError, match=r"test: the classes \['z'\] are not among the training classes \['x', 'y'\]"):
         read_image_folders(tmp_path / "train", tmp_path / "test")
+    write_images(tmp_path / "one_class", {"x": pixels(4, 4)})
+    with pytest.raises(DataError, match=r"one_class holds one class subfolder, \['x'\]; a classifier needs at least two"):
+        read_image_folders(tmp_path / "one_class", tmp_path / "test")
     write_images(tmp_path / "small", {"y": pixels(3, 3)})
     with pytest.raises(DataError, match=r"The images in .*small are \(3, 3\) but the training images are \(4, 4\)"):
         read_image_folders(tmp_path / "train", tmp_path / "small")

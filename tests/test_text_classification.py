@@ -420,7 +420,9 @@ def test_learning_rate_defaults_to_the_models_unless_given():
     assert tc.Config(model="transformer_classifier_small", learning_rate=1e-3).learning_rate == 1e-3
 
 
-def test_class_names_sort_numerically_when_numeric():
+def test_class_names_sort_numerically_when_numeric_and_need_two_classes():
     assert tc.class_names_of(["10", "2", "1"]) == ["1", "2", "10"]
     assert tc.class_names_of(["pos", "neg"]) == ["neg", "pos"]
+    with pytest.raises(ValueError, match=r"The training labels hold 1 class\(es\), \['pos'\]; a classifier needs at least two"):
+        tc.class_names_of(["pos", "pos"])
     np.testing.assert_array_equal(tc.encode_labels(["2", "10"], ["1", "2", "10"], "test"), [1, 2])
