@@ -160,14 +160,24 @@ class RunDirectory:
 
         An epoch logged twice (the process stopped after logging it, before its
         backup, and it ran again) counts once, with the values of its last run.
+        A row that is not all numbers gives a `RunError` naming its line.
         """
         if not self.history_file.is_file():
             raise RunError(f"Missing training history {self.history_file}.")
+        rows = {}
         with open(self.history_file, newline="", encoding="utf-8") as file:
-            rows = {int(row["epoch"]): row for row in csv.DictReader(file)}
+            reader = csv.DictReader(file)
+            for row in reader:
+                try:
+                    rows[int(row["epoch"])] = {name: float(value) for name, value in row.items() if name != "epoch"}
+                except (KeyError, TypeError, ValueError):
+                    raise RunError(
+                        f"{self.history_file}, line {reader.line_num}: not an epoch number and one number per column "
+                        f"of the header {reader.fieldnames} (cut short or edited?): {row!r}. Fix or delete that line."
+                    ) from None
         epochs = sorted(rows)
-        names = [name for name in rows[epochs[0]] if name != "epoch"] if epochs else []
-        return {name: [float(rows[epoch][name]) for epoch in epochs] for name in names}
+        names = list(rows[epochs[0]]) if epochs else []
+        return {name: [rows[epoch][name] for epoch in epochs] for name in names}
 
     def trained(self, epochs):
         """Whether all `epochs` were trained and logged, and the best model saved (a run stopped while

@@ -18,6 +18,15 @@ def test_history_keeps_the_last_record_of_each_epoch(tmp_path):
     assert run.read_history() == {"loss": [2.0, 1.4, 1.0], "epoch_seconds": [10.0, 12.0, 9.0]}
 
 
+@pytest.mark.parametrize("last_line", ["2,1.0", "x,1.0,9", "2,1.0,9,7"])
+def test_a_history_row_cut_short_or_edited_is_named_by_its_line(tmp_path, last_line):
+    run = RunDirectory(tmp_path)
+    run.history_file.write_text(f"epoch,loss,epoch_seconds\n0,2.0,10\n1,1.5,11\n{last_line}")
+    with pytest.raises(RunError, match=r"history.csv, line 4: not an epoch number and one number per column of the header "
+                                       r"\['epoch', 'loss', 'epoch_seconds'\] \(cut short or edited\?\)"):
+        run.read_history()
+
+
 def log_an_epoch(run):
     run.history_file.write_text("epoch,loss\n0,2.0\n")
 
