@@ -24,6 +24,7 @@ import csv
 import dataclasses
 import json
 import os
+import zipfile
 from pathlib import Path
 
 import keras
@@ -213,7 +214,10 @@ class RunDirectory:
         write_json(self.metrics_file, metrics)
 
     def load_model(self):
-        """The saved best model; a truncated or foreign file gives a `RunError` naming it."""
+        """The saved best model; a missing, truncated or foreign file gives a `RunError` naming it."""
+        self.require(self.model_file)
+        if not zipfile.is_zipfile(self.model_file):
+            raise RunError(f"{self.model_file} is not a .keras archive (a zip file): it was cut short or replaced.")
         try:
             return keras.saving.load_model(self.model_file)
         except Exception as error:

@@ -198,3 +198,14 @@ def test_a_stored_config_must_be_an_object_of_the_recipes_settings(tmp_path):
     run.config_file.write_text("[1, 2]")
     with pytest.raises(RunError, match="config.json must hold a JSON object of settings; it holds list"):
         run.read_config()
+
+
+def test_a_model_file_cut_short_or_missing_is_named(tmp_path):
+    run = RunDirectory(tmp_path)
+    with pytest.raises(RunError, match=r"model.keras is missing"):
+        run.load_model()
+    tiny_model(0.5).save(run.model_file)
+    whole = run.model_file.read_bytes()
+    run.model_file.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(RunError, match=r"model.keras is not a .keras archive \(a zip file\): it was cut short or replaced\.$"):
+        run.load_model()
