@@ -34,6 +34,17 @@ def check_bool(optional=False, **values):
             raise ValueError(f"`{name}` must be {allowed}; received {name}={value!r}.")
 
 
+def check_heads_divide(hidden_dim, num_heads):
+    """Raises `ValueError` unless `num_heads` divides `hidden_dim`: each head attends in `hidden_dim / num_heads`
+    dimensions (Vaswani et al., 2017, Section 3.2.2). The message lists the divisors up to 64."""
+    if hidden_dim % num_heads:
+        divisors = [n for n in range(1, min(hidden_dim, 64) + 1) if hidden_dim % n == 0]
+        raise ValueError(
+            f"`num_heads` must divide `hidden_dim` (each head gets hidden_dim / num_heads dimensions); received "
+            f"hidden_dim={hidden_dim}, num_heads={num_heads}. num_heads dividing {hidden_dim}: {divisors}."
+        )
+
+
 def check_non_negative_int(**values):
     """Raises `ValueError` naming the first argument that is not an integer >= 0."""
     for name, value in values.items():

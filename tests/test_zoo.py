@@ -1,5 +1,7 @@
 """The registry: listing, describing, building, clear errors, and `.keras` round trips."""
 
+import re
+
 import keras
 import numpy as np
 import pytest
@@ -68,7 +70,12 @@ def test_unknown_override_lists_valid_arguments():
 
 
 @pytest.mark.parametrize("name, override, message", [
-    ("transformer_classifier_tiny", {"num_heads": 3}, "not divisible by num_heads=3"),
+    ("transformer_classifier_tiny", {"num_heads": 3}, re.escape(
+        "`num_heads` must divide `hidden_dim` (each head gets hidden_dim / num_heads dimensions); received "
+        "hidden_dim=128, num_heads=3. num_heads dividing 128: [1, 2, 4, 8, 16, 32, 64].")),
+    ("transformer_tiny", {"hidden_dim": 96, "num_heads": 5}, r"hidden_dim=96, num_heads=5\. num_heads dividing 96: "
+                                                             r"\[1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48\]\.$"),
+    ("vit_small_images", {"num_heads": 5}, r"received hidden_dim=192, num_heads=5\."),
     ("transformer_classifier_tiny", {"pooling": "max"}, "pooling"),
     ("transformer_classifier_tiny", {"num_layers": 0}, "`num_layers` must be a positive integer; received num_layers=0"),
     ("transformer_classifier_tiny", {"hidden_dim": 0}, "received hidden_dim=0"),

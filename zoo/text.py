@@ -3,7 +3,7 @@
 import keras
 
 import layers
-from layers.validation import check_positive_int, check_rate
+from layers.validation import check_heads_divide, check_positive_int, check_rate
 from zoo.registry import register
 
 TASK = "text-classification"
@@ -95,6 +95,7 @@ def transformer_classifier(
         num_heads=num_heads,
         intermediate_dim=intermediate_dim,
     )
+    check_heads_divide(hidden_dim, num_heads)
     check_rate(dropout=dropout)
     if pooling not in POOLINGS:
         raise ValueError(f"`pooling` must be one of {POOLINGS}; received pooling={pooling!r}.")

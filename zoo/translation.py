@@ -14,7 +14,7 @@ import keras
 from keras import ops
 
 import layers
-from layers.validation import check_positive_int, check_rate
+from layers.validation import check_heads_divide, check_positive_int, check_rate
 from zoo.registry import register
 
 TASK = "translation"
@@ -72,6 +72,7 @@ def transformer(
         intermediate_dim=intermediate_dim,
         max_length=max_length,
     )
+    check_heads_divide(hidden_dim, num_heads)
     check_rate(dropout=dropout)
     if shared_embeddings and source_vocab_size != target_vocab_size:
         raise ValueError(
