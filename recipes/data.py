@@ -136,29 +136,34 @@ def read_labeled_table(path, text_column="sentence", label_column="label", delim
 
 
 def _read_labeled_rows(path, delimiter, quoting, text_column, label_column, layout):
-    """The texts and labels of `read_labeled_table` (a UTF-8 byte order mark is skipped)."""
+    """The texts and labels of `read_labeled_table` (a UTF-8 byte order mark and blank lines are skipped)."""
     texts, labels = [], []
     with path.open(encoding="utf-8-sig", newline="") as file:
         reader = csv.reader(file, delimiter=delimiter, quoting=quoting)
-        header = next(reader, None)
-        if header is None or text_column not in header or label_column not in header:
-            raise DataError(
-                f"{path}, line 1: header {header!r} lacks the column {text_column!r} or {label_column!r}; "
-                f"expected {layout}."
-            )
-        text_index, label_index = header.index(text_column), header.index(label_column)
-        for row in reader:
-            line = reader.line_num
-            if len(row) != len(header):
+        try:
+            header = next(reader, None)
+            if header is None or text_column not in header or label_column not in header:
                 raise DataError(
-                    f"{path}, line {line}: {len(row)} field(s) where the header has {len(header)}: "
-                    f"{delimiter.join(row)[:80]!r}; expected {layout}."
+                    f"{path}, line 1: header {header!r} lacks the column {text_column!r} or {label_column!r}; "
+                    f"expected {layout}."
                 )
-            text, label = row[text_index].strip(), row[label_index].strip()
-            if not text or not label:
-                raise DataError(f"{path}, line {line}: empty text or label; expected {layout}.")
-            texts.append(text)
-            labels.append(label)
+            text_index, label_index = header.index(text_column), header.index(label_column)
+            for row in reader:
+                line = reader.line_num
+                if not "".join(row).strip():
+                    continue  # a blank line, e.g. at the end
+                if len(row) != len(header):
+                    raise DataError(
+                        f"{path}, line {line}: {len(row)} field(s) where the header has {len(header)}: "
+                        f"{delimiter.join(row)[:80]!r}; expected {layout}."
+                    )
+                text, label = row[text_index].strip(), row[label_index].strip()
+                if not text or not label:
+                    raise DataError(f"{path}, line {line}: empty text or label; expected {layout}.")
+                texts.append(text)
+                labels.append(label)
+        except csv.Error as error:  # e.g. a quote left open swallows the rest of the file into one field
+            raise DataError(f"{path}, line {reader.line_num}: {error}; expected {layout}.") from None
     return texts, labels
 
 
@@ -292,7 +297,7 @@ SENTENCE_PAIRS_LAYOUT = "UTF-8 text, one pair per line: 'first sentence<TAB>seco
 
 
 def read_sentence_pair_table(path, swap=False, layout=SENTENCE_PAIRS_LAYOUT, lines=None):
-    """`SentencePairs` from a TSV of `first<TAB>second` lines (e.g. spa-eng's spa.txt).
+    """`SentencePairs` from a TSV of `first<TAB>second` lines (e.g. spa-eng's spa.txt); blank lines are skipped.
 
     Args:
         swap: translate from the second column into the first.
@@ -301,6 +306,8 @@ def read_sentence_pair_table(path, swap=False, layout=SENTENCE_PAIRS_LAYOUT, lin
     lines = read_lines_of(path, layout) if lines is None else lines
     firsts, seconds = [], []
     for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue  # a blank line, e.g. at the end
         fields = line.split("\t")
         if len(fields) < 2 or not fields[0].strip() or not fields[1].strip():
             raise DataError(f"{path}, line {number}: expected two non-empty tab-separated sentences, {layout}; got {line[:80]!r}.")

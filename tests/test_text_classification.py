@@ -349,6 +349,16 @@ def test_malformed_row_names_file_and_line(tmp_path):
     path.write_text("sentence\tlabel\ngood film\t\n")
     with pytest.raises(DataError, match="line 2: empty text or label"):
         read_labeled_table(path)
+    csv_path = tmp_path / "train.csv"
+    csv_path.write_text('sentence,label\n"good film,1\n' + "and on " * 20_000 + "\n")  # a quote left open
+    with pytest.raises(DataError, match=r"train.csv, line 3: field larger than field limit \(131072\); expected "):
+        read_labeled_table(csv_path, delimiter=",")
+
+
+def test_blank_table_lines_are_skipped(tmp_path):
+    path = tmp_path / "train.csv"
+    path.write_text("sentence,label\n\ngood film,1\n  \nbad film,0\n\n")
+    assert read_labeled_table(path, delimiter=",") == LabeledTexts(["good film", "bad film"], ["1", "0"])
 
 
 def test_tables_saved_with_a_byte_order_mark_or_not_in_utf8(tmp_path):

@@ -309,6 +309,16 @@ def test_lines_split_only_at_line_ends_and_a_byte_order_mark_is_skipped(tmp_path
     assert datasets.split_lines("") == []
 
 
+def test_blank_pair_lines_are_skipped_and_a_missing_column_is_named(tmp_path):
+    pairs = tmp_path / "pairs.tsv"
+    pairs.write_text("\nEin Hund.\tA dog.\n  \nEine Katze.\tA cat.\n\n")
+    read = datasets.read_sentence_pair_table(pairs)
+    assert (read.sources, read.targets) == (["Ein Hund.", "Eine Katze."], ["A dog.", "A cat."])
+    pairs.write_text("Ein Hund.\tA dog.\nEine Katze.\n")
+    with pytest.raises(datasets.DataError, match=r"pairs.tsv, line 2: expected two non-empty tab-separated sentences"):
+        datasets.read_sentence_pair_table(pairs)
+
+
 def test_corrupt_gzip_is_named(tmp_path):
     (tmp_path / "broken.de.gz").write_bytes(b"\x1f\x8b\x08\x00 not really gzip")
     with pytest.raises(datasets.DataError, match="broken.de.gz"):
