@@ -335,8 +335,8 @@ def attention_loggers(run, images):
 def load_run(run_dir):
     """`(config, model, class_names)` of a finished run directory."""
     run = RunDirectory(run_dir)
-    run.require(run.config_file, run.model_file, run.labels_file)
-    config = run.stored_config(Config)
+    config = run.stored_config(Config, TASK)
+    run.require(run.model_file, run.labels_file)
     model = run.load_model()
     return config, model, read_lines(run.labels_file)
 

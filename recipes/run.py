@@ -141,9 +141,14 @@ class RunDirectory:
             raise RunError(f"{self.config_file} must hold a JSON object of settings; it holds {type(config).__name__}.")
         return config
 
-    def stored_config(self, config_class):
-        """The run's `config_class` (a recipe's `Config`) from `config_file`; unknown settings give a `RunError`."""
+    def stored_config(self, config_class, task):
+        """The run's `config_class` (the `Config` of the recipe of `task`) from `config_file`.
+
+        A run of another task's model, or unknown settings, give a `RunError`.
+        """
         config = self.read_config()
+        if config.get("model") not in zoo.list_models(task=task):
+            raise RunError(f"{self.path} is not a {task} run: its model is {config.get('model')!r}.")
         fields = {field.name for field in dataclasses.fields(config_class)}
         unknown = sorted(config.keys() - fields)
         if unknown:

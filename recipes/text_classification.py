@@ -337,9 +337,9 @@ def teacher_probabilities(config, texts, class_names):
     start = time.perf_counter()
     probabilities, wall_time, ours = [], 0.0, split_of(config)
     for run_dir in config.teachers:
+        teacher, model, tokenizer, teacher_classes = load_run(run_dir)
         teacher_run = RunDirectory(run_dir)
         teacher_run.require(teacher_run.metrics_file)
-        teacher, model, tokenizer, teacher_classes = load_run(run_dir)
         theirs = split_of(teacher)
         differing = [f"{key} {theirs[key]!r} (this run: {ours[key]!r})" for key in ours if theirs[key] != ours[key]]
         if differing:
@@ -388,8 +388,8 @@ def encode_labels(labels, class_names, split):
 def load_run(run_dir):
     """`(config, model, tokenizer, class_names)` of a finished run directory."""
     run = RunDirectory(run_dir)
-    run.require(run.config_file, run.model_file, run.vocabulary_file, run.labels_file)
-    config = run.stored_config(Config)
+    config = run.stored_config(Config, TASK)
+    run.require(run.model_file, run.vocabulary_file, run.labels_file)
     model = run.load_model()
     tokenizer = make_tokenizer(read_lines(run.vocabulary_file), config)
     return config, model, tokenizer, read_lines(run.labels_file)

@@ -481,8 +481,8 @@ def attention_loggers(run, pairs, tokenizers, config):
 def load_run(run_dir):
     """`(config, model, tokenizers)` of a finished run directory."""
     run = RunDirectory(run_dir)
-    run.require(run.config_file, run.model_file)
-    config = run.stored_config(Config)
+    config = run.stored_config(Config, TASK)
+    run.require(run.model_file)
     source_file, target_file = vocabulary_files(run, config.shared_vocabulary)
     run.require(source_file, target_file)
     model = run.load_model()

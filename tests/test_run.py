@@ -186,15 +186,17 @@ def test_a_run_saved_before_best_json_starts_from_its_history(tmp_path):
 def test_a_stored_config_must_be_an_object_of_the_recipes_settings(tmp_path):
     @dataclasses.dataclass
     class Config:
-        model: str = "a"
+        model: str = "resnet20"
         epochs: int = 1
 
     run = RunDirectory(tmp_path)
-    run.config_file.write_text(json.dumps({"model": "b", "epochs": 3}))
-    assert run.stored_config(Config) == Config("b", 3)
-    run.config_file.write_text(json.dumps({"model": "b", "epocs": 3, "zeal": 1}))
+    run.config_file.write_text(json.dumps({"model": "resnet56", "epochs": 3}))
+    assert run.stored_config(Config, "image-recognition") == Config("resnet56", 3)
+    with pytest.raises(RunError, match=r"is not a text-classification run: its model is 'resnet56'\.$"):
+        run.stored_config(Config, "text-classification")
+    run.config_file.write_text(json.dumps({"model": "resnet56", "epocs": 3, "zeal": 1}))
     with pytest.raises(RunError, match=r"config.json has settings the recipe does not know: epocs, zeal\. Settings: epochs, model\."):
-        run.stored_config(Config)
+        run.stored_config(Config, "image-recognition")
     run.config_file.write_text("[1, 2]")
     with pytest.raises(RunError, match="config.json must hold a JSON object of settings; it holds list"):
         run.read_config()

@@ -294,8 +294,18 @@ def test_teachers_on_another_split_or_with_other_classes_are_refused(finished_ru
     (relabeled / "labels.txt").write_text("bad\ngood\n")
     with pytest.raises(ValueError, match=r"predicts the classes \['bad', 'good'\]; this run has \['negative', 'positive'\]"):
         tc.train(tc.Config(**(student | {"run_dir": str(tmp_path / "student3"), "teachers": [str(relabeled)]})))
-    with pytest.raises(RunError, match="metrics.json is missing"):
+    with pytest.raises(RunError, match="Missing run configuration .*none/config.json"):
         tc.train(tc.Config(**(student | {"run_dir": str(tmp_path / "student4"), "teachers": [str(tmp_path / "none")]})))
+    image_run = tmp_path / "image_run"
+    image_run.mkdir()
+    (image_run / "config.json").write_text(json.dumps({"model": "resnet20"}))
+    with pytest.raises(RunError, match=r"image_run is not a text-classification run: its model is 'resnet20'\."):
+        tc.train(tc.Config(**(student | {"run_dir": str(tmp_path / "student5"), "teachers": [str(image_run)]})))
+    unfinished = tmp_path / "unfinished"
+    shutil.copytree(teacher.run_dir, unfinished)
+    (unfinished / "metrics.json").unlink()
+    with pytest.raises(RunError, match="metrics.json is missing"):
+        tc.train(tc.Config(**(student | {"run_dir": str(tmp_path / "student6"), "teachers": [str(unfinished)]})))
 
 
 def test_a_data_directory_named_two_ways_is_one_split(data_dir, monkeypatch):
