@@ -91,6 +91,7 @@ class SingleHeadAttention(TracedOutputSpec, keras.layers.Layer):
         return_attention_scores=False,
         training=None,
     ):
+        core.check_sequences(query, value, key)
         key = value if key is None else key
         mask = core.combine_masks(
             query,

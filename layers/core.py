@@ -39,6 +39,29 @@ def causal_mask(query_length, key_length):
     return ops.expand_dims(ops.greater_equal(rows, cols), 0)
 
 
+def check_sequences(query, value, key=None):
+    """Raises `ValueError` unless `query`, `value` and `key` are `(batch, T, features)` sequences of one
+    batch size, with as many keys as values. Dimensions unknown while tracing are not compared."""
+    for name, x in (("query", query), ("value", value), ("key", key)):
+        if x is not None and len(x.shape) != 3:
+            raise ValueError(f"`{name}` must have shape (batch, length, features); received shape {tuple(x.shape)}.")
+    key = value if key is None else key
+    shapes = f"received query {tuple(query.shape)}, value {tuple(value.shape)} and key {tuple(key.shape)}"
+    if len({query.shape[0], value.shape[0], key.shape[0]} - {None}) > 1:
+        raise ValueError(f"`query`, `value` and `key` must share their batch size; {shapes}.")
+    if None not in (key.shape[1], value.shape[1]) and key.shape[1] != value.shape[1]:
+        raise ValueError(f"`key` and `value` must have the same length (one value per key); {shapes}.")
+
+
+def _check_mask_shape(name, mask, expected, broadcast=False):
+    """Raises `ValueError` unless `mask` has `expected` shape (None: any size; with `broadcast`, 1 fits any)."""
+    fits = len(mask.shape) == len(expected) and all(
+        None in (size, wanted) or size == wanted or (broadcast and size == 1) for size, wanted in zip(mask.shape, expected)
+    )
+    if not fits:
+        raise ValueError(f"`{name}` must have shape {tuple(expected)}; received shape {tuple(mask.shape)}.")
+
+
 def combine_masks(
     query,
     key,
@@ -55,14 +78,15 @@ def combine_masks(
         key: `(batch, T_k, ...)` tensor (only its shape is used).
         query_mask: `(batch, T_q)`, False at padded queries; their rows become 0.
         value_mask: `(batch, T_k)`, False at padded keys/values.
-        attention_mask: `(batch, T_q, T_k)` or broadcastable, False where a query
-            may not attend to a key.
+        attention_mask: `(batch, T_q, T_k)` or broadcastable (sizes of 1), False
+            where a query may not attend to a key.
         use_causal_mask: forbid attention to later positions.
 
     Returns:
         A boolean tensor broadcastable to `(batch, T_q, T_k)`, or `None` when no
-        mask applies.
+        mask applies. A mask of another shape gives `ValueError`.
     """
+    batch, query_length, key_length = query.shape[0], query.shape[1], key.shape[1]
     mask = None
 
     def merge(new):
@@ -70,15 +94,13 @@ def combine_masks(
         return new if mask is None else ops.logical_and(mask, new)
 
     if query_mask is not None:
+        _check_mask_shape("query_mask", query_mask, (batch, query_length))
         mask = merge(ops.expand_dims(query_mask, -1))
     if value_mask is not None:
+        _check_mask_shape("value_mask", value_mask, (batch, key_length))
         mask = merge(ops.expand_dims(value_mask, -2))
     if attention_mask is not None:
-        if len(attention_mask.shape) != 3:
-            raise ValueError(
-                "`attention_mask` must have shape (batch, T_q, T_k); "
-                f"received shape {tuple(attention_mask.shape)}."
-            )
+        _check_mask_shape("attention_mask", attention_mask, (batch, query_length, key_length), broadcast=True)
         mask = merge(attention_mask)
     if use_causal_mask:
         mask = merge(causal_mask(ops.shape(query)[1], ops.shape(key)[1]))

@@ -187,6 +187,7 @@ class MultiHeadAttention(TracedOutputSpec, keras.layers.Layer):
             raise ValueError("`value` is required unless a `cache` of projected keys and values is given.")
         if value is None and key is not None:
             raise ValueError("`key` needs its `value`: with `value=None` only the cache is attended.")
+        core.check_sequences(query, query if value is None else value, key)
         if cache is None:
             key = value if key is None else key
             projected_key = self._project(key, self.key_kernel, self.key_bias, _SPLIT_HEADS)

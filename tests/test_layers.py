@@ -1,5 +1,7 @@
 """Each layer against the NumPy reference, and against Keras / KerasHub with copied weights."""
 
+import re
+
 import keras
 import keras_hub
 import numpy as np
@@ -751,5 +753,30 @@ def test_shape_errors_are_clear(rng):
         layers.AttentionPooling()(random(rng, 1, 3, 3, 4))
     with pytest.raises(ValueError, match="not divisible by num_heads=3"):
         layers.TransformerEncoderBlock(3, 8)(random(rng, 1, 2, 8))
-    with pytest.raises(ValueError, match="attention_mask"):
+    with pytest.raises(ValueError, match=r"`attention_mask` must have shape \(1, 2, 2\); received shape \(2, 2\)"):
         layers.MultiHeadAttention(1, 2)(random(rng, 1, 2, 4), random(rng, 1, 2, 4), attention_mask=np.ones((2, 2), bool))
+
+
+@pytest.mark.parametrize("make", [
+    lambda: layers.MultiHeadAttention(2, 4), lambda: layers.AdditiveAttention(4), lambda: layers.DotProductAttention("general"),
+], ids=["multi_head", "additive", "luong_general"])
+def test_sequence_and_mask_shape_errors_name_the_argument_and_the_shapes(rng, make):
+    query, value = random(rng, 2, 3, 8), random(rng, 2, 5, 8)
+    with pytest.raises(ValueError, match=r"`query` must have shape \(batch, length, features\); received shape \(2, 8\)"):
+        make()(random(rng, 2, 8), value)
+    with pytest.raises(ValueError, match=r"`key` and `value` must have the same length \(one value per key\); "
+                                         r"received query \(2, 3, 8\), value \(2, 5, 8\) and key \(2, 4, 8\)"):
+        make()(query, value, random(rng, 2, 4, 8))
+    with pytest.raises(ValueError, match=r"`query`, `value` and `key` must share their batch size; received query \(2, 3, 8\)"):
+        make()(query, random(rng, 3, 5, 8))
+    for name, mask, expected in [
+        ("query_mask", np.ones((2, 4), bool), (2, 3)),
+        ("value_mask", np.ones((2, 4), bool), (2, 5)),
+        ("attention_mask", np.ones((2, 3, 4), bool), (2, 3, 5)),
+    ]:
+        with pytest.raises(ValueError, match=rf"`{name}` must have shape {re.escape(str(expected))}; received shape \({mask.shape[0]}, "):
+            make()(query, value, **{name: mask})
+    layer, allowed = make(), rng.random((1, 3, 5)) < 0.7  # a batch size of 1 broadcasts over the batch
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(layer(query, value, attention_mask=allowed)),
+        keras.ops.convert_to_numpy(layer(query, value, attention_mask=np.repeat(allowed, 2, axis=0))), rtol=1e-6, atol=1e-6)
