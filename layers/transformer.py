@@ -4,7 +4,7 @@ import keras
 
 from layers.multi_head import MultiHeadAttention
 from layers.symbolic import TracedOutputSpec
-from layers.validation import check_positive_int, check_rate
+from layers.validation import check_number, check_positive_int, check_rate
 
 
 class _TransformerBlock(TracedOutputSpec, keras.layers.Layer):
@@ -27,6 +27,7 @@ class _TransformerBlock(TracedOutputSpec, keras.layers.Layer):
         check_positive_int(num_heads=num_heads, intermediate_dim=intermediate_dim)
         check_positive_int(optional=True, key_dim=key_dim)
         check_rate(dropout=dropout)
+        check_number("(0, inf)", layer_norm_epsilon=layer_norm_epsilon)
         self.num_heads = num_heads
         self.intermediate_dim = intermediate_dim
         self.key_dim = key_dim

@@ -726,6 +726,7 @@ def test_config_round_trips(name):
     (lambda: layers.PatchEmbedding(True, 8), "patch_size"),
     (lambda: layers.PatchEmbedding((4, 4, 4), 8), "`patch_size` must be an int or a pair of ints"),
     (lambda: layers.PositionEmbedding2D(7, num_prefix_tokens=-1), "num_prefix_tokens"),
+    (lambda: layers.TransformerEncoderBlock(2, 8, layer_norm_epsilon=-1.0), r"`layer_norm_epsilon` must be a number in \(0, inf\)"),
 ])
 def test_bad_arguments_name_the_argument(make, argument):
     with pytest.raises(ValueError, match=argument):
