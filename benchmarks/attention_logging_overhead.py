@@ -19,43 +19,23 @@ import time
 
 from common import RESULTS, machine
 
-from recipes import image_recognition, text_classification, translation
 from recipes.run import RunDirectory
+from recipes.task import get_task
 
 MODELS = {
-    "text_classification": ["bilstm_attention", "transformer_classifier_small"],
+    "text-classification": ["bilstm_attention", "transformer_classifier_small"],
     "translation": ["transformer_small", "seq2seq_bahdanau"],
-    "image_recognition": ["se_resnet20", "cbam_resnet20", "vit_small_images"],
+    "image-recognition": ["se_resnet20", "cbam_resnet20", "vit_small_images"],
 }
 
 
-def text_logger(model_name, run):
-    config = text_classification.Config(model=model_name, run_dir=str(run.path))
-    splits = text_classification.load_data(config)
-    vocabulary = text_classification.learn_vocabulary(splits["train"].texts, config)
-    tokenizer = text_classification.make_tokenizer(vocabulary, config)
-    model = text_classification.build_model(config, len(vocabulary), 2)
-    texts = splits["validation"].texts[: config.attention_probes]
-    return model, text_classification.attention_loggers(run, texts, tokenizer, config)[0]
-
-
-def translation_logger(model_name, run):
-    config = translation.Config(model=model_name, run_dir=str(run.path))
-    splits = translation.load_data(config)
-    tokenizers = translation.prepare_tokenizers(run, splits, config, resuming=False)
-    model = translation.build_model(config, tokenizers)
-    pairs = splits["validation"].take(range(config.attention_probes))
-    return model, translation.attention_loggers(run, pairs, tokenizers, config)[0]
-
-
-def image_logger(model_name, run):
-    config = image_recognition.Config(model=model_name, run_dir=str(run.path))
-    splits = image_recognition.load_data(config)
-    model = image_recognition.build_model(config, splits["train"].images, len(splits["train"].class_names))
-    return model, image_recognition.attention_loggers(run, splits["validation"].images[: config.attention_probes])[0]
-
-
-LOGGERS = {"text_classification": text_logger, "translation": translation_logger, "image_recognition": image_logger}
+def untrained_model_and_logger(task, model_name, run):
+    """The recipe's model for its default data, untrained, and the attention logger of its run."""
+    config = task.Config(model=model_name, run_dir=str(run.path))
+    splits = task.load_data(config)
+    prepared = task.prepare(run, splits, config, resuming=False)
+    model = task.build_model(config, prepared, splits["train"])
+    return model, task.attention_loggers(run, splits["validation"], prepared, config)[0]
 
 
 def seconds_per_logging(model, logger, calls=3):
@@ -76,10 +56,10 @@ def main():
     for task, models in MODELS.items():
         for model_name in models:
             with tempfile.TemporaryDirectory() as directory:
-                model, logger = LOGGERS[task](model_name, RunDirectory(directory))
+                model, logger = untrained_model_and_logger(get_task(task), model_name, RunDirectory(directory))
                 seconds = seconds_per_logging(model, logger)
-            row = {"task": task, "model": model_name, "logging_seconds_per_epoch": round(seconds, 3)}
-            benchmark = RESULTS / f"{task}_{model_name}.json"
+            benchmark = RESULTS / f"{task.replace('-', '_')}_{model_name}.json"
+            row = {"task": task.replace("-", "_"), "model": model_name, "logging_seconds_per_epoch": round(seconds, 3)}
             if benchmark.is_file():
                 record = json.loads(benchmark.read_text())
                 epoch_seconds = record["wall_time_seconds"] / record["epochs"]

@@ -33,7 +33,7 @@ def training_step(model_name, batch):
     config = image_recognition.Config(model=model_name)
     images, labels = batch
     model = image_recognition.build_model(config, images, labels.shape[-1])
-    image_recognition.compile_model(model, config, steps_per_epoch=100)
+    image_recognition.TASK.compile_model(model, config, steps_per_epoch=100)
     for _ in range(WARMUP_STEPS):
         model.train_on_batch(images, labels)
     return model, lambda: model.train_on_batch(images, labels)

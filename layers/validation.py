@@ -71,3 +71,26 @@ def check_number(interval, optional=False, **values):
 def check_rate(**values):
     """Raises `ValueError` naming the first argument outside [0, 1)."""
     check_number("[0, 1)", **values)
+
+
+def check_choice(choices, optional=False, **values):
+    """Raises `ValueError` naming the first argument that is not one of `choices` (or None, with `optional=True`)."""
+    for name, value in values.items():
+        if not (value in choices or (optional and value is None)):
+            allowed = f"one of {list(choices)}" + (" or None" if optional else "")
+            raise ValueError(f"`{name}` must be {allowed}; received {name}={value!r}.")
+
+
+def check_int(**values):
+    """Raises `ValueError` naming the first argument that is not an integer."""
+    for name, value in values.items():
+        if not is_int(value):
+            raise ValueError(f"`{name}` must be an integer; received {name}={value!r}.")
+
+
+def check_text(optional=False, **values):
+    """Raises `ValueError` naming the first argument that is not a non-empty string (or None, with `optional=True`)."""
+    for name, value in values.items():
+        if not ((isinstance(value, str) and value) or (optional and value is None)):
+            allowed = "a non-empty text" + (" or None" if optional else "")
+            raise ValueError(f"`{name}` must be {allowed}; received {name}={value!r}.")

@@ -1,11 +1,84 @@
-"""Classification results: top-1 and per-class accuracy, the confusion matrix, and its TensorBoard image."""
+"""Classification: the `ClassificationTask` every classifier recipe shares, and its results (top-1 and
+per-class accuracy, the confusion matrix and its TensorBoard image, distillation targets)."""
 
+import dataclasses
+import itertools
+
+import keras
 import numpy as np
 import tensorflow as tf
 
-from recipes import figures
+from recipes import figures, optimization
+from recipes.task import Task
 
 TEST_LOG_DIR = "test"
+
+
+@dataclasses.dataclass
+class Labels:
+    """What every classification run keeps beside its model: the class names, in the order of its outputs."""
+
+    class_names: list
+
+
+class ClassificationTask(Task):
+    """A `Task` whose model returns class logits: labels, the report with its confusion matrix, probabilities.
+
+    A subclass's `prepared` has `class_names`. Besides the `Task` hooks it defines
+    `label_ids(split, prepared)` (the class ids of a split's labels),
+    `make_optimizer(config, schedule)`, and `model_inputs(inputs, prepared, config)`
+    (what `model.predict` takes for the inputs of `predict`) or its own `probabilities`.
+    """
+
+    def described(self, inputs):
+        """`{key: value}` naming each input in its prediction (the text, the image file); by default none."""
+        return itertools.repeat({})
+
+    def loss(self, config):
+        return keras.losses.CategoricalCrossentropy(from_logits=True)
+
+    def compile_model(self, model, config, steps_per_epoch):
+        """`make_optimizer` on linear warmup then cosine decay to 0 (no weight decay on biases and norms),
+        the cross-entropy with one-hot (or soft) targets, and top-1 `accuracy`."""
+        model.compile(
+            optimizer=self.make_optimizer(config, optimization.warmup_cosine_schedule(config, steps_per_epoch)),
+            loss=self.loss(config),
+            metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
+        )
+
+    def run_files(self, run, config):
+        return [run.labels_file]
+
+    def logits(self, model, split, prepared, config):
+        dataset = self.make_dataset(split, prepared, config, training=False)
+        return model.predict(dataset.map(lambda inputs, targets: inputs), verbose=0)
+
+    def test_report(self, model, test, prepared, config):
+        """`classification_report` of `model` on `test`, and its `test_loss` (the mean cross-entropy)."""
+        label_ids = self.label_ids(test, prepared)
+        logits = self.logits(model, test, prepared, config)
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)(np.asarray(label_ids), logits)
+        return {**classification_report(label_ids, logits, prepared.class_names), "test_loss": float(loss)}
+
+    def log_test_report(self, run, report, config):
+        log_confusion_matrix(run.path / TEST_LOG_DIR, report["confusion_matrix"], report["class_names"], step=config.epochs - 1)
+
+    def probabilities(self, model, inputs, prepared, config):
+        """`(len(inputs), classes)` class probabilities of `model` for the inputs of `predict`."""
+        logits = model.predict(self.model_inputs(inputs, prepared, config), verbose=0)
+        return keras.ops.convert_to_numpy(keras.ops.softmax(logits))
+
+    def predictions(self, model, inputs, prepared, config):
+        """One dict per input: what names it (`described`), `"label"` and `"probabilities": {class: p}`."""
+        class_names = prepared.class_names
+        return [
+            {
+                **named,
+                "label": class_names[int(np.argmax(p))],
+                "probabilities": {name: float(v) for name, v in zip(class_names, p)},
+            }
+            for named, p in zip(self.described(inputs), self.probabilities(model, inputs, prepared, config))
+        ]
 
 
 def one_hot(label_ids, num_classes):

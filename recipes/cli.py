@@ -20,10 +20,8 @@ import json
 import sys
 
 import zoo
-from recipes import image_recognition, inspection, text_classification, translation
-from recipes.run import RunDirectory
-
-RECIPES = {module.TASK: module for module in (text_classification, translation, image_recognition)}
+from recipes import inspection
+from recipes.task import get_task, task_names, task_of_run
 PYTHON_CONSTANTS = {"True": True, "False": False, "None": None}  # `--set horizontal_flip=False` is not the text "False"
 
 
@@ -50,15 +48,6 @@ def parse_assignments(assignments, config_class):
     return values, model_options
 
 
-def recipe_of_run(run_dir):
-    """The recipe module that wrote `run_dir`, from the task of its model."""
-    model = RunDirectory(run_dir).read_config().get("model")
-    for task, module in RECIPES.items():
-        if model in zoo.list_models(task=task):
-            return module
-    raise ValueError(f"{run_dir}: model {model!r} belongs to no recipe ({', '.join(RECIPES)}).")
-
-
 def command_list(args):
     for name in zoo.list_models(args.pattern, task=args.task):
         print(name)
@@ -69,35 +58,36 @@ def command_describe(args):
 
 
 def command_train(args):
-    recipe = RECIPES[args.task]
-    values, model_options = parse_assignments(args.set, recipe.Config)
+    task = get_task(args.task)
+    values, model_options = parse_assignments(args.set, task.Config)
     for flag in ("model", "dataset", "epochs", "data_dir", "run_dir", "direction"):
         if getattr(args, flag) is not None:
             option = f"--{flag.replace('_', '-')}"
-            if flag not in {field.name for field in dataclasses.fields(recipe.Config)}:
+            if flag not in {field.name for field in dataclasses.fields(task.Config)}:
                 raise ValueError(f"{option} does not apply to {args.task}.")
             if flag in values:
                 raise ValueError(f"{option} and --set {flag}=... both set {flag}; give one of them.")
             values[flag] = getattr(args, flag)
     if model_options:
         values["model_options"] = {**values.get("model_options", {}), **model_options}
-    result = recipe.train(recipe.Config(**values))
+    result = task.train(task.Config(**values))
     print(json.dumps({"run_dir": result.run_dir, **result.metrics}, indent=2))
 
 
 def command_evaluate(args):
-    print(json.dumps(recipe_of_run(args.run_dir).evaluate(args.run_dir, data_dir=args.data_dir), indent=2))
+    print(json.dumps(task_of_run(args.run_dir).evaluate(args.run_dir, data_dir=args.data_dir), indent=2))
 
 
 def command_predict(args):
-    for prediction in recipe_of_run(args.run_dir).predict(args.run_dir, args.inputs):
+    for prediction in task_of_run(args.run_dir).predict(args.run_dir, args.inputs):
         print(json.dumps(prediction))
 
 
 def command_translate(args):
-    if recipe_of_run(args.run_dir) is not translation:
+    task = task_of_run(args.run_dir)
+    if task.name != "translation":
         raise ValueError(f"{args.run_dir} is not a translation run; use `zoo predict`.")
-    for translated in translation.translate(args.run_dir, args.sentences, beam_size=args.beam_size):
+    for translated in task.translate(args.run_dir, args.sentences, beam_size=args.beam_size):
         print(translated)
 
 
@@ -111,7 +101,7 @@ def make_parser():
 
     listing = commands.add_parser("list", help="list registered models")
     listing.add_argument("pattern", nargs="?", default="*", help="shell-style pattern, e.g. 'transformer*'")
-    listing.add_argument("--task", choices=sorted(RECIPES), help="only models of this task")
+    listing.add_argument("--task", choices=task_names(), help="only models of this task")
     listing.set_defaults(handler=command_list)
 
     describe = commands.add_parser("describe", help="task, paper, configuration and size of a model")
@@ -119,7 +109,7 @@ def make_parser():
     describe.set_defaults(handler=command_describe)
 
     train = commands.add_parser("train", help="train a recipe")
-    train.add_argument("task", choices=sorted(RECIPES))
+    train.add_argument("task", choices=task_names())
     train.add_argument("--model", help="registered model name")
     train.add_argument(
         "--dataset",

@@ -22,32 +22,30 @@ import numpy as np
 import tensorflow as tf
 
 import zoo
-from layers.validation import (
-    check_bool, check_non_negative_int, check_number, check_positive_int, check_rate, is_int,
-)
+from layers.validation import check_bool, check_choice, check_non_negative_int, check_number, check_positive_int, check_text, is_int
 from recipes import data as datasets
 from recipes import optimization
 from recipes.attention_logging import ATTENTION_LOG_DIR, AttentionMapLogger, image_summaries
 from recipes.augmentation import random_erasing
-from recipes.callbacks import fit
-from recipes.classification import TEST_LOG_DIR, classification_report, log_confusion_matrix
-from recipes.run import (
-    Result, RunDirectory, check_model_task, config_defaults, read_lines, refuse_recipe_model_options, write_lines,
-)
+from recipes.classification import ClassificationTask, Labels
+from recipes.run import read_lines
+from recipes.task import BaseConfig, setting
 
-TASK = "image-recognition"
 DEFAULT_DATASET = "fashion_mnist"
-RECIPE_MODEL_OPTIONS = {
-    "input_shape": "it is the shape of the training images (set `image_size` to resize your own)",
-    "num_classes": "it is the number of classes in the training data",
-}
 LEARNING_RATES = {"sgd": 0.1, "adamw": 1e-3}  # peak rates: He et al.'s for SGD, Adam's default for AdamW
 # Mirror images only where a mirrored image is still of the same class (not digits).
 FLIP_BY_DEFAULT = {"fashion_mnist": True, "mnist": False, "cifar10": True}
 
 
+def check_image_size(image_size):
+    if image_size is not None and not (
+        isinstance(image_size, (list, tuple)) and len(image_size) == 2 and all(is_int(n) and n > 0 for n in image_size)
+    ):
+        raise ValueError(f"`image_size` must be [height, width], two positive integers; received {image_size!r}.")
+
+
 @dataclasses.dataclass
-class Config:
+class Config(BaseConfig):
     """Every knob of the recipe. Defaults are the benchmark configuration (Fashion-MNIST).
 
     `crop_padding`: images are zero-padded by this many pixels per side, then
@@ -68,59 +66,39 @@ class Config:
     and resized to `image_size` `[H, W]` (`None`: the images must share one size).
     """
 
+    task = "image-recognition"
+    recipe_model_options = {
+        "input_shape": "it is the shape of the training images (set `image_size` to resize your own)",
+        "num_classes": "it is the number of classes in the training data",
+    }
+
     model: str = "se_resnet20"
-    model_options: dict = dataclasses.field(default_factory=dict)
-    dataset: str = DEFAULT_DATASET
-    data_dir: str = None
-    train_dir: str = None
-    test_dir: str = None
-    image_size: list = None
-    color_mode: str = None
-    validation_fraction: float = 0.1
-    max_train_examples: int = None
-    max_eval_examples: int = None
-    crop_padding: int = 4
-    horizontal_flip: bool = None
-    random_erasing: float = 0.0
+    dataset: str = setting(DEFAULT_DATASET, help=f"one of {sorted(datasets.IMAGE_DATASETS)}; train_dir and test_dir replace it")
+    train_dir: str = setting(None, check_text, optional=True, help="your own training images, a subfolder per class; with test_dir")
+    test_dir: str = setting(None, check_text, optional=True, help="your own test images, a subfolder per class; with train_dir")
+    image_size: list = setting(None, check_image_size, help="[height, width] your own images are resized to; None: they share one size")
+    color_mode: str = setting(None, check_choice, datasets.COLOR_MODES, optional=True, help="of your own images; None: grayscale when every training image is")
+    validation_fraction: float = setting(0.1, check_number, "(0, 1)", help="share of the training images held out for validation")
+    max_eval_examples: int = setting(None, check_positive_int, optional=True, help="validate and test on the first N images; None: all")
+    crop_padding: int = setting(4, check_non_negative_int, help="random crops of the image padded by this many pixels; 0: off")
+    horizontal_flip: bool = setting(None, check_bool, optional=True, help="mirror half the training images; None: where the dataset allows it")
+    random_erasing: float = setting(0.0, check_number, "[0, 1]", help="probability of erasing a random rectangle of a training image")
     batch_size: int = 128
     epochs: int = 30
-    optimizer: str = "sgd"
-    learning_rate: float = None
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    warmup_fraction: float = 0.05
-    label_smoothing: float = 0.0
-    attention_probes: int = 4  # validation images whose attention is logged each epoch; 0: none
-    seed: int = 1337
+    optimizer: str = setting("sgd", check_choice, optimization.OPTIMIZERS, help="sgd (Nesterov momentum) or adamw")
+    learning_rate: float = None  # None: the optimizer's in LEARNING_RATES
+    momentum: float = setting(0.9, check_number, "[0, 1)", help="SGD's momentum, or AdamW's beta_1")
+    weight_decay: float = setting(5e-4, check_number, "[0, inf)", help="decoupled weight decay")
+    warmup_fraction: float = setting(0.05, check_number, "[0, 1)", help="share of the steps the learning rate warms up over")
+    label_smoothing: float = setting(0.0, check_number, "[0, 1)", help="of the cross-entropy's targets")
     run_dir: str = "runs/image_recognition"
-    verbose: int = 2
 
-    def __post_init__(self):
-        check_model_task(self.model, TASK)
+    def check_combination(self):
         if self.dataset not in datasets.IMAGE_DATASETS and self.train_dir is None:
             raise ValueError(
                 f"Unknown image dataset {self.dataset!r}; choose one of {sorted(datasets.IMAGE_DATASETS)} "
                 "or give train_dir and test_dir."
             )
-        self.check_image_folder_settings()
-        refuse_recipe_model_options(self.model_options, RECIPE_MODEL_OPTIONS)
-        if self.optimizer not in optimization.OPTIMIZERS:
-            raise ValueError(f"Unknown optimizer {self.optimizer!r}; choose one of {optimization.OPTIMIZERS}.")
-        if self.learning_rate is None:
-            self.learning_rate = LEARNING_RATES[self.optimizer]
-        check_number("(0, 1)", validation_fraction=self.validation_fraction)
-        check_positive_int(batch_size=self.batch_size, epochs=self.epochs)
-        check_positive_int(optional=True, max_train_examples=self.max_train_examples, max_eval_examples=self.max_eval_examples)
-        check_non_negative_int(attention_probes=self.attention_probes, crop_padding=self.crop_padding)
-        check_number("(0, inf)", learning_rate=self.learning_rate)
-        check_number("[0, inf)", weight_decay=self.weight_decay)
-        check_rate(momentum=self.momentum, warmup_fraction=self.warmup_fraction, label_smoothing=self.label_smoothing)
-        check_number("[0, 1]", random_erasing=self.random_erasing)
-        check_bool(optional=True, horizontal_flip=self.horizontal_flip)
-        if self.horizontal_flip is None:
-            self.horizontal_flip = FLIP_BY_DEFAULT[self.dataset] if self.train_dir is None else False
-
-    def check_image_folder_settings(self):
         if (self.train_dir is None) != (self.test_dir is None):
             raise ValueError("Give both `train_dir` and `test_dir` (or neither, for `dataset`).")
         if self.train_dir is not None and self.dataset != DEFAULT_DATASET:
@@ -130,16 +108,12 @@ class Config:
         self.train_dir, self.test_dir = datasets.absolute_paths(self.train_dir, self.test_dir)
         if self.train_dir is None and (self.image_size is not None or self.color_mode is not None):
             raise ValueError("`image_size` and `color_mode` apply to image folders (`train_dir`, `test_dir`) only.")
-        if self.color_mode not in (None, *datasets.COLOR_MODES):
-            raise ValueError(f"`color_mode` must be one of {datasets.COLOR_MODES} or None; received {self.color_mode!r}.")
         if self.image_size is not None:
-            size = self.image_size
-            if not (isinstance(size, (list, tuple)) and len(size) == 2 and all(is_int(n) and n > 0 for n in size)):
-                raise ValueError(f"`image_size` must be [height, width], two positive integers; received {size!r}.")
-            self.image_size = list(size)
-
-    def to_dict(self):
-        return dataclasses.asdict(self)
+            self.image_size = list(self.image_size)
+        if self.learning_rate is None:
+            self.learning_rate = LEARNING_RATES[self.optimizer]
+        if self.horizontal_flip is None:
+            self.horizontal_flip = FLIP_BY_DEFAULT[self.dataset] if self.train_dir is None else False
 
 
 def load_data(config):
@@ -229,9 +203,6 @@ def channel_statistics(images, block=1024):
     return mean, squares / count - np.square(mean)
 
 
-# ---------------------------------------------------------------- model
-
-
 def build_model(config, train_images, num_classes):
     """`pixels -> Normalization (training-set mean and variance) -> zoo model -> logits`.
 
@@ -245,116 +216,6 @@ def build_model(config, train_images, num_classes):
     pixels = keras.Input(image_shape, name="pixels")
     normalized = keras.layers.Normalization(mean=mean.tolist(), variance=variance.tolist(), name="normalize")(pixels)
     return keras.Model(pixels, classifier(normalized), name=f"{config.model}_on_pixels")
-
-
-def compile_model(model, config, steps_per_epoch):
-    """SGD with Nesterov momentum (or AdamW), warmup + cosine decay, label-smoothed cross-entropy."""
-    total_steps = steps_per_epoch * config.epochs
-    schedule = optimization.warmup_cosine_decay(
-        config.learning_rate, total_steps, int(total_steps * config.warmup_fraction)
-    )
-    model.compile(
-        optimizer=optimization.make_optimizer(config.optimizer, schedule, config.weight_decay, config.momentum),
-        loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=config.label_smoothing),
-        metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
-    )
-
-
-# ---------------------------------------------------------------- training and evaluation
-
-
-def train(config):
-    """Trains `config.model` and writes the run directory; resumes an unfinished run.
-
-    Returns:
-        `Result` with the metrics of `metrics.json`: test top-1 accuracy,
-        per-class accuracy, confusion matrix, best validation accuracy,
-        epochs, wall time, training images/s. A finished run with the same
-        config is not retrained: its result is returned.
-    """
-    run = RunDirectory(config.run_dir)
-    run.start(config.to_dict(), defaults=config_defaults(Config))
-    if run.metrics_file.exists():
-        print(f"{run.path} is a finished run with this configuration; not retraining.")
-        return Result(str(run.path), run.read_metrics())
-
-    keras.utils.set_random_seed(config.seed)
-    splits = load_data(config)
-    class_names = splits["train"].class_names
-    write_lines(run.labels_file, class_names)
-    train_data = make_dataset(splits["train"], config, training=True)
-    validation_data = make_dataset(splits["validation"], config, training=False)
-    model = build_model(config, splits["train"].images, len(class_names))
-    compile_model(model, config, steps_per_epoch=int(train_data.cardinality()))
-
-    fit(
-        model, train_data, validation_data, run, config,
-        monitor="val_accuracy", mode="max", examples_per_epoch=len(splits["train"]),
-        loggers=attention_loggers(run, splits["validation"].images[: config.attention_probes]),
-    )
-    history = run.read_history()
-
-    best = run.load_model()
-    report = classification_metrics(best, splits["test"], config)
-    log_confusion_matrix(run.path / TEST_LOG_DIR, report["confusion_matrix"], class_names, step=config.epochs - 1)
-    metrics = {
-        "model": config.model,
-        "dataset": config.dataset if config.train_dir is None else f"image folders {config.train_dir}, {config.test_dir}",
-        "parameters": best.count_params(),
-        **report,
-        "best_validation_accuracy": run.best_saved_value("val_accuracy", "max"),
-        "validation_accuracy_per_epoch": history["val_accuracy"],
-        "train_loss_per_epoch": history["loss"],
-        "epochs": config.epochs,
-        "train_images": len(splits["train"]),
-        "wall_time_seconds": sum(history["epoch_seconds"]),
-        # The median: an epoch slowed by other work on the machine moves it little.
-        "train_images_per_second": float(np.median(history["examples_per_second"])),
-    }
-    run.write_metrics(metrics)
-    return Result(str(run.path), metrics)
-
-
-def classification_metrics(model, test, config):
-    """Top-1 accuracy, per-class accuracy and confusion matrix of `model` on `test`."""
-    logits = model.predict(make_dataset(test, config, training=False).map(lambda x, y: x), verbose=0)
-    return {**classification_report(test.labels, logits, test.class_names), "test_images": len(test)}
-
-
-def attention_loggers(run, images):
-    """`[AttentionMapLogger]` of the probe `images` (raw pixels), or `[]` without images."""
-    if not len(images):
-        return []
-    pixels = np.asarray(images, "float32")
-    return [AttentionMapLogger(run.path / ATTENTION_LOG_DIR, pixels, image_summaries(pixels))]
-
-
-# ---------------------------------------------------------------- finished runs
-
-
-def load_run(run_dir):
-    """`(config, model, class_names)` of a finished run directory."""
-    run = RunDirectory(run_dir)
-    config = run.stored_config(Config, TASK)
-    run.require(run.model_file, run.labels_file)
-    model = run.load_model()
-    return config, model, read_lines(run.labels_file)
-
-
-def evaluate(run_dir, data_dir=None):
-    """Test metrics (top-1, per class, confusion matrix) of a finished run's best model.
-
-    `data_dir` replaces the run's data directory; a run on image folders reads
-    its `test_dir` again, in the model's colour mode and image size.
-    """
-    config, model, class_names = load_run(run_dir)
-    if config.train_dir is None:
-        config.data_dir = data_dir or config.data_dir
-        test = load_data(config)["test"]
-    else:
-        test = datasets.read_image_folder_like(config.test_dir, model.input_shape[1:], class_names, config.image_size)
-        test = scored_test_images(test, config)
-    return classification_metrics(model, test, config)
 
 
 def image_paths(images):
@@ -388,25 +249,68 @@ def pixel_batch(images, image_shape):
     return array
 
 
-def predict(run_dir, images):
-    """Class and class probabilities of each image, from a finished run.
+class ImageRecognition(ClassificationTask):
+    examples = "images"
 
-    Args:
-        images: pixels (0-255) `(N, H, W, C)` or `(H, W, C)`, or image file paths.
+    Config = Config
 
-    Returns:
-        One dict per image: `{"label", "probabilities": {class: p}}`, plus
-        `"image"` (the path) for files.
-    """
-    _, model, class_names = load_run(run_dir)
-    image_shape = tuple(model.input_shape[1:])
-    paths = image_paths(images)
-    pixels = read_image_files(paths, image_shape) if paths else pixel_batch(images, image_shape)
-    probabilities = keras.ops.convert_to_numpy(keras.ops.softmax(model.predict(pixels, verbose=0)))
-    predictions = [
-        {"label": class_names[int(np.argmax(p))], "probabilities": {name: float(v) for name, v in zip(class_names, p)}}
-        for p in probabilities
-    ]
-    if paths:
-        predictions = [{"image": str(path), **prediction} for path, prediction in zip(paths, predictions)]
-    return predictions
+    def load_data(self, config):
+        return load_data(config)
+
+    def prepare(self, run, splits, config, *, resuming):
+        return Labels(run.keep_lines(run.labels_file, lambda: splits["train"].class_names, resuming))
+
+    def load_prepared(self, run, config):
+        return Labels(read_lines(run.labels_file))
+
+    def label_ids(self, split, prepared):
+        return split.labels
+
+    def make_dataset(self, split, prepared, config, *, training):
+        return make_dataset(split, config, training=training)
+
+    def build_model(self, config, prepared, train):
+        return build_model(config, train.images, len(prepared.class_names))
+
+    def make_optimizer(self, config, schedule):
+        """SGD with Nesterov momentum, or AdamW."""
+        return optimization.make_optimizer(config.optimizer, schedule, config.weight_decay, config.momentum)
+
+    def loss(self, config):
+        return keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=config.label_smoothing)
+
+    def attention_loggers(self, run, validation, prepared, config):
+        """`[AttentionMapLogger]` of the first validation images (raw pixels)."""
+        pixels = np.asarray(validation.images[: config.attention_probes], "float32")
+        return [AttentionMapLogger(run.path / ATTENTION_LOG_DIR, pixels, image_summaries(pixels))]
+
+    def run_metrics(self, config, splits, prepared, history):
+        return {
+            "dataset": config.dataset if config.train_dir is None else f"image folders {config.train_dir}, {config.test_dir}",
+            "validation_accuracy_per_epoch": history["val_accuracy"],
+        }
+
+    def test_split(self, config, model, prepared):
+        """The run's test images; a run on image folders reads its `test_dir` again, in the model's
+        colour mode and image size."""
+        if config.train_dir is None:
+            return load_data(config)["test"]
+        test = datasets.read_image_folder_like(
+            config.test_dir, model.input_shape[1:], prepared.class_names, config.image_size
+        )
+        return scored_test_images(test, config)
+
+    def probabilities(self, model, images, prepared, config):
+        """Of pixels (0-255) `(N, H, W, C)` or `(H, W, C)`, or of image files read in the model's shape."""
+        image_shape = tuple(model.input_shape[1:])
+        paths = image_paths(images)
+        pixels = read_image_files(paths, image_shape) if paths else pixel_batch(images, image_shape)
+        return keras.ops.convert_to_numpy(keras.ops.softmax(model.predict(pixels, verbose=0)))
+
+    def described(self, images):
+        paths = image_paths(images)
+        return [{"image": str(path)} for path in paths] if paths else super().described(images)
+
+
+TASK = ImageRecognition()
+train, load_run, evaluate, predict = TASK.train, TASK.load_run, TASK.evaluate, TASK.predict

@@ -23,6 +23,12 @@ def warmup_cosine_decay(peak_learning_rate, total_steps, warmup_steps):
     )
 
 
+def warmup_cosine_schedule(config, steps_per_epoch):
+    """`warmup_cosine_decay` to `config.learning_rate` over `config.epochs`, warming up over `config.warmup_fraction` of the steps."""
+    total_steps = steps_per_epoch * config.epochs
+    return warmup_cosine_decay(config.learning_rate, total_steps, int(total_steps * config.warmup_fraction))
+
+
 def make_optimizer(name, learning_rate, weight_decay, momentum=0.9, ema_momentum=None):
     """`"sgd"` (Nesterov momentum) or `"adamw"`, with decoupled weight decay.
 

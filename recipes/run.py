@@ -32,38 +32,8 @@ import keras
 import zoo
 
 
-@dataclasses.dataclass
-class Result:
-    """What a recipe's `train` returns: the run directory and its `metrics.json` content."""
-
-    run_dir: str
-    metrics: dict
-
-
 class RunError(ValueError):
     """A run directory cannot be used as asked."""
-
-
-def check_model_task(model, task):
-    """Raises `ValueError` unless `model` is a registered model of `task`; the message lists those."""
-    choices = zoo.list_models(task=task)
-    if model not in choices:
-        raise ValueError(f"Unknown {task} model {model!r}; choose one of {choices}.")
-
-
-def refuse_recipe_model_options(model_options, recipe_options):
-    """Raises `ValueError` unless `model_options` is a dict that leaves the recipe's own model arguments alone.
-
-    `recipe_options`: `{argument: where the recipe takes it from, or what to set instead}`.
-    """
-    if not isinstance(model_options, dict):
-        raise ValueError(
-            f"`model_options` must be a dict of model arguments (on the command line: --set model.ARG=VALUE); "
-            f"received {model_options!r}."
-        )
-    clashes = sorted(set(model_options) & set(recipe_options))
-    if clashes:
-        raise ValueError(f"model.{clashes[0]} cannot be set: {recipe_options[clashes[0]]}.")
 
 
 # Where and how verbosely a run trains, not what it trains: a resumed run may change them.
@@ -141,14 +111,14 @@ class RunDirectory:
             raise RunError(f"{self.config_file} must hold a JSON object of settings; it holds {type(config).__name__}.")
         return config
 
-    def stored_config(self, config_class, task):
-        """The run's `config_class` (the `Config` of the recipe of `task`) from `config_file`.
+    def stored_config(self, config_class):
+        """The run's `config_class` (a recipe's `Config`) from `config_file`.
 
         A run of another task's model, or unknown settings, give a `RunError`.
         """
         config = self.read_config()
-        if config.get("model") not in zoo.list_models(task=task):
-            raise RunError(f"{self.path} is not a {task} run: its model is {config.get('model')!r}.")
+        if config.get("model") not in zoo.list_models(task=config_class.task):
+            raise RunError(f"{self.path} is not a {config_class.task} run: its model is {config.get('model')!r}.")
         fields = {field.name for field in dataclasses.fields(config_class)}
         unknown = sorted(config.keys() - fields)
         if unknown:
@@ -157,6 +127,13 @@ class RunDirectory:
                 f"Settings: {', '.join(sorted(fields))}."
             )
         return config_class(**config)
+
+    def keep_lines(self, path, learn, resuming):
+        """The lines of `path` (a vocabulary, class names): `learn()` written there on a fresh run;
+        a resumed run reads back the ones its weights were trained with."""
+        if not resuming:
+            write_lines(path, learn())
+        return read_lines(path)
 
     def read_metrics(self):
         return read_json(self.metrics_file, what="run metrics")
@@ -233,14 +210,6 @@ class RunDirectory:
         for file in files:
             if not file.exists():
                 raise RunError(f"{file} is missing: {self.path} is not a finished run directory.")
-
-
-def config_defaults(config_class):
-    """`{field: default}` of a recipe's `Config` dataclass (`default_factory` fields called)."""
-    return {
-        field.name: field.default_factory() if field.default is dataclasses.MISSING else field.default
-        for field in dataclasses.fields(config_class)
-    }
 
 
 def write_lines(path, lines):

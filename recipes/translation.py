@@ -18,63 +18,54 @@ import sacrebleu
 import tensorflow as tf
 
 import zoo
-from layers.validation import check_bool, check_non_negative_int, check_number, check_positive_int, check_rate
+from layers.validation import check_bool, check_number, check_positive_int, check_text
 from recipes import data as datasets
 from recipes import decoding, tokens
 from recipes.attention_logging import ATTENTION_LOG_DIR, AttentionMapLogger, translation_summaries
-from recipes.callbacks import fit
-from recipes.run import (
-    Result, RunDirectory, check_model_task, config_defaults, read_lines, refuse_recipe_model_options, write_lines,
-)
+from recipes.task import BaseConfig, Task, setting
 from zoo.translation import decoder_for
 
-TASK = "translation"
 PAD, START, END = "[PAD]", "[START]", "[END]"
 UNK = tokens.UNK
 RESERVED_TOKENS = (PAD, UNK, START, END)  # [PAD] must be id 0: the models' mask_zero relies on it.
 DATASETS = tuple(datasets.PAIR_LANGUAGES)
 DEFAULT_DATASET = "multi30k"
-RECIPE_MODEL_OPTIONS = {
-    "source_vocab_size": "it is the size of the source vocabulary learned from the training pairs (set `vocabulary_size`)",
-    "target_vocab_size": "it is the size of the target vocabulary learned from the training pairs (set `vocabulary_size`)",
-    "shared_embeddings": "set `shared_vocabulary`, which learns one vocabulary for both languages and shares its embeddings",
-}
 RNN_LEARNING_RATE = 1e-3  # Adam's default, as bentrevett/pytorch-seq2seq trains its attention GRU
 
 
 @dataclasses.dataclass
-class Config:
+class Config(BaseConfig):
     """Every knob of the recipe. Defaults are the benchmark configuration (Multi30k de->en)."""
 
+    task = "translation"
+    recipe_model_options = {
+        "source_vocab_size": "it is the size of the source vocabulary learned from the training pairs (set `vocabulary_size`)",
+        "target_vocab_size": "it is the size of the target vocabulary learned from the training pairs (set `vocabulary_size`)",
+        "shared_embeddings": "set `shared_vocabulary`, which learns one vocabulary for both languages and shares its embeddings",
+    }
+
     model: str = "transformer_small"
-    model_options: dict = dataclasses.field(default_factory=dict)
-    dataset: str = DEFAULT_DATASET  # train_file, validation_file and test_file replace it
-    direction: str = None  # of `dataset` (None: its first language into its second); pair files: column 1 into 2
-    data_dir: str = None
-    train_file: str = None
-    validation_file: str = None
-    test_file: str = None
-    max_train_examples: int = None
-    max_eval_examples: int = None
-    shared_vocabulary: bool = False
-    vocabulary_size: int = 8000
-    max_length: int = 64
+    dataset: str = setting(DEFAULT_DATASET, help=f"one of {list(DATASETS)}; train_file, validation_file and test_file replace it")
+    direction: str = setting(None, help="source-target languages of `dataset`, e.g. de-en; None: its first into its second")
+    train_file: str = setting(None, check_text, optional=True, help="your own training pairs (source<TAB>target per line)")
+    validation_file: str = setting(None, check_text, optional=True, help="your own validation pairs")
+    test_file: str = setting(None, check_text, optional=True, help="your own test pairs")
+    max_eval_examples: int = setting(None, check_positive_int, optional=True, help="validate and test on the first N pairs; None: all")
+    shared_vocabulary: bool = setting(False, check_bool, help="one vocabulary for both languages, with shared embeddings")
+    vocabulary_size: int = setting(8000, check_positive_int, help="at most this many WordPiece tokens per vocabulary")
+    max_length: int = setting(64, check_positive_int, help="tokens read of each sentence, and written at most")
     batch_size: int = 128
     epochs: int = 10
     learning_rate: float = None  # None: Eq. 3 for Transformers, RNN_LEARNING_RATE for the RNN models
-    warmup_steps: int = 4000  # of Eq. 3, the Transformers' schedule when learning_rate is None; unused otherwise
-    clip_norm: float = None  # gradient clipping by global norm; None: off
-    label_smoothing: float = 0.1
-    beam_size: int = 4
-    length_penalty: float = 0.6
-    bleu_sample_size: int = 200
-    attention_probes: int = 4  # validation sentences whose attention is logged each epoch; 0: none
-    seed: int = 1337
+    warmup_steps: int = setting(4000, check_positive_int, help="of Eq. 3, the Transformers' schedule when learning_rate is None; unused otherwise")
+    clip_norm: float = setting(None, check_number, "(0, inf)", optional=True, help="gradient clipping by global norm; None: off")
+    label_smoothing: float = setting(0.1, check_number, "[0, 1)", help="of the cross-entropy's targets")
+    beam_size: int = setting(4, check_positive_int, help="beam of the test translations (1: greedy)")
+    length_penalty: float = setting(0.6, check_number, "[0, inf)", help="alpha of the beam search's length penalty")
+    bleu_sample_size: int = setting(200, check_positive_int, help="validation pairs translated each epoch for val_bleu")
     run_dir: str = "runs/translation"
-    verbose: int = 2
 
-    def __post_init__(self):
-        check_model_task(self.model, TASK)
+    def check_combination(self):
         if self.dataset not in DATASETS and self.train_file is None:
             raise ValueError(f"Unknown dataset {self.dataset!r}; choose one of {DATASETS} or give train_file.")
         languages = datasets.PAIR_LANGUAGES.get(self.dataset)
@@ -95,22 +86,6 @@ class Config:
                 "into their second (swap the columns to reverse them)."
             )
         self.train_file, self.validation_file, self.test_file = datasets.absolute_paths(*user_files)
-        check_positive_int(
-            vocabulary_size=self.vocabulary_size,
-            max_length=self.max_length,
-            batch_size=self.batch_size,
-            epochs=self.epochs,
-            warmup_steps=self.warmup_steps,
-            beam_size=self.beam_size,
-            bleu_sample_size=self.bleu_sample_size,
-        )
-        check_positive_int(optional=True, max_train_examples=self.max_train_examples, max_eval_examples=self.max_eval_examples)
-        check_rate(label_smoothing=self.label_smoothing)
-        check_number("[0, inf)", length_penalty=self.length_penalty)
-        check_non_negative_int(attention_probes=self.attention_probes)
-        check_bool(shared_vocabulary=self.shared_vocabulary)
-        check_number("(0, inf)", optional=True, learning_rate=self.learning_rate, clip_norm=self.clip_norm)
-        refuse_recipe_model_options(self.model_options, RECIPE_MODEL_OPTIONS)
         model_config = self.model_config()
         if model_config.get("position_encoding") == "learned" and model_config["max_length"] < self.max_length:
             raise ValueError(
@@ -118,13 +93,6 @@ class Config:
                 f"fewer than the sentences' max_length={self.max_length}; "
                 f"set model.max_length to at least {self.max_length}, or max_length to at most {model_config['max_length']}."
             )
-
-    def model_config(self):
-        """The model's arguments: its registered defaults, then `model_options`."""
-        return zoo.default_config(self.model) | self.model_options
-
-    def to_dict(self):
-        return dataclasses.asdict(self)
 
 
 def load_data(config):
@@ -198,51 +166,6 @@ def vocabulary_files(run, shared):
     return run.path / "source_vocabulary.txt", run.path / "target_vocabulary.txt"
 
 
-def prepare_tokenizers(run, splits, config, *, resuming):
-    """Learns (or, when resuming, reads) the vocabularies and returns `Tokenizers`."""
-    source_file, target_file = vocabulary_files(run, config.shared_vocabulary)
-    if not resuming:
-        train = splits["train"]
-        if config.shared_vocabulary:
-            write_lines(source_file, learn_vocabulary(train.sources + train.targets, config))
-        else:
-            write_lines(source_file, learn_vocabulary(train.sources, config))
-            write_lines(target_file, learn_vocabulary(train.targets, config))
-    source = read_lines(source_file)
-    return Tokenizers(source, source if config.shared_vocabulary else read_lines(target_file))
-
-
-def make_dataset(pairs, tokenizers, config, *, training):
-    """`({"source_tokens", "target_tokens_in"}, target_tokens_out)` batches.
-
-    The target is packed as ``[START] w_1 .. w_n [END]``; the model reads it
-    without the last token and predicts it without the first. Batches group
-    pairs of similar length (`bucket_by_sequence_length`), so little compute goes
-    into padding; training shuffles first.
-    """
-    length = config.max_length
-    start, end = tokenizers.start_id, tokenizers.end_id
-
-    def encode(source, target):
-        target_ids = tokenizers.target(target)[: length - 1]
-        packed = tf.concat([[start], target_ids, [end]], axis=0)
-        inputs = {"source_tokens": tokenizers.source(source)[:length], "target_tokens_in": packed[:-1]}
-        return inputs, packed[1:]
-
-    dataset = tf.data.Dataset.from_tensor_slices((list(pairs.sources), list(pairs.targets)))
-    if training:
-        dataset = dataset.shuffle(len(pairs), seed=config.seed, reshuffle_each_iteration=True)
-    dataset = dataset.map(encode, num_parallel_calls=tf.data.AUTOTUNE)
-    boundaries = [b for b in (8, 12, 16, 20, 24, 32, 48, 64, 96) if b < length]
-    dataset = tokens.bucket_by_length(
-        dataset,
-        lambda inputs, target: tf.maximum(tf.shape(inputs["source_tokens"])[0], tf.shape(target)[0]),
-        boundaries,
-        config.batch_size,
-    )
-    return dataset.prefetch(tf.data.AUTOTUNE)
-
-
 # ---------------------------------------------------------------- training
 
 
@@ -287,39 +210,6 @@ class TransformerSchedule(keras.optimizers.schedules.LearningRateSchedule):
 
     def get_config(self):
         return {"model_dim": self.model_dim, "warmup_steps": self.warmup_steps}
-
-
-def build_model(config, tokenizers):
-    overrides = {
-        "source_vocab_size": tokenizers.source.vocabulary_size(),
-        "target_vocab_size": tokenizers.target.vocabulary_size(),
-    }
-    if "shared_embeddings" in zoo.default_config(config.model):
-        overrides["shared_embeddings"] = config.shared_vocabulary
-    return zoo.build(config.model, **(overrides | config.model_options))
-
-
-def compile_model(model, config):
-    """Adam(0.9, 0.98, 1e-9); smoothed loss; token accuracy.
-
-    The learning rate is `config.learning_rate` if set, else Eq. 3 for the
-    Transformers (their `hidden_dim` is d_model) and `RNN_LEARNING_RATE` for
-    the recurrent models.
-    """
-    model_config = config.model_config()
-    if config.learning_rate is not None:
-        learning_rate = config.learning_rate
-    elif "hidden_dim" in model_config:
-        learning_rate = TransformerSchedule(model_config["hidden_dim"], config.warmup_steps)
-    else:
-        learning_rate = RNN_LEARNING_RATE
-    model.compile(
-        optimizer=keras.optimizers.Adam(
-            learning_rate, beta_1=0.9, beta_2=0.98, epsilon=1e-9, global_clipnorm=config.clip_norm
-        ),
-        loss=SmoothedSparseCrossentropy(config.label_smoothing),
-        metrics=[keras.metrics.SparseCategoricalAccuracy(name="token_accuracy")],
-    )
 
 
 def decoding_options(tokenizers, config):
@@ -375,65 +265,6 @@ class BleuCallback(keras.callbacks.Callback):
             logs["val_bleu"], logs["val_chrf"] = scores["bleu"], scores["chrf"]
 
 
-def train(config):
-    """Trains `config.model` and writes the run directory; resumes an unfinished run.
-
-    Returns:
-        `Result` with the metrics of `metrics.json`: test BLEU and chrF with
-        greedy and beam search, epochs, wall time, training tokens/s.
-    """
-    run = RunDirectory(config.run_dir)
-    resuming = run.start(config.to_dict(), defaults=config_defaults(Config))
-    if run.metrics_file.exists():
-        print(f"{run.path} is a finished run with this configuration; not retraining.")
-        return Result(str(run.path), run.read_metrics())
-
-    keras.utils.set_random_seed(config.seed)
-    splits = load_data(config)
-    tokenizers = prepare_tokenizers(run, splits, config, resuming=resuming)
-    train_data = make_dataset(splits["train"], tokenizers, config, training=True)
-    validation_data = make_dataset(splits["validation"], tokenizers, config, training=False)
-    model = build_model(config, tokenizers)
-    compile_model(model, config)
-
-    target_tokens = int(train_data.reduce(0, lambda n, batch: n + tf.math.count_nonzero(batch[1], dtype=tf.int32)))
-    sample = splits["validation"].take(range(min(config.bleu_sample_size, len(splits["validation"]))))
-    fit(
-        model, train_data, validation_data, run, config,
-        monitor="val_bleu", mode="max", examples_per_epoch=len(splits["train"]), tokens_per_epoch=target_tokens,
-        epoch_metrics=[BleuCallback(sample, tokenizers, config)],
-        loggers=attention_loggers(run, sample.take(range(min(config.attention_probes, len(sample)))), tokenizers, config),
-    )
-    history = run.read_history()
-
-    best = run.load_model()
-    test = splits["test"]
-    source_ids = tokenizers.source_ids(test.sources, config.max_length)
-    greedy = translate_ids(best, source_ids, tokenizers, config)
-    beam = translate_ids(best, source_ids, tokenizers, config, beam_size=config.beam_size)
-    metrics = {
-        "model": config.model,
-        "parameters": best.count_params(),
-        "direction": config.direction if config.train_file is None else None,  # files: first column -> second
-        **{f"test_{k}_greedy": v for k, v in score(greedy, test.targets).items()},
-        **{f"test_{k}_beam": v for k, v in score(beam, test.targets).items()},
-        "beam_size": config.beam_size,
-        "best_validation_bleu": run.best_saved_value("val_bleu", "max"),
-        "train_loss_per_epoch": history["loss"],
-        "epochs": config.epochs,
-        "train_pairs": len(splits["train"]),
-        "test_pairs": len(test),
-        "wall_time_seconds": sum(history["epoch_seconds"]),
-        "train_tokens_per_second": float(np.mean(history["tokens_per_second"])),
-        "samples": [
-            {"source": s, "reference": r, "greedy": g, "beam": b}
-            for s, r, g, b in list(zip(test.sources, test.targets, greedy, beam))[:5]
-        ],
-    }
-    run.write_metrics(metrics)
-    return Result(str(run.path), metrics)
-
-
 def own_translation_inputs(model, source_ids, tokenizers, config):
     """Model inputs that feed the model its own greedy translation of `source_ids` as the target.
 
@@ -451,68 +282,171 @@ def own_translation_inputs(model, source_ids, tokenizers, config):
     return {"source_tokens": source_ids, "target_tokens_in": target_in}
 
 
-def attention_loggers(run, pairs, tokenizers, config):
-    """`[AttentionMapLogger]` of the sentence `pairs`, or `[]` without pairs.
+class Translation(Task):
+    Config = Config
+    monitor = "val_bleu"
+    examples = "pairs"
 
-    Every epoch the model translates the probe sources greedily and reads its
-    own translation as the target, so the logged cross-attention is where it
-    looked for each word it wrote.
-    """
-    if not len(pairs):
-        return []
-    source_ids = tokenizers.source_ids(pairs.sources, config.max_length)
-    summaries = translation_summaries(
-        pairs.sources,
-        pairs.targets,
-        source_tokens=[[tokenizers.source.id_to_token(int(i)) for i in row if i] for row in source_ids],
-        target_tokens=lambda ids: [tokenizers.target.id_to_token(int(i)) for i in ids],
-        detokenize=lambda ids: detokenize(tokenizers.target, ids),
-    )
-    return [
-        AttentionMapLogger(
-            run.path / ATTENTION_LOG_DIR, lambda model: own_translation_inputs(model, source_ids, tokenizers, config), summaries
+    def load_data(self, config):
+        return load_data(config)
+
+    def prepare(self, run, splits, config, *, resuming):
+        """Learns the vocabularies of the training pairs (one shared, or one per language) and returns
+        `Tokenizers`; a resumed run (`splits` None: a finished one) reads back its own."""
+        source_file, target_file = vocabulary_files(run, config.shared_vocabulary)
+        train = splits["train"] if splits else None
+        if config.shared_vocabulary:
+            shared = run.keep_lines(source_file, lambda: learn_vocabulary(train.sources + train.targets, config), resuming)
+            return Tokenizers(shared, shared)
+        return Tokenizers(
+            run.keep_lines(source_file, lambda: learn_vocabulary(train.sources, config), resuming),
+            run.keep_lines(target_file, lambda: learn_vocabulary(train.targets, config), resuming),
         )
-    ]
+
+    def make_dataset(self, pairs, tokenizers, config, *, training):
+        """`({"source_tokens", "target_tokens_in"}, target_tokens_out)` batches.
+
+        The target is packed as ``[START] w_1 .. w_n [END]``; the model reads it
+        without the last token and predicts it without the first. Batches group
+        pairs of similar length (`bucket_by_sequence_length`), so little compute goes
+        into padding; training shuffles first.
+        """
+        length = config.max_length
+        start, end = tokenizers.start_id, tokenizers.end_id
+
+        def encode(source, target):
+            target_ids = tokenizers.target(target)[: length - 1]
+            packed = tf.concat([[start], target_ids, [end]], axis=0)
+            inputs = {"source_tokens": tokenizers.source(source)[:length], "target_tokens_in": packed[:-1]}
+            return inputs, packed[1:]
+
+        dataset = tf.data.Dataset.from_tensor_slices((list(pairs.sources), list(pairs.targets)))
+        if training:
+            dataset = dataset.shuffle(len(pairs), seed=config.seed, reshuffle_each_iteration=True)
+        dataset = dataset.map(encode, num_parallel_calls=tf.data.AUTOTUNE)
+        boundaries = [b for b in (8, 12, 16, 20, 24, 32, 48, 64, 96) if b < length]
+        dataset = tokens.bucket_by_length(
+            dataset,
+            lambda inputs, target: tf.maximum(tf.shape(inputs["source_tokens"])[0], tf.shape(target)[0]),
+            boundaries,
+            config.batch_size,
+        )
+        return dataset.prefetch(tf.data.AUTOTUNE)
+
+    def build_model(self, config, tokenizers, train):
+        overrides = {
+            "source_vocab_size": tokenizers.source.vocabulary_size(),
+            "target_vocab_size": tokenizers.target.vocabulary_size(),
+        }
+        if "shared_embeddings" in zoo.default_config(config.model):
+            overrides["shared_embeddings"] = config.shared_vocabulary
+        return self.zoo_model(config, **overrides)
+
+    def compile_model(self, model, config, steps_per_epoch):
+        """Adam(0.9, 0.98, 1e-9); smoothed loss; token accuracy.
+
+        The learning rate is `config.learning_rate` if set, else Eq. 3 for the
+        Transformers (their `hidden_dim` is d_model) and `RNN_LEARNING_RATE` for
+        the recurrent models.
+        """
+        model_config = config.model_config()
+        if config.learning_rate is not None:
+            learning_rate = config.learning_rate
+        elif "hidden_dim" in model_config:
+            learning_rate = TransformerSchedule(model_config["hidden_dim"], config.warmup_steps)
+        else:
+            learning_rate = RNN_LEARNING_RATE
+        model.compile(
+            optimizer=keras.optimizers.Adam(
+                learning_rate, beta_1=0.9, beta_2=0.98, epsilon=1e-9, global_clipnorm=config.clip_norm
+            ),
+            loss=SmoothedSparseCrossentropy(config.label_smoothing),
+            metrics=[keras.metrics.SparseCategoricalAccuracy(name="token_accuracy")],
+        )
+
+    def load_prepared(self, run, config):
+        return self.prepare(run, None, config, resuming=True)
+
+    def run_files(self, run, config):
+        return list(vocabulary_files(run, config.shared_vocabulary))
+
+    def fit_options(self, run, splits, prepared, config, train_data):
+        """BLEU and chrF of a fixed validation sample each epoch (`val_bleu` picks the best model), the
+        target tokens per epoch for the throughput, and attention probes from the sample."""
+        tokens_per_epoch = int(train_data.reduce(0, lambda n, batch: n + tf.math.count_nonzero(batch[1], dtype=tf.int32)))
+        sample = splits["validation"].take(range(min(config.bleu_sample_size, len(splits["validation"]))))
+        return {
+            **super().fit_options(run, {"validation": sample}, prepared, config, train_data),
+            "tokens_per_epoch": tokens_per_epoch,
+            "epoch_metrics": [BleuCallback(sample, prepared, config)],
+        }
+
+    def attention_loggers(self, run, validation, prepared, config):
+        """`[AttentionMapLogger]` of the first validation pairs.
+
+        Every epoch the model translates the probe sources greedily and reads its
+        own translation as the target, so the logged cross-attention is where it
+        looked for each word it wrote.
+        """
+        pairs = validation.take(range(min(config.attention_probes, len(validation))))
+        tokenizers = prepared
+        source_ids = tokenizers.source_ids(pairs.sources, config.max_length)
+        summaries = translation_summaries(
+            pairs.sources,
+            pairs.targets,
+            source_tokens=[[tokenizers.source.id_to_token(int(i)) for i in row if i] for row in source_ids],
+            target_tokens=lambda ids: [tokenizers.target.id_to_token(int(i)) for i in ids],
+            detokenize=lambda ids: detokenize(tokenizers.target, ids),
+        )
+        return [
+            AttentionMapLogger(
+                run.path / ATTENTION_LOG_DIR, lambda model: own_translation_inputs(model, source_ids, tokenizers, config), summaries
+            )
+        ]
+
+    def test_report(self, model, test, prepared, config):
+        """BLEU and chrF of greedy and of beam-search translations, and five samples."""
+        source_ids = prepared.source_ids(test.sources, config.max_length)
+        greedy = translate_ids(model, source_ids, prepared, config)
+        beam = translate_ids(model, source_ids, prepared, config, beam_size=config.beam_size)
+        return {
+            **{f"test_{k}_greedy": v for k, v in score(greedy, test.targets).items()},
+            **{f"test_{k}_beam": v for k, v in score(beam, test.targets).items()},
+            "beam_size": config.beam_size,
+            "samples": [
+                {"source": s, "reference": r, "greedy": g, "beam": b}
+                for s, r, g, b in list(zip(test.sources, test.targets, greedy, beam))[:5]
+            ],
+        }
+
+    def evaluation_report(self, model, test, prepared, config):
+        """Test BLEU and chrF with beam search (the run's beam size)."""
+        hypotheses = self.predictions(model, test.sources, prepared, config)
+        return {f"test_{k}": v for k, v in score([h["translation"] for h in hypotheses], test.targets).items()}
+
+    def run_metrics(self, config, splits, prepared, history):
+        return {"direction": config.direction if config.train_file is None else None}  # files: first column -> second
+
+    def throughput(self, history):
+        return {"train_tokens_per_second": float(np.median(history["tokens_per_second"]))}
+
+    def check_inputs(self, sentences):
+        return tokens.text_list(sentences, "sentence")
+
+    def predictions(self, model, sentences, prepared, config, beam_size=None):
+        """`{"source", "translation"}` per sentence: beam search of `beam_size` (None: the run's)."""
+        beam_size = config.beam_size if beam_size is None else beam_size
+        source_ids = prepared.source_ids(sentences, config.max_length)
+        translations = translate_ids(model, source_ids, prepared, config, beam_size=beam_size)
+        return [{"source": s, "translation": t} for s, t in zip(sentences, translations)]
+
+    def translate(self, run_dir, sentences, beam_size=None):
+        """Translations of `sentences` by a finished run (beam search of the run's size by default)."""
+        check_positive_int(optional=True, beam_size=beam_size)
+        sentences = self.check_inputs(sentences)
+        config, model, tokenizers = self.load_run(run_dir)
+        return [p["translation"] for p in self.predictions(model, sentences, tokenizers, config, beam_size=beam_size)]
 
 
-# ---------------------------------------------------------------- finished runs
-
-
-def load_run(run_dir):
-    """`(config, model, tokenizers)` of a finished run directory."""
-    run = RunDirectory(run_dir)
-    config = run.stored_config(Config, TASK)
-    run.require(run.model_file)
-    source_file, target_file = vocabulary_files(run, config.shared_vocabulary)
-    run.require(source_file, target_file)
-    model = run.load_model()
-    source = read_lines(source_file)
-    return config, model, Tokenizers(source, source if config.shared_vocabulary else read_lines(target_file))
-
-
-def translate(run_dir, sentences, beam_size=None):
-    """Translations of `sentences` by a finished run (beam search of the run's size by default)."""
-    check_positive_int(optional=True, beam_size=beam_size)
-    sentences = tokens.text_list(sentences, "sentence")
-    config, model, tokenizers = load_run(run_dir)
-    source_ids = tokenizers.source_ids(sentences, config.max_length)
-    beam_size = config.beam_size if beam_size is None else beam_size
-    return translate_ids(model, source_ids, tokenizers, config, beam_size=beam_size)
-
-
-def evaluate(run_dir, data_dir=None):
-    """Test BLEU and chrF (beam search) of a finished run."""
-    config, model, tokenizers = load_run(run_dir)
-    if data_dir is not None:
-        config.data_dir = data_dir
-    test = load_data(config)["test"]
-    hypotheses = translate_ids(
-        model, tokenizers.source_ids(test.sources, config.max_length), tokenizers, config, beam_size=config.beam_size
-    )
-    return {**{f"test_{k}": v for k, v in score(hypotheses, test.targets).items()}, "test_pairs": len(test)}
-
-
-def predict(run_dir, texts):
-    """`{"source", "translation"}` per text (the CLI's `zoo predict` on a translation run)."""
-    texts = [texts] if isinstance(texts, str) else list(texts)
-    return [{"source": s, "translation": t} for s, t in zip(texts, translate(run_dir, texts))]
+TASK = Translation()
+train, load_run, evaluate, predict, translate = TASK.train, TASK.load_run, TASK.evaluate, TASK.predict, TASK.translate

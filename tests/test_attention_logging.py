@@ -7,6 +7,7 @@ from event_files import read_images, read_texts
 
 import zoo
 from recipes import figures, translation
+from recipes.run import RunDirectory
 from recipes.attention_logging import AttentionMapLogger, image_summaries, patch_grid, text_classification_summaries
 
 EXACT = 0.5 / 255 + 1e-6  # an exact map's pixel is its weight rounded to 8 bits
@@ -87,7 +88,7 @@ def test_translation_logs_its_own_translation_and_where_it_looked(name, tmp_path
     sources = [" ".join(rng.choice(WORDS, size=n)) for n in (5, 2)]
     pairs = translation.datasets.SentencePairs(sources, ["a man", "a dog runs"])
     model = zoo.build(name, source_vocab_size=len(vocabulary), target_vocab_size=len(vocabulary), **TRANSLATION_MODELS[name])
-    (logger,) = translation.attention_loggers(translation.RunDirectory(tmp_path), pairs, tokenizers, config)
+    (logger,) = translation.TASK.attention_loggers(RunDirectory(tmp_path), pairs, tokenizers, config)
     log_epochs(logger, model)
 
     # The model's own greedy translation, decoded independently of the logger.

@@ -3,6 +3,7 @@
 import dataclasses
 import json
 from pathlib import Path
+from typing import ClassVar
 
 import keras
 import pytest
@@ -186,17 +187,22 @@ def test_a_run_saved_before_best_json_starts_from_its_history(tmp_path):
 def test_a_stored_config_must_be_an_object_of_the_recipes_settings(tmp_path):
     @dataclasses.dataclass
     class Config:
+        task: ClassVar[str] = "image-recognition"
         model: str = "resnet20"
         epochs: int = 1
 
+    @dataclasses.dataclass
+    class TextConfig(Config):
+        task: ClassVar[str] = "text-classification"
+
     run = RunDirectory(tmp_path)
     run.config_file.write_text(json.dumps({"model": "resnet56", "epochs": 3}))
-    assert run.stored_config(Config, "image-recognition") == Config("resnet56", 3)
+    assert run.stored_config(Config) == Config("resnet56", 3)
     with pytest.raises(RunError, match=r"is not a text-classification run: its model is 'resnet56'\.$"):
-        run.stored_config(Config, "text-classification")
+        run.stored_config(TextConfig)
     run.config_file.write_text(json.dumps({"model": "resnet56", "epocs": 3, "zeal": 1}))
     with pytest.raises(RunError, match=r"config.json has settings the recipe does not know: epocs, zeal\. Settings: epochs, model\."):
-        run.stored_config(Config, "image-recognition")
+        run.stored_config(Config)
     run.config_file.write_text("[1, 2]")
     with pytest.raises(RunError, match="config.json must hold a JSON object of settings; it holds list"):
         run.read_config()

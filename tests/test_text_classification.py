@@ -14,7 +14,7 @@ from recipes import callbacks
 from recipes import text_classification as tc
 from recipes.classification import distillation_targets, one_hot
 from recipes.data import DataError, LabeledTexts, read_labeled_table, read_sst2
-from recipes.run import RunError
+from recipes.run import RunDirectory, RunError
 
 SMALL = {"max_train_examples": 1500, "vocabulary_size": 1000, "batch_size": 32, "verbose": 0}
 
@@ -57,7 +57,7 @@ def test_training_on_real_sst2_lowers_the_loss(finished_run):
 
 def test_run_directory_holds_everything(finished_run):
     config, result = finished_run
-    run = tc.RunDirectory(result.run_dir)
+    run = RunDirectory(result.run_dir)
     for path in (run.config_file, run.metrics_file, run.model_file, run.vocabulary_file, run.labels_file):
         assert path.is_file(), path
     assert json.loads(run.config_file.read_text()) == config.to_dict()
@@ -69,7 +69,7 @@ def test_run_directory_holds_everything(finished_run):
 
 def test_attention_pooling_of_four_validation_sentences_is_logged_every_epoch(finished_run):
     config, result = finished_run
-    images = read_images(tc.RunDirectory(result.run_dir).path / "attention")
+    images = read_images(RunDirectory(result.run_dir).path / "attention")
     exact = {key: image for key, image in images.items() if not key[0].startswith("attention_pooling_figure/")}
     assert sorted(exact) == sorted(
         (f"attention_pooling/attention_pooling/example_{i}", epoch) for i in range(4) for epoch in range(config.epochs)
@@ -101,11 +101,11 @@ def test_metrics_hold_the_confusion_matrix_of_the_test_split(finished_run):
     assert np.trace(counts) / counts.sum() == pytest.approx(metrics["test_accuracy"])
     assert metrics["per_class_accuracy"]["positive"] == pytest.approx(counts[1, 1] / 444)
     # Keras' own accuracy of the saved model agrees with the matrix.
-    config, model, tokenizer, class_names = tc.load_run(result.run_dir)
+    config, model, prepared = tc.load_run(result.run_dir)
     dev = read_sst2(config.data_dir)["dev"]
-    labels = [class_names.index(label) for label in dev.labels]
-    targets = one_hot(labels, len(class_names))
-    _, accuracy = model.evaluate(tc.make_dataset(dev.texts, targets, tokenizer, config, training=False), verbose=0)
+    labels = [prepared.class_names.index(label) for label in dev.labels]
+    targets = one_hot(labels, len(prepared.class_names))
+    _, accuracy = model.evaluate(tc.token_dataset(dev.texts, targets, prepared.tokenizer, config, training=False), verbose=0)
     assert accuracy == pytest.approx(metrics["test_accuracy"], abs=1e-6)
 
 
@@ -148,8 +148,8 @@ def test_interrupted_run_resumes_where_it_stopped(data_dir, tmp_path, monkeypatc
     monkeypatch.setattr(callbacks, "standard_callbacks", lambda *a, **k: original(*a, **k) + [StopAfterEpoch()])
     with pytest.raises(KeyboardInterrupt):
         tc.train(config)
-    assert tc.RunDirectory(config.run_dir).backup_dir.exists()
-    first_loss = tc.RunDirectory(config.run_dir).read_history()["loss"]
+    assert RunDirectory(config.run_dir).backup_dir.exists()
+    first_loss = RunDirectory(config.run_dir).read_history()["loss"]
     begun = []  # a restart from scratch would also log two epochs: the second run must begin at epoch 1
     recorder = keras.callbacks.LambdaCallback(on_epoch_begin=lambda epoch, logs: begun.append(epoch))
     monkeypatch.setattr(callbacks, "standard_callbacks", lambda *a, **k: original(*a, **k) + [recorder])
@@ -167,7 +167,7 @@ def test_run_killed_while_writing_its_backup_resumes_from_the_epoch_before(data_
     monkeypatch.setattr(callbacks, "standard_callbacks", lambda *a, **k: original(*a, **k) + [StopAfterEpoch(last=1)])
     with pytest.raises(KeyboardInterrupt):
         tc.train(config)
-    weights = tc.RunDirectory(config.run_dir).backup_dir / "latest.weights.h5"
+    weights = RunDirectory(config.run_dir).backup_dir / "latest.weights.h5"
     written = weights.read_bytes()
     weights.write_bytes(written[: len(written) // 2])  # the second epoch's backup, cut off mid-write
     begun = []
@@ -222,7 +222,7 @@ def test_weight_averaging_validates_saves_and_resumes_with_the_moving_average(da
         for weight, expected in zip(held, average):
             np.testing.assert_allclose(weight, expected, rtol=1e-4, atol=1e-6)
     # The resumed run knew the first epoch's score: its worse second epoch left the checkpoint alone.
-    saved = [np.asarray(w) for w in tc.RunDirectory(config.run_dir).load_model().trainable_weights]
+    saved = [np.asarray(w) for w in RunDirectory(config.run_dir).load_model().trainable_weights]
     for weight, expected in zip(saved, reference.at_epoch_end[0][1]):
         np.testing.assert_allclose(weight, expected, rtol=1e-4, atol=1e-6)
 
@@ -242,7 +242,8 @@ def test_distillation_targets_give_the_weighted_sum_of_both_cross_entropies(rng)
 
 def softmax_of_each_text(run_dir, texts):
     """NumPy softmax of a run's logits for each text alone (no batching, no padding)."""
-    config, model, tokenizer, _ = tc.load_run(run_dir)
+    config, model, prepared = tc.load_run(run_dir)
+    tokenizer = prepared.tokenizer
     logits = np.concatenate([np.asarray(model(np.asarray(tokenizer(text))[None, : config.sequence_length])) for text in texts])
     exponentials = np.exp(logits - logits.max(axis=1, keepdims=True))
     return exponentials / exponentials.sum(axis=1, keepdims=True)
@@ -258,14 +259,14 @@ def test_student_trains_on_the_teachers_mean_probabilities(finished_run, tmp_pat
         "teachers": [teacher.run_dir, str(teacher_copy)], "distillation_weight": 0.75,
     }))
     training_sets = []
-    make_dataset = tc.make_dataset
+    token_dataset = tc.token_dataset
 
-    def recording_make_dataset(texts, targets, tokenizer, config, *, training):
+    def recording_token_dataset(texts, targets, tokenizer, config, *, training):
         if training:
             training_sets.append((texts, targets))
-        return make_dataset(texts, targets, tokenizer, config, training=training)
+        return token_dataset(texts, targets, tokenizer, config, training=training)
 
-    monkeypatch.setattr(tc, "make_dataset", recording_make_dataset)
+    monkeypatch.setattr(tc, "token_dataset", recording_token_dataset)
     metrics = tc.train(student).metrics
 
     splits = tc.load_data(student)
@@ -331,7 +332,7 @@ def test_user_csv_with_string_labels_after_a_failed_start(tmp_path, data_dir, mo
         raise ValueError("refused")
 
     with monkeypatch.context() as patched:
-        patched.setattr(tc, "build_model", refuse)
+        patched.setattr(tc.TASK, "build_model", refuse)
         with pytest.raises(ValueError, match="refused"):
             tc.train(tc.Config(**(config.to_dict() | {"vocabulary_size": 120})))
     result = tc.train(config)  # is not refused as another configuration, and learns its own vocabulary
@@ -425,7 +426,7 @@ def test_bad_config_values_are_explained():
     # Values of the wrong type (`--set learning_rate=fast`) or sign are refused by name, before any run starts.
     for field, value, allowed in [
         ("validation_fraction", "abc", r"a number in \(0, 1\)"),
-        ("learning_rate", "fast", r"a number in \(0, inf\)"),
+        ("learning_rate", "fast", r"a number in \(0, inf\) or None"),  # None: the model's default
         ("weight_decay", -0.1, r"a number in \[0, inf\)"),
         ("warmup_fraction", None, r"a number in \[0, 1\)"),
         ("max_train_examples", -5, "a positive integer or None"),

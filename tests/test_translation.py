@@ -194,16 +194,16 @@ def test_vocabularies_are_read_when_resuming_learned_again_after_a_failed_start_
     stale = [*translation.RESERVED_TOKENS, "stale"]
     for path in translation.vocabulary_files(run, shared=False):
         path.write_text("\n".join(stale) + "\n")
-    resumed = translation.prepare_tokenizers(run, {"train": train}, config, resuming=True)
+    resumed = translation.TASK.prepare(run, {"train": train}, config, resuming=True)
     assert resumed.source.get_vocabulary() == resumed.target.get_vocabulary() == stale
-    learned = translation.prepare_tokenizers(run, {"train": train}, config, resuming=False)
+    learned = translation.TASK.prepare(run, {"train": train}, config, resuming=False)
     assert learned.source.get_vocabulary() == translation.learn_vocabulary(train.sources, config)
     assert learned.target.get_vocabulary() == translation.learn_vocabulary(train.targets, config)
-    assert translation.prepare_tokenizers(run, {"train": train}, config, resuming=True).target.get_vocabulary() == (
+    assert translation.TASK.prepare(run, {"train": train}, config, resuming=True).target.get_vocabulary() == (
         learned.target.get_vocabulary()
     )
     shared_config = translation.Config(vocabulary_size=200, shared_vocabulary=True)
-    shared = translation.prepare_tokenizers(run, {"train": train}, shared_config, resuming=False)
+    shared = translation.TASK.prepare(run, {"train": train}, shared_config, resuming=False)
     assert shared.source is shared.target  # one tokenizer, one file, learned from both sides
     assert shared.source.get_vocabulary() == translation.learn_vocabulary(train.sources + train.targets, config)
     assert run.vocabulary_file.read_text().splitlines() == shared.source.get_vocabulary()

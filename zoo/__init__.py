@@ -9,6 +9,6 @@
 
 from zoo import text, translation, vision  # noqa: F401  (registers the models)
 from zoo.inspection import attention_maps, attention_rollout
-from zoo.registry import build, default_config, describe, list_models, register
+from zoo.registry import build, default_config, describe, list_models, register, task_of
 
-__all__ = ["attention_maps", "attention_rollout", "build", "default_config", "describe", "list_models", "register"]
+__all__ = ["attention_maps", "attention_rollout", "build", "default_config", "describe", "list_models", "register", "task_of"]

@@ -101,6 +101,11 @@ def default_config(name):
     return _entry(name).configuration()
 
 
+def task_of(name):
+    """The task `name` serves (e.g. `"translation"`)."""
+    return _entry(name).task
+
+
 def list_models(pattern="*", task=None):
     """Sorted names matching the shell-style `pattern`, optionally of one `task`."""
     return sorted(

@@ -1,0 +1,320 @@
+"""One training flow for every recipe: the shared settings (`BaseConfig`) and the template (`Task`).
+
+A recipe is a `Task` subclass that fills in what differs between tasks
+through small hooks; the flow itself is written once here:
+
+    train:    run directory -> seed -> load_data -> prepare (vocabularies, labels, ... in the run
+              directory) -> make_dataset -> build_model -> compile_model -> fit (callbacks, attention
+              probes, resumption) -> best model -> test_report -> metrics.json
+    load_run: stored config -> model.keras -> load_prepared
+    evaluate: load_run -> test split -> evaluation_report
+    predict:  check_inputs -> load_run -> predictions
+
+Each setting of a `Config` declares its check and its help beside it (`setting`);
+`BaseConfig.__post_init__` runs every check once, then the task's rules between
+settings (`check_combination`).
+
+Tasks are the tasks of the zoo's registry (`zoo.task_of`) whose recipe module
+exists: task "text-classification" is `recipes.text_classification`, whose
+`TASK` is its `Task`. A new task needs only its module (and its models).
+"""
+
+import dataclasses
+import functools
+import importlib
+import importlib.util
+from typing import ClassVar
+
+import keras
+import numpy as np
+
+import zoo
+from layers.validation import check_choice, check_int, check_non_negative_int, check_number, check_positive_int, check_text
+from recipes.callbacks import fit
+from recipes.run import RunDirectory
+
+
+# ---------------------------------------------------------------- settings and their checks
+
+
+def setting(default=None, check=None, *check_args, help="", factory=None, **check_options):
+    """A `Config` field: its default (`factory` for a mutable one), its check and one line of help.
+
+    The check is a function of `layers.validation` called as
+    `check(*check_args, **check_options, NAME=value)`, e.g.
+    `setting(None, check_number, "(0, inf)", optional=True)`. A subclass may declare
+    the field again with another default only (`model: str = "..."`): the check and
+    help of the first declaration still apply.
+    """
+    metadata = {"check": check and functools.partial(check, *check_args, **check_options), "help": help}
+    if factory is not None:
+        return dataclasses.field(default_factory=factory, metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+def check_model_task(model, task):
+    """Raises `ValueError` unless `model` is a registered model of `task`; the message lists those."""
+    choices = zoo.list_models(task=task)
+    if model not in choices:
+        raise ValueError(f"Unknown {task} model {model!r}; choose one of {choices}.")
+
+
+@dataclasses.dataclass
+class BaseConfig:
+    """The settings every recipe has. A task's `Config` subclasses it, adds its own settings and
+    declares `model`, `batch_size`, `epochs` and `run_dir` again with its defaults."""
+
+    task: ClassVar[str]
+    # `{model argument: what decides it}` for the arguments the recipe sets from the data.
+    recipe_model_options: ClassVar[dict] = {}
+
+    model: str = setting(None, help="the registered model to train (`zoo list --task TASK`)")
+    model_options: dict = setting(factory=dict, help="arguments of the model's builder (--set model.ARG=VALUE)")
+    data_dir: str = setting(None, check_text, optional=True, help="datasets directory laid out like shared/datasets; None: $ZOO_DATA_DIR")
+    max_train_examples: int = setting(None, check_positive_int, optional=True, help="train on the first N training examples; None: all")
+    batch_size: int = setting(64, check_positive_int, help="examples per training step")
+    epochs: int = setting(3, check_positive_int, help="passes over the training data")
+    learning_rate: float = setting(None, check_number, "(0, inf)", optional=True, help="peak learning rate; None: the recipe's default")
+    attention_probes: int = setting(4, check_non_negative_int, help="validation examples whose attention is logged each epoch; 0: none")
+    seed: int = setting(1337, check_int, help="seed of the weights, the data order and the augmentation")
+    run_dir: str = setting("runs/run", check_text, help="where the run is written, and resumed")
+    verbose: int = setting(2, check_choice, (0, 1, 2), help="Keras' fit verbosity: 0 silent, 1 progress bar, 2 a line per epoch")
+
+    def __post_init__(self):
+        check_model_task(self.model, self.task)
+        for field in dataclasses.fields(self):
+            check = self.field_metadata(field.name).get("check")
+            if check is not None:
+                check(**{field.name: getattr(self, field.name)})
+        refuse_recipe_model_options(self.model_options, self.model_options_set_by_recipe())
+        self.check_combination()
+
+    def check_combination(self):
+        """The task's rules between settings, and defaults that depend on other settings."""
+
+    def model_options_set_by_recipe(self):
+        """`{model argument: what decides it}`: the model arguments the recipe sets from the data."""
+        return self.recipe_model_options
+
+    @classmethod
+    def field_metadata(cls, name):
+        """The check and help of setting `name`, from its first declaration on (a subclass may redeclare its default)."""
+        metadata = {}
+        for klass in reversed(cls.__mro__):
+            field = getattr(klass, "__dataclass_fields__", {}).get(name)
+            if field is not None:
+                metadata |= {key: value for key, value in field.metadata.items() if value is not None}
+        return metadata
+
+    @classmethod
+    def defaults(cls):
+        """`{setting: default}` (`default_factory` settings called)."""
+        return {
+            field.name: field.default_factory() if field.default is dataclasses.MISSING else field.default
+            for field in dataclasses.fields(cls)
+        }
+
+    def model_config(self):
+        """The model's arguments: its registered defaults, then `model_options`."""
+        return zoo.default_config(self.model) | self.model_options
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+
+def refuse_recipe_model_options(model_options, recipe_options):
+    """Raises `ValueError` unless `model_options` is a dict that leaves the recipe's own model arguments alone.
+
+    `recipe_options`: `{argument: where the recipe takes it from, or what to set instead}`.
+    """
+    if not isinstance(model_options, dict):
+        raise ValueError(
+            f"`model_options` must be a dict of model arguments (on the command line: --set model.ARG=VALUE); "
+            f"received {model_options!r}."
+        )
+    clashes = sorted(set(model_options) & set(recipe_options))
+    if clashes:
+        raise ValueError(f"model.{clashes[0]} cannot be set: {recipe_options[clashes[0]]}.")
+
+
+# ---------------------------------------------------------------- the flow
+
+
+@dataclasses.dataclass
+class Result:
+    """What a recipe's `train` returns: the run directory and its `metrics.json` content."""
+
+    run_dir: str
+    metrics: dict
+
+
+class Task:
+    """The template of every recipe: `train`, `load_run`, `evaluate`, `predict`.
+
+    A subclass sets `Config` (a `BaseConfig`), `monitor` (the validation metric
+    that picks the best epoch, maximized) and `examples` (what the metrics call
+    an example: `train_<examples>`, `test_<examples>`), and defines:
+
+    * `load_data(config)`: `{"train", "validation", "test"}` splits, each with `len` and `take(indices)`;
+    * `prepare(run, splits, config, *, resuming)`: writes what the run keeps beside the model
+      (vocabularies, class names; a resumed run keeps its own) and returns it as `prepared`;
+    * `load_prepared(run, config)`: that, read back from a finished run;
+    * `make_dataset(split, prepared, config, *, training)`: a `tf.data` pipeline of `(inputs, targets)`;
+    * `build_model(config, prepared, train)`: the zoo model sized to the data, then `config.model_options`;
+    * `compile_model(model, config, steps_per_epoch)`;
+    * `test_report(model, test, prepared, config)`: the test metrics `train` writes into `metrics.json`;
+    * `predictions(model, inputs, prepared, config)`: one dict per input of `predict`;
+
+    and overrides the hooks below where the defaults do not fit.
+    """
+
+    Config: ClassVar[type]
+    monitor: ClassVar[str] = "val_accuracy"
+    examples: ClassVar[str] = "examples"
+
+    @property
+    def name(self):
+        return self.Config.task
+
+    def zoo_model(self, config, **sized_to_data):
+        """`config.model` from the zoo with the arguments the data decides, then `config.model_options`."""
+        return zoo.build(config.model, **(sized_to_data | config.model_options))
+
+    # ---------------------------------------------------------------- hooks
+
+    def attention_loggers(self, run, validation, prepared, config):
+        """`[AttentionMapLogger]` of the first `config.attention_probes` examples of `validation`, or `[]`."""
+        return []
+
+    def fit_options(self, run, splits, prepared, config, train_data):
+        """Further arguments of `recipes.callbacks.fit`: epoch metrics, tokens per epoch, loggers."""
+        return {"loggers": self.attention_loggers(run, splits["validation"], prepared, config) if config.attention_probes else []}
+
+    def evaluation_report(self, model, test, prepared, config):
+        """The test metrics `evaluate` returns; by default those of `test_report`."""
+        return self.test_report(model, test, prepared, config)
+
+    def log_test_report(self, run, report, config):
+        """Writes parts of the test report to TensorBoard (a confusion matrix, say)."""
+
+    def run_metrics(self, config, splits, prepared, history):
+        """Further entries of `metrics.json`: the data it was trained on, per-epoch figures."""
+        return {}
+
+    def throughput(self, history):
+        """`{"train_<examples>_per_second": the median over epochs}`: an epoch slowed by other work on
+        the machine moves it little."""
+        return {f"train_{self.examples}_per_second": float(np.median(history["examples_per_second"]))}
+
+    def test_split(self, config, model, prepared):
+        """The examples `evaluate` scores."""
+        return self.load_data(config)["test"]
+
+    def check_inputs(self, inputs):
+        """The inputs of `predict`, checked before any run is loaded."""
+        return inputs
+
+    def run_files(self, run, config):
+        """The files besides `model.keras` a finished run must hold."""
+        return []
+
+    # ---------------------------------------------------------------- template methods
+
+    def train(self, config):
+        """Trains `config.model` and writes the run directory; resumes an unfinished run.
+
+        Returns:
+            `Result` with the run directory and the metrics written to `metrics.json`:
+            the test report, the best validation value, losses, epochs, wall time,
+            throughput. A finished run with the same config is not retrained: its result
+            is returned.
+        """
+        run = RunDirectory(config.run_dir)
+        resuming = run.start(config.to_dict(), defaults=type(config).defaults())
+        if run.metrics_file.exists():
+            print(f"{run.path} is a finished run with this configuration; not retraining.")
+            return Result(str(run.path), run.read_metrics())
+
+        keras.utils.set_random_seed(config.seed)  # same config, same weights and data order
+        splits = self.load_data(config)
+        prepared = self.prepare(run, splits, config, resuming=resuming)
+        train_data = self.make_dataset(splits["train"], prepared, config, training=True)
+        validation_data = self.make_dataset(splits["validation"], prepared, config, training=False)
+        model = self.build_model(config, prepared, splits["train"])
+        self.compile_model(model, config, steps_per_epoch=int(train_data.cardinality()))
+        fit(
+            model, train_data, validation_data, run, config, monitor=self.monitor, mode="max",
+            examples_per_epoch=len(splits["train"]), **self.fit_options(run, splits, prepared, config, train_data),
+        )
+        history = run.read_history()
+
+        best = run.load_model()
+        report = self.test_report(best, splits["test"], prepared, config)
+        self.log_test_report(run, report, config)
+        metrics = {
+            "model": config.model,
+            "parameters": best.count_params(),
+            **report,
+            f"best_validation_{self.monitor.removeprefix('val_')}": run.best_saved_value(self.monitor, "max"),
+            "train_loss_per_epoch": history["loss"],
+            "epochs": config.epochs,
+            f"train_{self.examples}": len(splits["train"]),
+            f"test_{self.examples}": len(splits["test"]),
+            "wall_time_seconds": sum(history["epoch_seconds"]),
+            **self.throughput(history),
+            **self.run_metrics(config, splits, prepared, history),
+        }
+        run.write_metrics(metrics)
+        return Result(str(run.path), metrics)
+
+    def load_run(self, run_dir):
+        """`(config, model, prepared)` of a finished run directory."""
+        run = RunDirectory(run_dir)
+        config = run.stored_config(self.Config)
+        run.require(run.model_file, *self.run_files(run, config))
+        model = run.load_model()
+        return config, model, self.load_prepared(run, config)
+
+    def evaluate(self, run_dir, data_dir=None):
+        """The test metrics of a finished run's best model; `data_dir` replaces the run's data directory."""
+        config, model, prepared = self.load_run(run_dir)
+        if data_dir is not None:
+            config.data_dir = data_dir
+        test = self.test_split(config, model, prepared)
+        return {**self.evaluation_report(model, test, prepared, config), f"test_{self.examples}": len(test)}
+
+    def predict(self, run_dir, inputs):
+        """What a finished run predicts for each input: one dict per input."""
+        inputs = self.check_inputs(inputs)
+        config, model, prepared = self.load_run(run_dir)
+        return self.predictions(model, inputs, prepared, config)
+
+
+# ---------------------------------------------------------------- the registered tasks
+
+
+def recipe_module_name(task):
+    """`"text-classification"` -> `"recipes.text_classification"`."""
+    return f"recipes.{task.replace('-', '_')}"
+
+
+def task_names():
+    """The tasks of the zoo's models that have a recipe module, sorted."""
+    tasks = {zoo.task_of(model) for model in zoo.list_models()}
+    return sorted(task for task in tasks if importlib.util.find_spec(recipe_module_name(task)) is not None)
+
+
+def get_task(name):
+    """The `Task` of the task `name`; `ValueError` listing the tasks for another name."""
+    names = task_names()
+    if name not in names:
+        raise ValueError(f"Unknown task {name!r}; choose one of {names}.")
+    return importlib.import_module(recipe_module_name(name)).TASK
+
+
+def task_of_run(run_dir):
+    """The `Task` that wrote `run_dir`, from the task of its model."""
+    model = RunDirectory(run_dir).read_config().get("model")
+    if model not in zoo.list_models():
+        raise ValueError(f"{run_dir}: model {model!r} belongs to no recipe ({', '.join(task_names())}).")
+    return get_task(zoo.task_of(model))
