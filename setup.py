@@ -10,7 +10,7 @@ setup(
     description="Keras 3 attention layers, a registry of ready attention models, and training recipes.",
     long_description=Path(__file__).with_name("README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
-    packages=["layers", "zoo", "recipes"],
+    packages=["layers", "zoo", "recipes", "recipes.data", "recipes.training", "recipes.reporting"],
     python_requires=">=3.10",
     install_requires=[
         "tensorflow>=2.21,<2.22",

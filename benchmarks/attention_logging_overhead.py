@@ -19,7 +19,7 @@ import time
 
 from common import RESULTS, machine
 
-from recipes.run import RunDirectory
+from recipes.training.run import RunDirectory
 from recipes.task import get_task
 
 MODELS = {

@@ -83,12 +83,12 @@ def spread_over_seeds(runs):
     }
 
 
-def run_benchmarks(*, benchmark, recipe, models, figures, description, argv=None):
+def run_benchmarks(*, benchmark, task, models, figures, description, argv=None):
     """Parses `--models/--seeds/--set/--runs-dir`, trains each model, writes one JSON per model.
 
     Args:
         benchmark: file-name prefix and script name, e.g. `"translation"`.
-        recipe: the recipe module (`Config`, `train`).
+        task: the recipe's `Task` (`recipes.task.get_task(name)`).
         models: the default model names.
         figures: `metrics -> dict` of the task's figures to record.
     """
@@ -104,7 +104,7 @@ def run_benchmarks(*, benchmark, recipe, models, figures, description, argv=None
     )
     parser.add_argument("--runs-dir", default="runs/benchmarks")
     args = parser.parse_args(argv)
-    values, model_options = parse_assignments(args.set, recipe.Config)
+    values, model_options = parse_assignments(args.set, task.Config)
     if args.seeds and "seed" in values:
         raise ValueError("Give the seeds with --seeds or with --set seed=..., not both.")
     if args.tag is not None and not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", args.tag):
@@ -115,12 +115,12 @@ def run_benchmarks(*, benchmark, recipe, models, figures, description, argv=None
         run_dir = f"{args.runs_dir}/{benchmark}/{entry}"
         if args.seeds:
             configs = [
-                recipe.Config(model=model, run_dir=f"{run_dir}/seed{seed}", model_options=model_options, **values, seed=seed)
+                task.Config(model=model, run_dir=f"{run_dir}/seed{seed}", model_options=model_options, **values, seed=seed)
                 for seed in args.seeds
             ]
         else:
-            configs = [recipe.Config(model=model, run_dir=run_dir, model_options=model_options, **values)]
-        runs = [recipe.train(config).metrics for config in configs]
+            configs = [task.Config(model=model, run_dir=run_dir, model_options=model_options, **values)]
+        runs = [task.train(config).metrics for config in configs]
         mean = mean_over_seeds(runs)
         record = {
             "benchmark": benchmark,

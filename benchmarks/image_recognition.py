@@ -14,7 +14,7 @@ Runs are resumable: run the same command again after an interruption.
 """
 
 from common import run_benchmarks
-from recipes import image_recognition
+from recipes.task import get_task
 
 
 def figures(metrics):
@@ -30,7 +30,7 @@ def figures(metrics):
 if __name__ == "__main__":
     run_benchmarks(
         benchmark="image_recognition",
-        recipe=image_recognition,
+        task=get_task("image-recognition"),
         models=["se_resnet20", "resnet20", "eca_resnet20", "cbam_resnet20", "vit_small_images"],
         figures=figures,
         description=__doc__.splitlines()[0],

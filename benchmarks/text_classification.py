@@ -10,7 +10,7 @@ epochs, wall time, training examples/s, machine, command) per model. Not a test.
 """
 
 from common import run_benchmarks
-from recipes import text_classification
+from recipes.task import get_task
 
 
 def figures(metrics):
@@ -27,7 +27,7 @@ def figures(metrics):
 if __name__ == "__main__":
     run_benchmarks(
         benchmark="text_classification",
-        recipe=text_classification,
+        task=get_task("text-classification"),
         models=["bilstm_attention", "transformer_classifier_tiny", "transformer_classifier_small"],
         figures=figures,
         description=__doc__.splitlines()[0],

@@ -14,7 +14,7 @@ attention 28.3 BLEU, Transformer of ~9M parameters 36.5 BLEU.
 """
 
 from common import run_benchmarks
-from recipes import translation
+from recipes.task import get_task
 
 
 def figures(metrics):
@@ -27,7 +27,7 @@ def figures(metrics):
 if __name__ == "__main__":
     run_benchmarks(
         benchmark="translation",
-        recipe=translation,
+        task=get_task("translation"),
         models=["transformer_small"],
         figures=figures,
         description=__doc__.splitlines()[0],

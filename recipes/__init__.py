@@ -1,6 +1,8 @@
 """Task pipelines: data -> tokenizer or augmentation -> zoo model -> fit() -> TensorBoard -> metrics.
 
-One module per task (`text_classification`, `translation`, `image_recognition`);
-shared readers in `data`, optimizers and schedules in `optimization`, callbacks
-in `callbacks`, the run directory in `run`, the command line in `cli`.
+One training flow (`task`: `Task`, `BaseConfig`), shared by classifiers
+(`classification`); one module per task (`text_classification`, `translation`,
+`image_recognition`); `data/` (readers, tokens, augmentation), `training/` (the run
+directory, callbacks, optimization), `reporting/` (figures, attention logging,
+TensorBoard); the command line in `cli`.
 """

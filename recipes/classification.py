@@ -8,7 +8,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from recipes import figures, optimization
+from recipes.reporting import figures
+from recipes.training import optimization
 from recipes.task import Task
 
 TEST_LOG_DIR = "test"

@@ -20,7 +20,7 @@ import json
 import sys
 
 import zoo
-from recipes import inspection
+from recipes.reporting import tensorboard
 from recipes.task import get_task, task_names, task_of_run
 PYTHON_CONSTANTS = {"True": True, "False": False, "None": None}  # `--set horizontal_flip=False` is not the text "False"
 
@@ -92,7 +92,7 @@ def command_translate(args):
 
 
 def command_inspect(args):
-    inspection.inspect(args.run_dir, port=args.port)
+    tensorboard.inspect(args.run_dir, port=args.port)
 
 
 def make_parser():
@@ -150,7 +150,7 @@ def main(argv=None):
     args = make_parser().parse_args(argv)
     try:
         args.handler(args)
-    except (ValueError, FileNotFoundError, inspection.TensorBoardError) as error:
+    except (ValueError, FileNotFoundError, tensorboard.TensorBoardError) as error:
         # Bad input (unknown model, bad setting, missing data): a message, not a traceback.
         print(f"zoo {args.command}: error: {error}", file=sys.stderr)
         return 2

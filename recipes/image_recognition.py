@@ -22,13 +22,13 @@ import numpy as np
 import tensorflow as tf
 
 import zoo
-from layers.validation import check_bool, check_choice, check_non_negative_int, check_number, check_positive_int, check_text, is_int
+from layers.validation import check_bool, check_choice, check_non_negative_int, check_number, check_positive_int, is_int
 from recipes import data as datasets
-from recipes import optimization
-from recipes.attention_logging import ATTENTION_LOG_DIR, AttentionMapLogger, image_summaries
-from recipes.augmentation import random_erasing
+from recipes.training import optimization
+from recipes.reporting.attention_logging import ATTENTION_LOG_DIR, AttentionMapLogger, image_summaries
+from recipes.data.augmentation import random_erasing
 from recipes.classification import ClassificationTask, Labels
-from recipes.run import read_lines
+from recipes.training.run import read_lines
 from recipes.task import BaseConfig, setting
 
 DEFAULT_DATASET = "fashion_mnist"
@@ -74,8 +74,8 @@ class Config(BaseConfig):
 
     model: str = "se_resnet20"
     dataset: str = setting(DEFAULT_DATASET, help=f"one of {sorted(datasets.IMAGE_DATASETS)}; train_dir and test_dir replace it")
-    train_dir: str = setting(None, check_text, optional=True, help="your own training images, a subfolder per class; with test_dir")
-    test_dir: str = setting(None, check_text, optional=True, help="your own test images, a subfolder per class; with train_dir")
+    train_dir: str = setting(None, help="your own training images, a subfolder per class; with test_dir")
+    test_dir: str = setting(None, help="your own test images, a subfolder per class; with train_dir")
     image_size: list = setting(None, check_image_size, help="[height, width] your own images are resized to; None: they share one size")
     color_mode: str = setting(None, check_choice, datasets.COLOR_MODES, optional=True, help="of your own images; None: grayscale when every training image is")
     validation_fraction: float = setting(0.1, check_number, "(0, 1)", help="share of the training images held out for validation")

@@ -30,8 +30,8 @@ import numpy as np
 
 import zoo
 from layers.validation import check_choice, check_int, check_non_negative_int, check_number, check_positive_int, check_text
-from recipes.callbacks import fit
-from recipes.run import RunDirectory
+from recipes.training.callbacks import fit
+from recipes.training.run import RunDirectory
 
 
 # ---------------------------------------------------------------- settings and their checks

@@ -26,10 +26,11 @@ import tensorflow as tf
 import zoo
 from layers.validation import check_bool, check_number, check_positive_int, check_text
 from recipes import data as datasets
-from recipes import optimization, phrases, tokens
-from recipes.attention_logging import ATTENTION_LOG_DIR, AttentionMapLogger, text_classification_summaries
+from recipes.data import phrases, tokens
+from recipes.training import optimization
+from recipes.reporting.attention_logging import ATTENTION_LOG_DIR, AttentionMapLogger, text_classification_summaries
 from recipes.classification import ClassificationTask, distillation_targets, one_hot
-from recipes.run import RunDirectory, read_lines
+from recipes.training.run import RunDirectory, read_lines
 from recipes.task import BaseConfig, setting
 
 SST2_COLUMNS = {"text_column": "sentence", "label_column": "label"}
@@ -51,8 +52,8 @@ class Config(BaseConfig):
     task = "text-classification"
 
     model: str = "bilstm_attention"
-    train_file: str = setting(None, check_text, optional=True, help="your own training table (TSV/CSV with a header row); with test_file")
-    test_file: str = setting(None, check_text, optional=True, help="your own test table; with train_file")
+    train_file: str = setting(None, help="your own training table (TSV/CSV with a header row); with test_file")
+    test_file: str = setting(None, help="your own test table; with train_file")
     text_column: str = setting(SST2_COLUMNS["text_column"], check_text, help="the texts' column of train_file and test_file")
     label_column: str = setting(SST2_COLUMNS["label_column"], check_text, help="the labels' column of train_file and test_file")
     validation_fraction: float = setting(0.05, check_number, "(0, 1)", help="share of the training sentences held out for validation")

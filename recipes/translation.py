@@ -18,10 +18,11 @@ import sacrebleu
 import tensorflow as tf
 
 import zoo
-from layers.validation import check_bool, check_number, check_positive_int, check_text
+from layers.validation import check_bool, check_number, check_positive_int
 from recipes import data as datasets
-from recipes import decoding, tokens
-from recipes.attention_logging import ATTENTION_LOG_DIR, AttentionMapLogger, translation_summaries
+from recipes import decoding
+from recipes.data import tokens
+from recipes.reporting.attention_logging import ATTENTION_LOG_DIR, AttentionMapLogger, translation_summaries
 from recipes.task import BaseConfig, Task, setting
 from zoo.translation import decoder_for
 
@@ -47,9 +48,9 @@ class Config(BaseConfig):
     model: str = "transformer_small"
     dataset: str = setting(DEFAULT_DATASET, help=f"one of {list(DATASETS)}; train_file, validation_file and test_file replace it")
     direction: str = setting(None, help="source-target languages of `dataset`, e.g. de-en; None: its first into its second")
-    train_file: str = setting(None, check_text, optional=True, help="your own training pairs (source<TAB>target per line)")
-    validation_file: str = setting(None, check_text, optional=True, help="your own validation pairs")
-    test_file: str = setting(None, check_text, optional=True, help="your own test pairs")
+    train_file: str = setting(None, help="your own training pairs (source<TAB>target per line)")
+    validation_file: str = setting(None, help="your own validation pairs")
+    test_file: str = setting(None, help="your own test pairs")
     max_eval_examples: int = setting(None, check_positive_int, optional=True, help="validate and test on the first N pairs; None: all")
     shared_vocabulary: bool = setting(False, check_bool, help="one vocabulary for both languages, with shared embeddings")
     vocabulary_size: int = setting(8000, check_positive_int, help="at most this many WordPiece tokens per vocabulary")

@@ -8,7 +8,7 @@ import urllib.request
 
 import tensorflow as tf
 
-from recipes.inspection import start_tensorboard, stop_tensorboard
+from recipes.reporting.tensorboard import start_tensorboard, stop_tensorboard
 
 # What the Keras TensorBoard callback and the throughput meter log for every classification recipe.
 CLASSIFICATION_SCALARS = {

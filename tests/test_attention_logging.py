@@ -6,9 +6,10 @@ import pytest
 from event_files import read_images, read_texts
 
 import zoo
-from recipes import figures, translation
-from recipes.run import RunDirectory
-from recipes.attention_logging import AttentionMapLogger, image_summaries, patch_grid, text_classification_summaries
+from recipes import translation
+from recipes.reporting import figures
+from recipes.training.run import RunDirectory
+from recipes.reporting.attention_logging import AttentionMapLogger, image_summaries, patch_grid, text_classification_summaries
 
 EXACT = 0.5 / 255 + 1e-6  # an exact map's pixel is its weight rounded to 8 bits
 

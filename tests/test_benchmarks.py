@@ -47,8 +47,8 @@ class ToyConfig:
         return dataclasses.asdict(self)
 
 
-def toy_recipe(trained):
-    """A recipe whose accuracy is a known function of the seed; `trained` collects its configs."""
+def toy_task(trained):
+    """A task whose accuracy is a known function of the seed; `trained` collects its configs."""
 
     def train(config):
         trained.append(config)
@@ -63,7 +63,7 @@ def run_toy(tmp_path, monkeypatch, argv, entry="toy"):
     monkeypatch.setattr(common, "RESULTS", tmp_path)
     trained = []
     common.run_benchmarks(
-        benchmark="text_classification", recipe=toy_recipe(trained), models=["toy"],
+        benchmark="text_classification", task=toy_task(trained), models=["toy"],
         figures=lambda metrics: {"dev_accuracy": metrics["test_accuracy"], "train_examples_per_second": 5.0},
         description="toy", argv=argv,
     )

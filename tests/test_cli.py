@@ -101,7 +101,7 @@ def test_inspect_lists_the_logs_serves_them_and_stops_on_ctrl_c(tmp_path, capsys
 def test_stop_tensorboard_kills_a_server_that_ignores_sigterm(ignores_sigterm):
     import signal
 
-    from recipes.inspection import stop_tensorboard
+    from recipes.reporting.tensorboard import stop_tensorboard
 
     handler = "signal.SIG_IGN" if ignores_sigterm else "signal.SIG_DFL"
     server = f"import signal, time; signal.signal(signal.SIGTERM, {handler}); print('up', flush=True); time.sleep(120)"

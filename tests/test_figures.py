@@ -4,7 +4,7 @@ import matplotlib
 import numpy as np
 import pytest
 
-from recipes import figures
+from recipes.reporting import figures
 
 
 def test_overlay_blends_the_stretched_min_max_scaled_map_over_the_gray_image(rng):

@@ -15,10 +15,10 @@ from tensorboard_client import CLASSIFICATION_SCALARS, check_served
 
 import layers
 from recipes import image_recognition as ir
-from recipes import optimization
+from recipes.training import optimization
 from recipes.cli import main
 from recipes.data import read_image_dataset
-from recipes.run import RunDirectory, RunError
+from recipes.training.run import RunDirectory, RunError
 
 SMALL = {"max_train_examples": 1000, "max_eval_examples": 500, "batch_size": 64, "verbose": 0}
 
@@ -253,7 +253,7 @@ def test_bad_config_values_are_explained():
     folders = {"train_dir": "photos/train", "test_dir": "photos/test"}
     with pytest.raises(ValueError, match=r"`image_size` must be \[height, width\], two positive integers; received \[32\]"):
         ir.Config(image_size=[32], **folders)
-    with pytest.raises(ValueError, match=r"`color_mode` must be one of \('grayscale', 'rgb'\) or None; received 'rgba'"):
+    with pytest.raises(ValueError, match=r"`color_mode` must be one of \['grayscale', 'rgb'\] or None; received color_mode='rgba'"):
         ir.Config(color_mode="rgba", **folders)
     with pytest.raises(ValueError, match=r"`image_size` must be .*received \[True, 4\]"):
         ir.Config(image_size=[True, 4], **folders)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from recipes import phrases
+from recipes.data import phrases
 
 
 def inside(phrase, sentence):

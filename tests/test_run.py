@@ -8,8 +8,8 @@ from typing import ClassVar
 import keras
 import pytest
 
-from recipes.callbacks import BestModelCheckpoint
-from recipes.run import RunDirectory, RunError
+from recipes.training.callbacks import BestModelCheckpoint
+from recipes.training.run import RunDirectory, RunError
 
 
 def test_history_keeps_the_last_record_of_each_epoch(tmp_path):
@@ -107,7 +107,7 @@ def test_a_run_counts_as_trained_once_every_epoch_is_logged_and_a_model_saved(tm
 
 
 def test_hparams_are_the_flattened_config_without_nones():
-    from recipes.callbacks import hparams_of
+    from recipes.training.callbacks import hparams_of
 
     config = {"model": "m", "epochs": 3, "lr": 1e-3, "flip": True, "data_dir": None, "sizes": [1, 2],
               "model_options": {"num_heads": 4, "dropout": None}}

@@ -30,7 +30,7 @@ import tensorflow as tf
 
 from layers.validation import check_positive_int
 from recipes.classification import ClassificationTask, Labels, one_hot
-from recipes.run import read_lines
+from recipes.training.run import read_lines
 from recipes.task import BaseConfig, setting
 
 

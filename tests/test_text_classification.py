@@ -10,11 +10,11 @@ import pytest
 from event_files import read_images
 from tensorboard_client import CLASSIFICATION_SCALARS, check_served
 
-from recipes import callbacks
+from recipes.training import callbacks
 from recipes import text_classification as tc
 from recipes.classification import distillation_targets, one_hot
 from recipes.data import DataError, LabeledTexts, read_labeled_table, read_sst2
-from recipes.run import RunDirectory, RunError
+from recipes.training.run import RunDirectory, RunError
 
 SMALL = {"max_train_examples": 1500, "vocabulary_size": 1000, "batch_size": 32, "verbose": 0}
 

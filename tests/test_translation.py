@@ -15,7 +15,7 @@ from tensorboard_client import check_served
 import zoo
 from recipes import cli, decoding, translation
 from recipes import data as datasets
-from recipes.run import RunDirectory
+from recipes.training.run import RunDirectory
 from zoo.translation import decoder_for
 
 TRANSLATION_MODELS = zoo.list_models(task="translation")

@@ -170,8 +170,9 @@ class RunDirectory:
         return len(self.read_history().get("loss", [])) >= epochs
 
     def best_saved_value(self, monitor, mode):
-        """The `monitor` value of the saved best model (`mode`: "max" or "min"): from `best_file`,
-        or for a run saved before it existed the best in the history; None before any is saved."""
+        """The `monitor` value of the saved best model (`mode`: "max" or "min"): from `best_file`, or
+        the best in the history where a process was killed between saving the first model and its
+        record (`save_best_model`); None before any is saved."""
         if not self.model_file.is_file():
             return None
         if self.best_file.is_file():

@@ -18,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 from matplotlib.figure import Figure
 
-from recipes import figures
+from recipes.reporting import figures
 from zoo import attention_maps, attention_rollout
 
 ATTENTION_LOG_DIR = "attention"

@@ -18,7 +18,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from recipes.run import RunError
+from recipes.training.run import RunError
 
 
 class TensorBoardError(RuntimeError):
