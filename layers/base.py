@@ -52,6 +52,9 @@ class SingleHeadAttention(TracedOutputSpec, keras.layers.Layer):
         query is padded or may attend to no key.
     """
 
+    # What the weights are, for `zoo.attention_maps`: single-head, `(batch, T_q, T_k)`.
+    attention_kinds = ("alignment",)
+
     def __init__(self, dropout=0.0, **kwargs):
         super().__init__(**kwargs)
         check_rate(dropout=dropout)
