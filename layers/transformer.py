@@ -46,6 +46,7 @@ class _TransformerBlock(TracedOutputSpec, keras.layers.Layer):
         model_dim = query_shape[-1]
         key_dim = self.key_dim
         if key_dim is None:
+            # Direct users' message; zoo builders check first, in their names (`check_heads_divide`).
             if model_dim % self.num_heads:
                 raise ValueError(
                     f"The input width {model_dim} is not divisible by num_heads={self.num_heads}; "
