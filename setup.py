@@ -14,9 +14,7 @@ setup(
     python_requires=">=3.10",
     install_requires=[
         "tensorflow>=2.21,<2.22",
-        # zoo.attention_maps runs functional models through Keras' graph internals: a new minor
-        # release is tested before it is allowed.
-        "keras>=3.15,<3.16",
+        "keras>=3.15",
         "keras-hub>=0.32",
         "tensorboard",
         "sacrebleu>=2.4",

@@ -6,7 +6,10 @@ Every attention layer shares one call convention::
           attention_mask=None, use_causal_mask=False,
           return_attention_scores=False, training=None)
 
-and honours implicit Keras masks (from `mask_zero=True` embeddings).
+and honours implicit Keras masks (from `mask_zero=True` embeddings). Every layer
+that takes `return_attention_scores` declares what its weights are, in
+`attention_kinds` ("self", "cross", "alignment", "pooling", "channel",
+"spatial"; see `zoo.attention_maps`).
 """
 
 from layers.additive import AdditiveAttention

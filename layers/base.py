@@ -20,13 +20,13 @@ def _one_head(x):
 class SingleHeadAttention(TracedOutputSpec, keras.layers.Layer):
     """Attention with one head: ``context_i = sum_j softmax_j(score(q_i, k_j)) v_j``.
 
-    Subclasses implement ``score(query, key) -> (batch, T_q, T_k)``. Those whose
-    score is a scaled dot product ``s * q'.k`` also implement
-    ``dot_product_terms(query, key) -> (q', k, s)``, which enables the fused
-    kernel when weights are not requested and dropout is inactive. Those that
-    transform the keys (Bahdanau's ``W_k k``) do it in ``project_key``, so a
-    recurrent decoder that attends over the same keys at every step projects
-    them once (``attend_projected``).
+    Subclasses whose score is a scaled dot product ``s * q'.k`` implement
+    ``dot_product_terms(query, key) -> (q', k, s)``, which also enables the
+    fused kernel when weights are not requested and dropout is inactive; the
+    others implement ``score_projected(query, projected_key) -> (batch, T_q, T_k)``.
+    Those that transform the keys (Bahdanau's ``W_k k``) do it in
+    ``project_key``, so a recurrent decoder that attends over the same keys at
+    every step projects them once (``attend_projected``).
 
     Args:
         dropout: dropout rate on the attention weights (training only).
@@ -52,6 +52,9 @@ class SingleHeadAttention(TracedOutputSpec, keras.layers.Layer):
         query is padded or may attend to no key.
     """
 
+    # What the weights are, for `zoo.attention_maps`: single-head, `(batch, T_q, T_k)`.
+    attention_kinds = ("alignment",)
+
     def __init__(self, dropout=0.0, **kwargs):
         super().__init__(**kwargs)
         check_rate(dropout=dropout)
@@ -63,15 +66,11 @@ class SingleHeadAttention(TracedOutputSpec, keras.layers.Layer):
         """The part of the score that depends on the keys only; identity unless overridden."""
         return key
 
-    def score(self, query, key):
-        """Unnormalized scores `(batch, T_q, T_k)`."""
-        return self.score_projected(query, self.project_key(key))
-
     def score_projected(self, query, projected_key):
         """Unnormalized scores `(batch, T_q, T_k)` from keys already passed through `project_key`."""
         terms = self.dot_product_terms(query, projected_key)
         if terms is None:
-            raise NotImplementedError(f"{type(self).__name__} must implement `score`.")
+            raise NotImplementedError(f"{type(self).__name__} must implement `score_projected` or `dot_product_terms`.")
         q, k, scale = terms
         return ops.einsum("btd,bsd->bts", q, k) * ops.cast(scale, q.dtype)
 

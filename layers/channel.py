@@ -110,6 +110,9 @@ class SqueezeExcitation(_ChannelLayer):
     ((2, 8, 8, 32), (2, 32))
     """
 
+    # What the weights are, for `zoo.attention_maps`: `(batch, C)`.
+    attention_kinds = ("channel",)
+
     def __init__(self, ratio=16, use_bias=True, kernel_initializer="he_normal", **kwargs):
         super().__init__(**kwargs)
         check_positive_int(ratio=ratio)
@@ -179,6 +182,9 @@ class EfficientChannelAttention(_ChannelLayer):
     5
     """
 
+    # What the weights are, for `zoo.attention_maps`: `(batch, C)`.
+    attention_kinds = ("channel",)
+
     def __init__(self, kernel_size=None, gamma=2, b=1, **kwargs):
         super().__init__(**kwargs)
         check_positive_int(optional=True, kernel_size=kernel_size)
@@ -246,6 +252,9 @@ class CBAM(_ChannelLayer):
     >>> tuple(channel.shape), tuple(spatial.shape)
     ((2, 32), (2, 8, 8))
     """
+
+    # What the weights are, for `zoo.attention_maps`: `(batch, C)`, then `(batch, H, W)`.
+    attention_kinds = ("channel", "spatial")
 
     def __init__(self, ratio=16, kernel_size=7, kernel_initializer="he_normal", **kwargs):
         super().__init__(**kwargs)

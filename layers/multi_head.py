@@ -143,6 +143,12 @@ class MultiHeadAttention(TracedOutputSpec, keras.layers.Layer):
             "output", (heads, self.value_dim, output_dim), (output_dim,)
         )
 
+    def attention_kinds(self, query, value, key=None, **kwargs):
+        """What the weights of this call are, for `zoo.attention_maps`: `("self",)` when `query` attends
+        over itself (`value` is `query`, and so is `key` if given), else `("cross",)` (another sequence,
+        or a cache alone)."""
+        return ("self",) if value is query and (key is None or key is query) else ("cross",)
+
     @staticmethod
     def _project(x, kernel, bias, equation):
         y = ops.einsum(equation, x, kernel)

@@ -48,6 +48,9 @@ class AttentionPooling(TracedOutputSpec, keras.layers.Layer):
     ((2, 32), (2, 7))
     """
 
+    # What the weights are, for `zoo.attention_maps`: `(batch, T)`.
+    attention_kinds = ("pooling",)
+
     def __init__(self, units=None, kernel_initializer="glorot_uniform", **kwargs):
         super().__init__(**kwargs)
         check_positive_int(optional=True, units=units)

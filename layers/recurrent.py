@@ -25,6 +25,9 @@ class _AttentionDecoder(keras.layers.Layer):
     `initial_state(memory, cell_states)`, `step(...)` and `output_dim(...)`.
     """
 
+    # What the weights are, for `zoo.attention_maps`: each target step's weights over the memory, `(batch, T, S)`.
+    attention_kinds = ("alignment",)
+
     def __init__(self, units, **kwargs):
         super().__init__(**kwargs)
         check_positive_int(units=units)

@@ -46,6 +46,7 @@ class _TransformerBlock(TracedOutputSpec, keras.layers.Layer):
         model_dim = query_shape[-1]
         key_dim = self.key_dim
         if key_dim is None:
+            # Direct users' message; zoo builders check first, in their names (`check_heads_divide`).
             if model_dim % self.num_heads:
                 raise ValueError(
                     f"The input width {model_dim} is not divisible by num_heads={self.num_heads}; "
@@ -162,6 +163,9 @@ class TransformerEncoderBlock(_TransformerBlock):
     (2, 4, 10, 10)
     """
 
+    # What the weights are, for `zoo.attention_maps`: `(batch, heads, T, T)`.
+    attention_kinds = ("self",)
+
     def build(self, input_shape):
         self.attention = self._attention("self_attention", input_shape, input_shape)
         self.attention_norm = self._norm("self_attention_norm", input_shape)
@@ -257,6 +261,9 @@ class TransformerDecoderBlock(_TransformerBlock):
     >>> tuple(self_scores.shape), tuple(cross_scores.shape)
     ((2, 4, 5, 5), (2, 4, 5, 7))
     """
+
+    # What the weights are, for `zoo.attention_maps`: `(batch, heads, T, T)`, then `(batch, heads, T, S)`.
+    attention_kinds = ("self", "cross")
 
     def build(self, inputs_shape, memory_shape=None):
         memory_shape = memory_shape or inputs_shape

@@ -36,7 +36,11 @@ def check_bool(optional=False, **values):
 
 def check_heads_divide(hidden_dim, num_heads):
     """Raises `ValueError` unless `num_heads` divides `hidden_dim`: each head attends in `hidden_dim / num_heads`
-    dimensions (Vaswani et al., 2017, Section 3.2.2). The message lists the divisors up to 64."""
+    dimensions (Vaswani et al., 2017, Section 3.2.2). The message lists the divisors up to 64.
+
+    For model builders, in their argument names, before any layer is made: a builder call gets this message
+    only. The Transformer blocks check their input width themselves, for direct users, who may pass `key_dim`.
+    """
     if hidden_dim % num_heads:
         divisors = [n for n in range(1, min(hidden_dim, 64) + 1) if hidden_dim % n == 0]
         raise ValueError(

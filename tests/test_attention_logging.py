@@ -63,7 +63,7 @@ def test_attention_pooling_row_per_probe(tmp_path, rng):
     assert images["attention_pooling/attention_pooling/example_2", 0].shape == (1, 2)
     for i, n in enumerate([6, 6, 2]):
         np.testing.assert_allclose(
-            images[f"attention_pooling/attention_pooling/example_{i}", 0][0], maps["attention_pooling"][i, :n], atol=EXACT
+            images[f"attention_pooling/attention_pooling/example_{i}", 0][0], maps["attention_pooling"]["pooling"][i, :n], atol=EXACT
         )
         assert_figure(images[f"attention_pooling_figure/attention_pooling/example_{i}", 0])
 
@@ -107,7 +107,7 @@ def test_translation_logs_its_own_translation_and_where_it_looked(name, tmp_path
         target_in = np.array([[tokenizers.start_id, *written]])[:, : config.max_length]  # row t writes token t + 1
         _, maps = zoo.attention_maps(model, {"source_tokens": source_ids[i : i + 1], "target_tokens_in": target_in})
         rows, columns = target_in.shape[1], int(np.count_nonzero(source_ids[i]))
-        weights = maps["decoder_0"][1][0] if name == "transformer_tiny" else maps["decoder"][0][None]
+        weights = maps["decoder_0"]["cross"][0] if name == "transformer_tiny" else maps["decoder"]["alignment"][0][None]
         assert np.all(weights[..., columns:] == 0)  # source padding gets no weight: the map can stop at the real tokens
         if name == "transformer_tiny":
             for head in range(2):
@@ -138,7 +138,7 @@ def test_channel_weights_per_stage_are_the_blocks_weights(name, tmp_path, rng):
     images, maps, logged = log_image_model(name, tmp_path, rng)
     suffix = name.split("_")[0]
     for stage, channels in ((1, 16), (2, 32), (3, 64)):
-        blocks = [maps[f"stage{stage}_block{b}_{suffix}"] for b in (1, 2, 3)]
+        blocks = [maps[f"stage{stage}_block{b}_{suffix}"]["channel"] for b in (1, 2, 3)]
         for i in range(len(images)):
             image = logged[f"channel_attention/stage{stage}/example_{i}", 0]
             assert image.shape == (3, channels)  # blocks x channels
@@ -149,7 +149,7 @@ def test_channel_weights_per_stage_are_the_blocks_weights(name, tmp_path, rng):
 def test_cbam_spatial_attention_is_drawn_over_the_image(tmp_path, rng):
     images, maps, logged = log_image_model("cbam_resnet20", tmp_path, rng)
     for layer, size in (("stage1_block1_cbam", 16), ("stage3_block3_cbam", 4)):
-        spatial = maps[layer][1]
+        spatial = maps[layer]["spatial"]
         assert spatial.shape == (2, size, size)
         for i, image in enumerate(images):
             np.testing.assert_array_equal(
@@ -160,7 +160,7 @@ def test_cbam_spatial_attention_is_drawn_over_the_image(tmp_path, rng):
 
 def test_vit_rollout_from_the_class_token_is_drawn_over_the_image(tmp_path, rng):
     images, maps, logged = log_image_model("vit_small_images", tmp_path, rng, num_layers=2, hidden_dim=32, num_heads=2)
-    rollout = zoo.attention_rollout([maps["encoder_0"], maps["encoder_1"]])
+    rollout = zoo.attention_rollout([maps["encoder_0"]["self"], maps["encoder_1"]["self"]])
     for i, image in enumerate(images):
         grid = rollout[i, 0, 1:].reshape(4, 4)  # 16x16 image, 4x4 patches
         np.testing.assert_array_equal(logged[f"attention_rollout/example_{i}", 0] * 255, figures.overlay(image, grid))

@@ -752,7 +752,7 @@ def test_shape_errors_are_clear(rng):
         layers.DotProductAttention("dot")(random(rng, 1, 2, 4), random(rng, 1, 3, 6))
     with pytest.raises(ValueError, match=r"AttentionPooling pools sequences `\(batch, T, d\)`; received shape \(1, 3, 3, 4\)"):
         layers.AttentionPooling()(random(rng, 1, 3, 3, 4))
-    with pytest.raises(ValueError, match="not divisible by num_heads=3"):
+    with pytest.raises(ValueError, match=r"input width 8 is not divisible by num_heads=3; .* or pass `key_dim`"):
         layers.TransformerEncoderBlock(3, 8)(random(rng, 1, 2, 8))
     with pytest.raises(ValueError, match=r"`attention_mask` must have shape \(1, 2, 2\); received shape \(2, 2\)"):
         layers.MultiHeadAttention(1, 2)(random(rng, 1, 2, 4), random(rng, 1, 2, 4), attention_mask=np.ones((2, 2), bool))

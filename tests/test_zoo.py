@@ -83,12 +83,34 @@ def test_unknown_override_lists_valid_arguments():
     ("bilstm_attention", {"attention_units": 0}, "received attention_units=0"),
     ("bilstm_attention", {"lstm_dropout": 1.5}, "received lstm_dropout=1.5"),
     ("transformer_tiny", {"intermediate_dim": 0}, "received intermediate_dim=0"),
+    # Checked by the layers that take them, under the builders' names.
+    ("transformer_classifier_tiny", {"intermediate_dim": 2.5}, "`intermediate_dim` must be a positive integer; received intermediate_dim=2.5"),
+    ("transformer_classifier_tiny", {"sequence_length": 0}, "`sequence_length` must be a positive integer; received sequence_length=0"),
+    ("seq2seq_bahdanau", {"attention_units": 0}, "`attention_units` must be a positive integer; received attention_units=0"),
+    ("vit_small_images", {"dropout": 1.5}, r"`dropout` must be a number in \[0, 1\); received dropout=1.5"),
     ("seq2seq_bahdanau", {"decoder_units": 0}, "received decoder_units=0"),
     ("seq2seq_luong", {"dropout": -0.1}, "received dropout=-0.1"),
 ])
 def test_invalid_override_values_are_explained(name, override, message):
     with pytest.raises(ValueError, match=message):
         zoo.build(name, **override)
+
+
+@pytest.mark.parametrize("name, override", [
+    ("transformer_classifier_tiny", {"num_heads": 3}),
+    ("transformer_tiny", {"hidden_dim": 96, "num_heads": 5}),
+    ("vit_small_images", {"num_heads": 5}),
+])
+def test_heads_not_dividing_hidden_dim_get_one_message_in_the_builders_names(name, override):
+    with pytest.raises(ValueError) as error:
+        zoo.build(name, **override)
+    hidden_dim = override.get("hidden_dim", zoo.default_config(name)["hidden_dim"])
+    assert str(error.value).startswith(
+        f"`num_heads` must divide `hidden_dim` (each head gets hidden_dim / num_heads dimensions); received "
+        f"hidden_dim={hidden_dim}, num_heads={override['num_heads']}."
+    )
+    # Not the blocks' message for direct users (input width, `key_dim`), alone or chained.
+    assert "key_dim" not in str(error.value) and error.value.__context__ is None
 
 
 def test_registering_a_name_twice_is_refused():

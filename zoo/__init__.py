@@ -4,7 +4,7 @@
 >>> zoo.list_models(task="text-classification")
 ['bilstm_attention', 'transformer_classifier_small', 'transformer_classifier_tiny']
 >>> model = zoo.build("transformer_classifier_tiny", vocab_size=8000, num_classes=2)
->>> logits, maps = zoo.attention_maps(model, token_ids)  # every attention layer's weights
+>>> logits, maps = zoo.attention_maps(model, token_ids)  # every attention layer's weights, by kind: maps["encoder_0"]["self"]
 """
 
 from zoo import text, translation, vision  # noqa: F401  (registers the models)

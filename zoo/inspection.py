@@ -2,14 +2,23 @@
 
 >>> model = zoo.build("transformer_classifier_tiny")
 >>> logits, maps = zoo.attention_maps(model, token_ids)
->>> maps["encoder_1"].shape                 # (batch, heads, T, T)
->>> zoo.attention_rollout([maps["encoder_0"], maps["encoder_1"]])  # (batch, T, T)
+>>> maps["encoder_1"]["self"].shape          # (batch, heads, T, T)
+>>> zoo.attention_rollout([maps["encoder_0"]["self"], maps["encoder_1"]["self"]])  # (batch, T, T)
 """
 
 import inspect
+import weakref
 
+import keras
 import numpy as np
 from keras import ops, tree
+
+# The kinds of attention map, each with its layout (documented in `attention_maps`).
+KINDS = ("self", "cross", "alignment", "pooling", "channel", "spatial")
+
+# model -> what `_with_attention_weights` built on it, while the model lives: a logger probing every
+# epoch builds it once (the symbolic calls cost seconds on a deep model).
+_EXTRACTORS = weakref.WeakKeyDictionary()
 
 
 def returns_attention(layer):
@@ -18,44 +27,153 @@ def returns_attention(layer):
     return "return_attention_scores" in inspect.signature(layer.call).parameters
 
 
-def attention_maps(model, inputs):
-    """Runs a functional `model` on `inputs` in inference mode and collects attention weights.
+def _query_is_key_and_value(call, args, kwargs):
+    """Whether a call with a `(query, value, key=None, ...)` signature attends a sequence over itself."""
+    arguments = inspect.signature(call).bind_partial(*args, **kwargs).arguments
+    query, value = arguments.get("query"), arguments.get("value")
+    return query is not None and value is query and arguments.get("key") in (None, query)
 
-    Each layer that can return attention weights is called as the model calls
-    it, and once more with `return_attention_scores=True`; what the second call
-    returns beyond the first are its weights. Nested functional models (an
-    encoder, a classifier behind a preprocessing layer) are searched too.
+
+def attention_kinds(layer, *args, **kwargs):
+    """The kinds (of `KINDS`) of the weights `layer(*args, **kwargs, return_attention_scores=True)`
+    adds to the outputs, in order; `None` for a layer that does not say.
+
+    The layers of `layers` declare them: a tuple `attention_kinds`, or a method
+    `attention_kinds(*args, **kwargs)` taking the call's arguments where the
+    kind depends on them (`MultiHeadAttention`: self or cross). Keras' own
+    attention layers declare nothing and are named here: `MultiHeadAttention`
+    and `GroupQueryAttention` give "self" when called with the query as value
+    (and key), else "cross"; `Attention` and `AdditiveAttention` give "alignment".
+    """
+    declared = getattr(layer, "attention_kinds", None)
+    if callable(declared):
+        return tuple(declared(*args, **kwargs))
+    if declared is not None:
+        return tuple(declared)
+    if isinstance(layer, (keras.layers.MultiHeadAttention, keras.layers.GroupQueryAttention)):
+        return ("self",) if _query_is_key_and_value(layer.call, args, kwargs) else ("cross",)
+    if isinstance(layer, keras.layers.Attention):  # Keras' AdditiveAttention too
+        return ("alignment",)
+    return None
+
+
+class _AttentionWeights(keras.layers.Layer):
+    """Calls `layer` with `return_attention_scores=True` and returns only what that adds (the weights).
+
+    A layer of its own, first called here: a functional model checks each node
+    against its operation's first call, so the wrapped layer, whose own first
+    call returned fewer outputs, cannot be called for its weights in the graph.
+    """
+
+    def __init__(self, layer, num_outputs):
+        super().__init__(name=f"{layer.name}_attention_weights", dtype=layer.dtype_policy)
+        self.layer = layer
+        self.num_outputs = num_outputs
+        self.supports_masking = True  # the inputs' masks reach `layer`, as in the model
+        self.built = True
+
+    def call(self, *args, **kwargs):
+        return tuple(tree.flatten(self.layer(*args, **kwargs, return_attention_scores=True))[self.num_outputs :])
+
+    def compute_mask(self, *args, **kwargs):
+        return None
+
+
+def _is_functional(layer):
+    """Whether `layer` is a functional model (`keras.Model(inputs, outputs)`), whose layers can be seen."""
+    return isinstance(layer, keras.Model) and isinstance(layer, keras.Function)
+
+
+def _with_attention_weights(model):
+    """`(extractor, recorded)`: a functional model on `model`'s layers returning `[outputs, weights]`,
+    and `[(layer name, kinds)]` of the weights, in the order the layers run (`extractor` is a model
+    returning the outputs alone when no layer has weights)."""
+    recorded, weights = [], []
+
+    def call_function(layer, *args, **kwargs):
+        if _is_functional(layer):
+            nested, nested_recorded = _with_attention_weights(layer)
+            if not nested_recorded:
+                return layer(*args, **kwargs)
+            outputs, nested_weights = nested(*args, **kwargs)
+            recorded.extend(nested_recorded)
+            weights.extend(nested_weights)
+            return outputs
+        outputs = layer(*args, **kwargs)
+        if returns_attention(layer) and not kwargs.get("return_attention_scores"):
+            extra = list(_AttentionWeights(layer, len(tree.flatten(outputs)))(*args, **kwargs))
+            if extra:
+                kinds = attention_kinds(layer, *args, **kwargs)
+                if kinds is None:  # a layer that does not say (another library's)
+                    kinds = ("unknown",) if len(extra) == 1 else tuple(f"unknown_{i}" for i in range(len(extra)))
+                elif len(kinds) != len(extra) or len(set(kinds)) != len(kinds) or not set(kinds) <= set(KINDS):
+                    raise ValueError(
+                        f"Layer {layer.name!r} ({type(layer).__name__}) declares the attention kinds {kinds} for "
+                        f"the {len(extra)} weights it returns: it must name each once, from {KINDS}."
+                    )
+                recorded.append((layer.name, kinds))
+                weights.append(extra)
+        return outputs
+
+    # `clone_function` keeps the model's own layers (and weights); `call_function` sees every call.
+    clone = keras.models.clone_model(model, clone_function=lambda layer: layer, call_function=call_function)
+    if not recorded:
+        return clone, []
+    return keras.Model(clone.input, [clone.output, weights], name=f"{model.name}_attention"), recorded
+
+
+def attention_maps(model, inputs):
+    """Runs a functional `model` on `inputs` in inference mode and collects attention weights, typed by kind.
+
+    The model's layers are called as the model calls them, in a functional
+    model built on them (`keras.models.clone_model` with the same layers, so the
+    same weights), and each layer that can return attention weights is called
+    once more with `return_attention_scores=True`: what that call returns beyond
+    the first are its weights. Nested functional models (an encoder, a
+    classifier behind a preprocessing layer) are searched too; a nested
+    `Sequential` or subclassed model runs as it is, its attention unseen.
+
+    Each layer's weights are keyed by kind, which the layer declares (see
+    `attention_kinds`); the kinds and their layouts:
+
+    * `"self"`: `(batch, heads, T, T)`, a sequence attending over itself: a
+      Transformer encoder block, a decoder block's causal self-attention,
+      `MultiHeadAttention` called with the query as value (and key).
+    * `"cross"`: `(batch, heads, T_q, T_k)`, queries from one sequence over
+      the keys of another: a decoder block over the encoder output,
+      `MultiHeadAttention` given another value.
+    * `"alignment"`: `(batch, T_q, T_k)`, single-head attention without a
+      heads axis: `BahdanauDecoder` and `LuongDecoder` (for each target step,
+      its weights over the source), `AdditiveAttention`, `DotProductAttention`,
+      Keras' `Attention`.
+    * `"pooling"`: `(batch, T)`, `AttentionPooling`'s weights over the steps.
+    * `"channel"`: `(batch, C)`, SE, ECA and CBAM's channel weights.
+    * `"spatial"`: `(batch, H, W)`, CBAM's spatial map.
+    * `"unknown"` (or `"unknown_0"`, `"unknown_1"`, ... in the order returned):
+      a layer of another library that takes `return_attention_scores` but
+      declares nothing.
 
     Returns:
-        `(outputs, maps)`: the model's outputs and `{layer name: weights}`, the
-        weights as NumPy arrays: one array per layer, or a tuple where a layer
-        returns several (CBAM: channel and spatial maps; a Transformer decoder
-        block: self- and cross-attention).
+        `(outputs, maps)`: the model's outputs (those of `model(inputs)`) and
+        `{layer name: {kind: weights}}`, layers in the order they run, the
+        weights as NumPy arrays; e.g. a Transformer decoder block gives
+        `{"self": ..., "cross": ...}`, a CBAM block `{"channel": ..., "spatial": ...}`.
     """
-    maps = {}
-
-    def run(functional, functional_inputs):
-        # Keras' own `Functional.call` walks the graph the same way (`_run_through_graph`).
-        flat_inputs = tree.flatten(functional._standardize_inputs(functional_inputs))
-        outputs = functional._run_through_graph(flat_inputs, operation_fn=instrument)
-        return outputs[0] if isinstance(outputs, (list, tuple)) and len(outputs) == 1 else outputs
-
-    def instrument(operation):
-        if hasattr(operation, "_run_through_graph"):  # a nested functional model
-            return lambda nested_inputs, **kwargs: run(operation, nested_inputs)
-        if not returns_attention(operation):
-            return operation
-
-        def call_and_record(*args, **kwargs):
-            outputs = operation(*args, **kwargs)
-            with_weights = operation(*args, **{**kwargs, "return_attention_scores": True})
-            weights = [ops.convert_to_numpy(w) for w in tree.flatten(with_weights)[len(tree.flatten(outputs)) :]]
-            maps[operation.name] = weights[0] if len(weights) == 1 else tuple(weights)
-            return outputs
-
-        return call_and_record
-
-    outputs = run(model, inputs)
+    if not _is_functional(model):
+        raise ValueError(
+            f"attention_maps takes a functional model, keras.Model(inputs, outputs); received "
+            f"{type(model).__name__} {model.name!r}, whose layers' calls cannot be seen."
+        )
+    if model not in _EXTRACTORS:
+        _EXTRACTORS[model] = _with_attention_weights(model)
+    extractor, recorded = _EXTRACTORS[model]
+    if not recorded:
+        return tree.map_structure(ops.convert_to_numpy, extractor(inputs, training=False)), {}
+    outputs, weights = extractor(inputs, training=False)
+    maps = {
+        name: {kind: ops.convert_to_numpy(w) for kind, w in zip(kinds, layer_weights)}
+        for (name, kinds), layer_weights in zip(recorded, weights)
+    }
     return tree.map_structure(ops.convert_to_numpy, outputs), maps
 
 
@@ -71,8 +189,8 @@ def attention_rollout(self_attention):
 
     Args:
         self_attention: the self-attention weights of each layer, first layer
-            first, each `(batch, heads, T, T)` (as `attention_maps` returns
-            them for the encoder blocks).
+            first, each `(batch, heads, T, T)` (the `"self"` maps of
+            `attention_maps`).
 
     Returns:
         `(batch, T, T)` array whose rows sum to 1.

@@ -86,14 +86,10 @@ def transformer_classifier(
     `layers.AttentionPooling`. `sequence_length` is the longest input the
     position table covers; token id 0 is padding. Outputs logits.
     """
+    # `sequence_length` and `intermediate_dim` are checked by the layers that take them, under these names;
+    # `vocab_size` and `hidden_dim` are `vocabulary_size` and `embedding_dim` there, `num_classes` Dense's `units`.
     check_positive_int(
-        vocab_size=vocab_size,
-        sequence_length=sequence_length,
-        num_classes=num_classes,
-        hidden_dim=hidden_dim,
-        num_layers=num_layers,
-        num_heads=num_heads,
-        intermediate_dim=intermediate_dim,
+        vocab_size=vocab_size, num_classes=num_classes, hidden_dim=hidden_dim, num_layers=num_layers, num_heads=num_heads
     )
     check_heads_divide(hidden_dim, num_heads)
     check_rate(dropout=dropout)

@@ -63,13 +63,13 @@ def transformer(
     ``V d + N (4 d^2 + 2 d d_ff) + N (8 d^2 + 2 d d_ff)`` plus biases and
     LayerNorms gives these numbers.
     """
+    # `intermediate_dim` is checked by the blocks, under this name; the others have other names in their layers.
     check_positive_int(
         source_vocab_size=source_vocab_size,
         target_vocab_size=target_vocab_size,
         hidden_dim=hidden_dim,
         num_layers=num_layers,
         num_heads=num_heads,
-        intermediate_dim=intermediate_dim,
         max_length=max_length,
     )
     check_heads_divide(hidden_dim, num_heads)
@@ -198,13 +198,13 @@ def seq2seq_bahdanau(
     dropout 0.5); the paper's RNNsearch uses embedding_dim=620,
     encoder_units=decoder_units=attention_units=1000 and 30000-token vocabularies.
     """
+    # `attention_units` is checked by `BahdanauDecoder`, under this name.
     check_positive_int(
         source_vocab_size=source_vocab_size,
         target_vocab_size=target_vocab_size,
         embedding_dim=embedding_dim,
         encoder_units=encoder_units,
         decoder_units=decoder_units,
-        attention_units=attention_units,
     )
     check_rate(dropout=dropout)
     tokens, x = _source_embedding(source_vocab_size, embedding_dim, dropout)

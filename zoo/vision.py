@@ -10,7 +10,7 @@ import keras
 from keras import ops
 
 import layers
-from layers.validation import check_heads_divide, check_positive_int, is_int
+from layers.validation import check_heads_divide, check_positive_int, check_rate, is_int
 from zoo.registry import register
 
 TASK = "image-recognition"
@@ -233,8 +233,10 @@ def vision_transformer(
     86M), DeiT-Ti 5.7M and DeiT-S 22.1M (Touvron et al., Table 1: 5M and 22M;
     timm's deit_tiny/small: 5.7M and 22.1M).
     """
+    # `patch_size` and `intermediate_dim` are checked by the layers that take them, under these names.
     check_positive_int(hidden_dim=hidden_dim, num_layers=num_layers, num_heads=num_heads, num_classes=num_classes)
     check_heads_divide(hidden_dim, num_heads)
+    check_rate(dropout=dropout)  # Keras' Dropout, which sees it first, would call it `rate`
     _check_input_shape(input_shape)
     images = keras.Input(shape=input_shape, name="images")
     patch_embedding = layers.PatchEmbedding(patch_size, hidden_dim, name="patch_embedding")

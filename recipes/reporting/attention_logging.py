@@ -111,13 +111,13 @@ def text_classification_summaries(probe_tokens):
     """
 
     def summaries(inputs, outputs, maps):
-        for layer, weights in maps.items():
+        for layer, kinds in maps.items():
             for i, tokens in enumerate(probe_tokens):
                 n = len(tokens)
-                if weights.ndim == 4:
-                    yield from attention_summaries("self_attention", layer, i, weights[i, :, :n, :n], tokens, tokens)
-                elif weights.ndim == 2:
-                    yield from attention_summaries("attention_pooling", layer, i, weights[i, None, :n], None, tokens)
+                if "self" in kinds:
+                    yield from attention_summaries("self_attention", layer, i, kinds["self"][i, :, :n, :n], tokens, tokens)
+                if "pooling" in kinds:
+                    yield from attention_summaries("attention_pooling", layer, i, kinds["pooling"][i, None, :n], None, tokens)
 
     return summaries
 
@@ -145,14 +145,14 @@ def translation_summaries(sources, references, source_tokens, target_tokens, det
         hypotheses = detokenize(emitted)
         for i, (source, reference) in enumerate(zip(sources, references)):
             yield f"translation/example_{i}", f"source: {source}\n\nreference: {reference}\n\ntranslation: {hypotheses[i]}"
-        for layer, weights in maps.items():
+        for layer, kinds in maps.items():
             for i, columns in enumerate(source_tokens):
                 n, s = int(np.count_nonzero(target_in[i])), len(columns)
                 rows = target_tokens(emitted[i, :n])
-                if isinstance(weights, tuple):  # a Transformer decoder block: (self, cross)
-                    yield from attention_summaries("cross_attention", layer, i, weights[1][i, :, :n, :s], rows, columns)
-                elif weights.ndim == 3:  # an RNN decoder's alignments (batch, T_target, T_source)
-                    yield from attention_summaries("alignment", layer, i, weights[i, :n, :s], rows, columns)
+                if "cross" in kinds:  # a Transformer decoder block (batch, heads, T_target, T_source)
+                    yield from attention_summaries("cross_attention", layer, i, kinds["cross"][i, :, :n, :s], rows, columns)
+                if "alignment" in kinds:  # an RNN decoder's alignments (batch, T_target, T_source)
+                    yield from attention_summaries("alignment", layer, i, kinds["alignment"][i, :n, :s], rows, columns)
 
     return summaries
 
@@ -172,15 +172,14 @@ def image_summaries(images):
 
     def summaries(inputs, outputs, maps):
         stages, self_attention = {}, []
-        for layer, weights in maps.items():
-            if isinstance(weights, tuple):  # CBAM: (channel, spatial)
-                weights, spatial = weights
+        for layer, kinds in maps.items():
+            if "spatial" in kinds:  # CBAM
                 for i, image in enumerate(images):
-                    yield f"spatial_attention/{layer}/example_{i}", figures.overlay(image, spatial[i])
-            if weights.ndim == 2:
-                stages.setdefault(layer.split("_block")[0], []).append((layer, weights))
-            elif weights.ndim == 4:
-                self_attention.append(weights)
+                    yield f"spatial_attention/{layer}/example_{i}", figures.overlay(image, kinds["spatial"][i])
+            if "channel" in kinds:  # SE, ECA, CBAM
+                stages.setdefault(layer.split("_block")[0], []).append((layer, kinds["channel"]))
+            if "self" in kinds:  # a ViT block
+                self_attention.append(kinds["self"])
         for stage, blocks in stages.items():
             channels = np.stack([weights for _, weights in blocks], axis=1)  # (batch, blocks, C)
             names = [layer for layer, _ in blocks]
