@@ -1,7 +1,5 @@
 """`zoo.attention_maps`: the weights it collects are those each layer returns on its own inputs, typed by kind."""
 
-import inspect
-
 import keras
 import numpy as np
 import pytest
