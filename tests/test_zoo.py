@@ -1,12 +1,11 @@
 """The registry: listing, describing, building, clear errors, and `.keras` round trips."""
 
-import re
-
 import keras
 import numpy as np
 import pytest
 
 import zoo
+from error_messages import raises_mentioning
 
 TEXT_MODELS = ["bilstm_attention", "transformer_classifier_small", "transformer_classifier_tiny"]
 TRANSLATION_MODELS = [
@@ -65,29 +64,29 @@ def test_unknown_model_suggests_close_names():
 
 
 def test_unknown_override_lists_valid_arguments():
-    with pytest.raises(ValueError, match="'hiden_dim'.*Valid arguments: vocab_size, sequence_length"):
+    with raises_mentioning("'hiden_dim'", "vocab_size", "hidden_dim", "pooling"):
         zoo.build("transformer_classifier_tiny", hiden_dim=64)
 
 
-@pytest.mark.parametrize("name, override, message", [
-    ("transformer_classifier_tiny", {"num_heads": 3}, re.escape(
-        "`num_heads` must divide `hidden_dim` (each head gets hidden_dim / num_heads dimensions); received "
-        "hidden_dim=128, num_heads=3. num_heads dividing 128: [1, 2, 4, 8, 16, 32, 64].")),
-    ("transformer_tiny", {"hidden_dim": 96, "num_heads": 5}, r"hidden_dim=96, num_heads=5\. num_heads dividing 96: "
-                                                             r"\[1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48\]\.$"),
-    ("vit_small_images", {"num_heads": 5}, r"received hidden_dim=192, num_heads=5\."),
-    ("transformer_classifier_tiny", {"pooling": "max"}, "pooling"),
-    ("transformer_classifier_tiny", {"num_layers": 0}, "`num_layers` must be a positive integer; received num_layers=0"),
-    ("transformer_classifier_tiny", {"hidden_dim": 0}, "received hidden_dim=0"),
-    ("transformer_classifier_tiny", {"dropout": 1.5}, r"`dropout` must be a number in \[0, 1\); received dropout=1.5"),
-    ("bilstm_attention", {"attention_units": 0}, "received attention_units=0"),
-    ("bilstm_attention", {"lstm_dropout": 1.5}, "received lstm_dropout=1.5"),
-    ("transformer_tiny", {"intermediate_dim": 0}, "received intermediate_dim=0"),
-    ("seq2seq_bahdanau", {"decoder_units": 0}, "received decoder_units=0"),
-    ("seq2seq_luong", {"dropout": -0.1}, "received dropout=-0.1"),
+@pytest.mark.parametrize("name, override, facts", [
+    # The divisors of hidden_dim up to 64 are what num_heads may be; "]" shows where the list ends.
+    ("transformer_classifier_tiny", {"num_heads": 3}, ["`num_heads`", "hidden_dim=128", "[1, 2, 4, 8, 16, 32, 64]"]),
+    ("transformer_tiny", {"hidden_dim": 96, "num_heads": 5},
+     ["`num_heads`", "hidden_dim=96", "num_heads=5", "[1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48]"]),
+    ("vit_small_images", {"num_heads": 5}, ["`num_heads`", "hidden_dim=192", "num_heads=5"]),
+    ("transformer_classifier_tiny", {"pooling": "max"}, ["`pooling`", "'mean'", "'attention'"]),
+    ("transformer_classifier_tiny", {"num_layers": 0}, ["`num_layers`", "a positive integer"]),
+    ("transformer_classifier_tiny", {"hidden_dim": 0}, ["`hidden_dim`", "a positive integer"]),
+    ("transformer_classifier_tiny", {"dropout": 1.5}, ["`dropout`", "[0, 1)"]),
+    ("bilstm_attention", {"attention_units": 0}, ["`attention_units`", "a positive integer"]),
+    ("bilstm_attention", {"lstm_dropout": 1.5}, ["`lstm_dropout`", "[0, 1)"]),
+    ("transformer_tiny", {"intermediate_dim": 0}, ["`intermediate_dim`", "a positive integer"]),
+    ("seq2seq_bahdanau", {"decoder_units": 0}, ["`decoder_units`", "a positive integer"]),
+    ("seq2seq_luong", {"dropout": -0.1}, ["`dropout`", "[0, 1)"]),
 ])
-def test_invalid_override_values_are_explained(name, override, message):
-    with pytest.raises(ValueError, match=message):
+def test_invalid_override_values_are_explained(name, override, facts):
+    """The message names the argument and what it may be; its wording is free."""
+    with raises_mentioning(*facts):
         zoo.build(name, **override)
 
 
