@@ -1,6 +1,8 @@
 """Layers and zoo models use keras.ops only: rerun their tests on the JAX backend.
 
-Keras fixes its backend at import, so the JAX run is a separate pytest process.
+Keras fixes its backend at import, so the JAX run is a separate pytest process. It runs the Hypothesis
+properties with the small "jax" profile (conftest.py): JAX compiles every op again for each new input shape,
+and the TensorFlow run already explores the properties with 15 examples a test.
 """
 
 import os
@@ -22,7 +24,7 @@ def test_layer_and_zoo_tests_pass_on_jax():
     command = [
         sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
         str(TESTS / "test_layers.py"), str(TESTS / "test_masking_properties.py"), str(TESTS / "test_zoo.py"),
-        str(TESTS / "test_translation.py"), "-k", JAX_SELECTION,
+        str(TESTS / "test_translation.py"), "-k", JAX_SELECTION, "--hypothesis-profile=jax",
     ]
     completed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=1800)
     assert completed.returncode == 0, completed.stdout[-5000:] + completed.stderr[-2000:]
