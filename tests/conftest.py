@@ -21,6 +21,19 @@ settings.register_profile("jax", parent=settings.get_profile("full"), max_exampl
 settings.load_profile("full")
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "backend_independent: checks only Python-side work (argument validation, error messages, the registry,"
+        " configs), the same on every Keras backend; the JAX rerun (test_jax_backend.py) leaves it out.",
+    )
+    config.addinivalue_line(
+        "markers",
+        "larger_variant: a registered model that is a smaller one tested beside it at other sizes (depth, widths),"
+        " with the same builder and options; the JAX rerun leaves it out, as it would run the same code again.",
+    )
+
+
 @pytest.fixture
 def rng():
     """A generator with a new seed each run; set ZOO_TEST_SEED to replay a failure."""

@@ -60,6 +60,7 @@ def test_luong_attention_matches_numpy(rng, mode):
     np.testing.assert_allclose(to_numpy(context), expected_context, **TOLERANCE)
 
 
+@pytest.mark.backend_independent
 def test_keras_additive_attention_is_not_bahdanau(rng):
     """Ours learns W_q, W_k, v; keras.layers.AdditiveAttention has only a scale."""
     ours = layers.AdditiveAttention(units=4)
@@ -306,6 +307,7 @@ def test_cached_decoding_equals_full_decoding(rng, chunks):
         start = stop
 
 
+@pytest.mark.backend_independent
 def test_decoder_block_without_memory_is_an_error(rng):
     block = layers.TransformerDecoderBlock(2, 16)
     with raises_mentioning("`memory`", "`memory_cache`"):
@@ -429,6 +431,7 @@ def test_efficient_channel_attention_matches_numpy(rng, shape, kernel_size):
     np.testing.assert_allclose(to_numpy(y), expected_y, **TOLERANCE)
 
 
+@pytest.mark.backend_independent
 def test_eca_kernel_size_follows_the_paper_formula():
     """k = |log2(C)/gamma + b/gamma|_odd, gamma=2, b=1 (Wang et al. 2020, Eq. 12), with the
     authors' rounding (int, then up to the next odd): 64 -> 3, 128..1024 -> 5, 2048 -> 7."""
@@ -695,6 +698,7 @@ LAYER_FACTORIES = {
 }
 
 
+@pytest.mark.backend_independent
 @pytest.mark.parametrize("name", sorted(LAYER_FACTORIES))
 def test_config_round_trips(name):
     layer = LAYER_FACTORIES[name]()
@@ -706,6 +710,7 @@ def test_config_round_trips(name):
 POSITIVE = "a positive integer"
 
 
+@pytest.mark.backend_independent
 @pytest.mark.parametrize("make, argument, allowed", [
     (lambda: layers.AdditiveAttention(units=0), "units", [POSITIVE]),
     (lambda: layers.DotProductAttention(score_mode="cosine"), "score_mode", ["'dot'", "'general'", "'scaled'", "'concat'"]),
@@ -737,6 +742,7 @@ def test_bad_arguments_name_the_argument(make, argument, allowed):
         make()
 
 
+@pytest.mark.backend_independent
 def test_shape_errors_are_clear(rng):
     mha = layers.MultiHeadAttention(num_heads=2, key_dim=4)
     memory = random(rng, 1, 5, 8)
