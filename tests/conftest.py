@@ -29,8 +29,9 @@ def pytest_configure(config):
     )
     config.addinivalue_line(
         "markers",
-        "larger_variant: a registered model that is a smaller one tested beside it at other sizes (depth, widths),"
-        " with the same builder and options; the JAX rerun leaves it out, as it would run the same code again.",
+        "covered_on_jax: a zoo round trip whose code the models kept beside it run too (test_zoo.COVERED_ON_JAX:"
+        " the same builder at other sizes, or a tested builder with a tested attention block); the JAX rerun"
+        " leaves it out.",
     )
 
 

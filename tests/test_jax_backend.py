@@ -2,11 +2,12 @@
 
 Keras fixes its backend at import, so the JAX run is a separate pytest process. It reruns what depends on
 the backend: the layers' and models' numerics and masking against their references, functional models,
-`.keras` round trips, decoding. It leaves out the tests marked `backend_independent` (argument validation, error
-messages, the registry, configs: Python that runs the same on every backend, checked by the TensorFlow run) and
-the round trips marked `larger_variant` (a smaller model of the same builder and options runs the same code), and
-runs the Hypothesis properties with the small "jax" profile (conftest.py): JAX compiles every op again for
-each new input shape, and the TensorFlow run already explores the properties with 15 examples a test.
+`.keras` round trips, decoding. It leaves out tests marked `backend_independent` (argument validation, error
+messages, the registry, configs: Python that runs the same on every backend, checked by the TensorFlow run)
+and round trips marked `covered_on_jax` (models whose code the smaller models kept here run: see
+test_zoo.COVERED_ON_JAX). It runs the Hypothesis properties with the small "jax" profile (conftest.py): JAX
+compiles every op again for each new input shape, and the TensorFlow run already explores them with 15
+examples a test.
 """
 
 import os
@@ -17,9 +18,9 @@ from pathlib import Path
 TESTS = Path(__file__).parent
 # The layer, masking and zoo files; of test_translation.py, the models, decoding, the loss and the schedule
 # (the recipe itself, and its WordPiece vocabularies, use tf.data and TensorFlow tokenizers: they stay on TensorFlow).
-# Of the round trips, transformer_tiny and the recurrent models: transformer_small is transformer_tiny's builder
-# and options at other sizes, and base and big are that builder too, with shared embeddings, which the decoder tests'
-# "transformer_pre_ln_shared" variant covers.
+# Of the translation round trips, transformer_tiny's and the recurrent models': transformer_small is
+# transformer_tiny's builder and options at other sizes; base and big (left out before) are that builder with
+# shared embeddings, which run here in the decoder tests' "transformer_pre_ln_shared" variant.
 JAX_SELECTION = (
     "not test_translation.py or changing or cached or beam or loss_averages or schedule or padding"
     " or (round_trip and (tiny or seq2seq))"
@@ -31,7 +32,7 @@ def test_layer_and_zoo_tests_pass_on_jax():
     command = [
         sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
         str(TESTS / "test_layers.py"), str(TESTS / "test_masking_properties.py"), str(TESTS / "test_zoo.py"),
-        str(TESTS / "test_translation.py"), "-k", JAX_SELECTION, "-m", "not (backend_independent or larger_variant)",
+        str(TESTS / "test_translation.py"), "-k", JAX_SELECTION, "-m", "not (backend_independent or covered_on_jax)",
         "--hypothesis-profile=jax",
     ]
     completed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=1800)
