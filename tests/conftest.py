@@ -5,8 +5,34 @@ import secrets
 
 import numpy as np
 import pytest
+from hypothesis import settings
 
 DATA_DIR = os.environ.get("ZOO_DATA_DIR")
+
+# Hypothesis profiles of the property tests (test_masking_properties.py); pick one with --hypothesis-profile.
+# "full", the default: 15 examples a test. No deadline: an example's first call builds the layer, and the
+# first call of each new shape is traced, so times vary far more than Hypothesis' deadline allows.
+settings.register_profile("full", max_examples=15, deadline=None)
+# "jax", for the JAX rerun (test_jax_backend.py). The properties (padding never leaks, causal outputs never
+# look ahead, float16 stays near float32) are about the layers' keras.ops code, which the TensorFlow run
+# explores with the full profile. On JAX every new input shape compiles every op again (seconds an example);
+# a few examples a test show that JAX's ops give the same masking, without paying for 15 shapes a test again.
+settings.register_profile("jax", parent=settings.get_profile("full"), max_examples=3)
+settings.load_profile("full")
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "backend_independent: checks only Python-side work (argument validation, error messages, the registry,"
+        " configs), the same on every Keras backend; the JAX rerun (test_jax_backend.py) leaves it out.",
+    )
+    config.addinivalue_line(
+        "markers",
+        "covered_on_jax: a zoo round trip whose code the models kept beside it run too (test_zoo.COVERED_ON_JAX:"
+        " the same builder at other sizes, or a tested builder with a tested attention block); the JAX rerun"
+        " leaves it out.",
+    )
 
 
 @pytest.fixture

@@ -1,12 +1,11 @@
 """The registry: listing, describing, building, clear errors, and `.keras` round trips."""
 
-import re
-
 import keras
 import numpy as np
 import pytest
 
 import zoo
+from error_messages import raises_mentioning
 
 TEXT_MODELS = ["bilstm_attention", "transformer_classifier_small", "transformer_classifier_tiny"]
 TRANSLATION_MODELS = [
@@ -18,12 +17,48 @@ VISION_MODELS = [
     "se_resnet110", "se_resnet20", "se_resnet50", "se_resnet56",
     "vit_base_patch16", "vit_small_images", "vit_small_patch16", "vit_tiny_patch16",
 ]
+# Round trips the JAX rerun (test_jax_backend.py) leaves out: each runs only code that the models named beside it
+# run there too, as test_the_round_trips_left_out_on_jax_repeat_models_kept_there checks from their configurations.
+COVERED_ON_JAX = {
+    # The same builder and options at other sizes.
+    "transformer_classifier_small": ["transformer_classifier_tiny"],
+    "resnet56": ["resnet20"],
+    "se_resnet56": ["se_resnet20"],
+    "se_resnet110": ["se_resnet20"],
+    "vit_base_patch16": ["vit_tiny_patch16"],
+    "vit_small_patch16": ["vit_tiny_patch16"],
+    # resnet50's bottleneck builder with the attention block of a CIFAR model (zoo.vision._attention_block).
+    "se_resnet50": ["resnet50", "se_resnet20"],
+    "eca_resnet50": ["resnet50", "eca_resnet20"],
+    "cbam_resnet50": ["resnet50", "cbam_resnet20"],
+}
+SIZES = {"depth", "hidden_dim", "num_layers", "num_heads", "intermediate_dim"}
+
+
+def marking_covered_on_jax(names):
+    return [pytest.param(name, marks=pytest.mark.covered_on_jax) if name in COVERED_ON_JAX else name for name in names]
 
 
 def test_every_model_has_a_round_trip_test():
     assert sorted(TEXT_MODELS + TRANSLATION_MODELS + VISION_MODELS) == zoo.list_models()
 
 
+@pytest.mark.backend_independent
+def test_the_round_trips_left_out_on_jax_repeat_models_kept_there():
+    for name, kept in COVERED_ON_JAX.items():
+        assert not set(kept) & set(COVERED_ON_JAX), name
+        config = zoo.default_config(name)
+        if len(kept) == 1:  # another size
+            other = zoo.default_config(kept[0])
+            assert config.keys() == other.keys() and {k for k in config if config[k] != other[k]} <= SIZES, name
+        else:  # the bottleneck builder and another model's attention block
+            bottleneck, attention = (zoo.default_config(k) for k in kept)
+            assert bottleneck["attention"] is None and config.keys() == bottleneck.keys(), name
+            assert {k for k in config if config[k] != bottleneck[k]} == {"attention"}, name
+            assert config["attention"] == attention["attention"], name
+
+
+@pytest.mark.backend_independent
 def test_list_models_filters_by_pattern_and_task():
     assert zoo.list_models(task="text-classification") == TEXT_MODELS
     assert zoo.list_models("transformer_classifier_*") == TEXT_MODELS[1:]
@@ -32,6 +67,7 @@ def test_list_models_filters_by_pattern_and_task():
     assert zoo.list_models(task="no-such-task") == []
 
 
+@pytest.mark.backend_independent
 @pytest.mark.parametrize("name", TEXT_MODELS)
 def test_describe_reports_the_built_model(name):
     description = zoo.describe(name)
@@ -43,6 +79,7 @@ def test_describe_reports_the_built_model(name):
     assert list(description["outputs"]) == ["logits"]
 
 
+@pytest.mark.backend_independent
 def test_size_variants_share_a_builder_with_other_defaults():
     tiny, small = zoo.default_config("transformer_classifier_tiny"), zoo.default_config("transformer_classifier_small")
     assert (tiny["hidden_dim"], tiny["num_layers"], tiny["num_heads"]) == (128, 2, 2)
@@ -50,6 +87,7 @@ def test_size_variants_share_a_builder_with_other_defaults():
     assert zoo.build("transformer_classifier_small").count_params() > zoo.build("transformer_classifier_tiny").count_params()
 
 
+@pytest.mark.backend_independent
 def test_overrides_reach_the_model():
     model = zoo.build("transformer_classifier_tiny", vocab_size=500, num_classes=5, num_layers=3, hidden_dim=32)
     assert model.name == "transformer_classifier_tiny"
@@ -58,44 +96,48 @@ def test_overrides_reach_the_model():
     assert model.get_layer("embedding").token_embedding.embeddings.shape == (500, 32)
 
 
+@pytest.mark.backend_independent
 def test_unknown_model_suggests_close_names():
     with pytest.raises(ValueError, match="Did you mean: bilstm_attention") as error:
         zoo.build("bilstm_atention")
     assert "transformer_classifier_tiny" in str(error.value)  # lists what is registered
 
 
+@pytest.mark.backend_independent
 def test_unknown_override_lists_valid_arguments():
-    with pytest.raises(ValueError, match="'hiden_dim'.*Valid arguments: vocab_size, sequence_length"):
+    with raises_mentioning("'hiden_dim'", "vocab_size", "hidden_dim", "pooling"):
         zoo.build("transformer_classifier_tiny", hiden_dim=64)
 
 
-@pytest.mark.parametrize("name, override, message", [
-    ("transformer_classifier_tiny", {"num_heads": 3}, re.escape(
-        "`num_heads` must divide `hidden_dim` (each head gets hidden_dim / num_heads dimensions); received "
-        "hidden_dim=128, num_heads=3. num_heads dividing 128: [1, 2, 4, 8, 16, 32, 64].")),
-    ("transformer_tiny", {"hidden_dim": 96, "num_heads": 5}, r"hidden_dim=96, num_heads=5\. num_heads dividing 96: "
-                                                             r"\[1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48\]\.$"),
-    ("vit_small_images", {"num_heads": 5}, r"received hidden_dim=192, num_heads=5\."),
-    ("transformer_classifier_tiny", {"pooling": "max"}, "pooling"),
-    ("transformer_classifier_tiny", {"num_layers": 0}, "`num_layers` must be a positive integer; received num_layers=0"),
-    ("transformer_classifier_tiny", {"hidden_dim": 0}, "received hidden_dim=0"),
-    ("transformer_classifier_tiny", {"dropout": 1.5}, r"`dropout` must be a number in \[0, 1\); received dropout=1.5"),
-    ("bilstm_attention", {"attention_units": 0}, "received attention_units=0"),
-    ("bilstm_attention", {"lstm_dropout": 1.5}, "received lstm_dropout=1.5"),
-    ("transformer_tiny", {"intermediate_dim": 0}, "received intermediate_dim=0"),
+@pytest.mark.backend_independent
+@pytest.mark.parametrize("name, override, facts", [
+    # The divisors of hidden_dim up to 64 are what num_heads may be; "]" shows where the list ends.
+    ("transformer_classifier_tiny", {"num_heads": 3}, ["`num_heads`", "hidden_dim=128", "[1, 2, 4, 8, 16, 32, 64]"]),
+    ("transformer_tiny", {"hidden_dim": 96, "num_heads": 5},
+     ["`num_heads`", "hidden_dim=96", "num_heads=5", "[1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48]"]),
+    ("vit_small_images", {"num_heads": 5}, ["`num_heads`", "hidden_dim=192", "num_heads=5"]),
+    ("transformer_classifier_tiny", {"pooling": "max"}, ["`pooling`", "'mean'", "'attention'"]),
+    ("transformer_classifier_tiny", {"num_layers": 0}, ["`num_layers`", "a positive integer"]),
+    ("transformer_classifier_tiny", {"hidden_dim": 0}, ["`hidden_dim`", "a positive integer"]),
+    ("transformer_classifier_tiny", {"dropout": 1.5}, ["`dropout`", "[0, 1)"]),
+    ("bilstm_attention", {"attention_units": 0}, ["`attention_units`", "a positive integer"]),
+    ("bilstm_attention", {"lstm_dropout": 1.5}, ["`lstm_dropout`", "[0, 1)"]),
+    ("transformer_tiny", {"intermediate_dim": 0}, ["`intermediate_dim`", "a positive integer"]),
+    ("seq2seq_bahdanau", {"decoder_units": 0}, ["`decoder_units`", "a positive integer"]),
+    ("seq2seq_luong", {"dropout": -0.1}, ["`dropout`", "[0, 1)"]),
     # Checked by the layers that take them, under the builders' names.
-    ("transformer_classifier_tiny", {"intermediate_dim": 2.5}, "`intermediate_dim` must be a positive integer; received intermediate_dim=2.5"),
-    ("transformer_classifier_tiny", {"sequence_length": 0}, "`sequence_length` must be a positive integer; received sequence_length=0"),
-    ("seq2seq_bahdanau", {"attention_units": 0}, "`attention_units` must be a positive integer; received attention_units=0"),
-    ("vit_small_images", {"dropout": 1.5}, r"`dropout` must be a number in \[0, 1\); received dropout=1.5"),
-    ("seq2seq_bahdanau", {"decoder_units": 0}, "received decoder_units=0"),
-    ("seq2seq_luong", {"dropout": -0.1}, "received dropout=-0.1"),
+    ("transformer_classifier_tiny", {"intermediate_dim": 2.5}, ["`intermediate_dim`", "a positive integer"]),
+    ("transformer_classifier_tiny", {"sequence_length": 0}, ["`sequence_length`", "a positive integer"]),
+    ("seq2seq_bahdanau", {"attention_units": 0}, ["`attention_units`", "a positive integer"]),
+    ("vit_small_images", {"dropout": 1.5}, ["`dropout`", "[0, 1)"]),
 ])
-def test_invalid_override_values_are_explained(name, override, message):
-    with pytest.raises(ValueError, match=message):
+def test_invalid_override_values_are_explained(name, override, facts):
+    """The message names the argument and what it may be; its wording is free."""
+    with raises_mentioning(*facts):
         zoo.build(name, **override)
 
 
+@pytest.mark.backend_independent
 @pytest.mark.parametrize("name, override", [
     ("transformer_classifier_tiny", {"num_heads": 3}),
     ("transformer_tiny", {"hidden_dim": 96, "num_heads": 5}),
@@ -105,20 +147,19 @@ def test_heads_not_dividing_hidden_dim_get_one_message_in_the_builders_names(nam
     with pytest.raises(ValueError) as error:
         zoo.build(name, **override)
     hidden_dim = override.get("hidden_dim", zoo.default_config(name)["hidden_dim"])
-    assert str(error.value).startswith(
-        f"`num_heads` must divide `hidden_dim` (each head gets hidden_dim / num_heads dimensions); received "
-        f"hidden_dim={hidden_dim}, num_heads={override['num_heads']}."
-    )
+    assert "`num_heads` must divide `hidden_dim`" in str(error.value)
+    assert f"hidden_dim={hidden_dim}, num_heads={override['num_heads']}" in str(error.value)
     # Not the blocks' message for direct users (input width, `key_dim`), alone or chained.
     assert "key_dim" not in str(error.value) and error.value.__context__ is None
 
 
+@pytest.mark.backend_independent
 def test_registering_a_name_twice_is_refused():
     with pytest.raises(ValueError, match="already registered"):
         zoo.register("bilstm_attention", task="text-classification", paper="-")(lambda: None)
 
 
-@pytest.mark.parametrize("name", TEXT_MODELS)
+@pytest.mark.parametrize("name", marking_covered_on_jax(TEXT_MODELS))
 def test_keras_round_trip_gives_identical_outputs(name, rng, tmp_path):
     model = zoo.build(name, vocab_size=300)
     tokens = rng.integers(1, 300, size=(4, 12)).astype("int32")
@@ -131,7 +172,7 @@ def test_keras_round_trip_gives_identical_outputs(name, rng, tmp_path):
     )
 
 
-@pytest.mark.parametrize("name", VISION_MODELS)
+@pytest.mark.parametrize("name", marking_covered_on_jax(VISION_MODELS))
 def test_vision_keras_round_trip_gives_identical_outputs(name, rng, tmp_path):
     # The ImageNet models at one block per stage / one layer on small images keep the files
     # small; every layer type of the paper model is still in the file.
