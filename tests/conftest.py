@@ -35,6 +35,13 @@ def pytest_configure(config):
     )
 
 
+def pytest_collection_modifyitems(items):
+    """The JAX rerun first: it is one test of several minutes (a pytest subprocess). Under `-n 2 --dist loadfile`
+    xdist hands out the files in this order, so one process runs it while the other runs every other file,
+    instead of it starting after most of them and running alone at the end."""
+    items.sort(key=lambda item: item.path.name != "test_jax_backend.py")
+
+
 @pytest.fixture
 def rng():
     """A generator with a new seed each run; set ZOO_TEST_SEED to replay a failure."""
