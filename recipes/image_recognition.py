@@ -58,7 +58,7 @@ class Config(BaseConfig):
     of the steps, then decays to 0 along a cosine. `momentum` is SGD's, or
     AdamW's beta_1. `weight_decay` is Keras' decoupled decay: under
     SGD's momentum 0.9 the default 5e-4 equals an L2 penalty of 5e-5 in the
-    papers' (coupled) terms (`recipes.optimization.make_optimizer`).
+    papers' (coupled) terms (`recipes.training.optimization.make_optimizer`).
 
     `train_dir` and `test_dir` (both or neither; not with another `dataset`) replace `dataset` by your
     images: `<dir>/<class>/<image file>`, read into memory in `color_mode`
@@ -149,7 +149,7 @@ def make_augmentation(config, image_shape):
     2016, Section 4.2; `keras.layers.RandomCrop`), then mirror left-right with
     probability 1/2 when `horizontal_flip` (`keras.layers.RandomFlip`), then
     with probability `random_erasing` replace a random rectangle by random
-    pixels (Zhong et al., 2020, Alg. 1: `recipes.augmentation.random_erasing`).
+    pixels (Zhong et al., 2020, Alg. 1: `recipes.data.augmentation.random_erasing`).
     """
     height, width, _ = image_shape
     padding = config.crop_padding

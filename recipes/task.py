@@ -183,11 +183,11 @@ class Task:
     # ---------------------------------------------------------------- hooks
 
     def attention_loggers(self, run, validation, prepared, config):
-        """`[AttentionMapLogger]` of the first `config.attention_probes` examples of `validation`, or `[]`."""
+        """`[AttentionMapLogger]` of the first `config.attention_probes` examples of `validation`; by default none."""
         return []
 
     def fit_options(self, run, splits, prepared, config, train_data):
-        """Further arguments of `recipes.callbacks.fit`: epoch metrics, tokens per epoch, loggers."""
+        """Further arguments of `recipes.training.callbacks.fit`: epoch metrics, tokens per epoch, loggers."""
         return {"loggers": self.attention_loggers(run, splits["validation"], prepared, config) if config.attention_probes else []}
 
     def evaluation_report(self, model, test, prepared, config):

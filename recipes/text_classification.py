@@ -2,7 +2,7 @@
 
 Data: SST-2 from `$ZOO_DATA_DIR/sst2` (GLUE dev is the evaluation set; a fixed-seed
 `validation_fraction` of the training sentences is held out, with the phrases
-only they contain, by `recipes.phrases.split_off_sentences`), or any TSV/CSV with a
+only they contain, by `recipes.data.phrases.split_off_sentences`), or any TSV/CSV with a
 text and a label column (`train_file`, `test_file`; a random validation split).
 
 Knowledge distillation (Hinton et al., 2015, "Distilling the Knowledge in a
