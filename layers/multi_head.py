@@ -25,6 +25,13 @@ def _pad_mask_to(mask, length):
     return ops.concatenate([cached, mask], axis=1)
 
 
+def self_or_cross_attention(query, value, key=None, **kwargs):
+    """The kind of a multi-head attention call's weights, from its arguments: `("self",)` when `query`
+    attends over itself (`value` is `query`, and so is `key` if given), else `("cross",)` (another
+    sequence, or a cache alone). Keras' own `MultiHeadAttention` takes the same arguments."""
+    return ("self",) if value is query and (key is None or key is query) else ("cross",)
+
+
 @keras.saving.register_keras_serializable(package="layers")
 class MultiHeadAttention(TracedOutputSpec, keras.layers.Layer):
     """Multi-head attention (Vaswani et al., 2017, Section 3.2).
@@ -143,11 +150,9 @@ class MultiHeadAttention(TracedOutputSpec, keras.layers.Layer):
             "output", (heads, self.value_dim, output_dim), (output_dim,)
         )
 
-    def attention_kinds(self, query, value, key=None, **kwargs):
-        """What the weights of this call are, for `zoo.attention_maps`: `("self",)` when `query` attends
-        over itself (`value` is `query`, and so is `key` if given), else `("cross",)` (another sequence,
-        or a cache alone)."""
-        return ("self",) if value is query and (key is None or key is query) else ("cross",)
+    def attention_kinds(self, *args, **kwargs):
+        """What the weights of this call are, for `zoo.attention_maps`: `self_or_cross_attention`."""
+        return self_or_cross_attention(*args, **kwargs)
 
     @staticmethod
     def _project(x, kernel, bias, equation):

@@ -13,6 +13,8 @@ import keras
 import numpy as np
 from keras import ops, tree
 
+from layers.multi_head import self_or_cross_attention
+
 # The kinds of attention map, each with its layout (documented in `attention_maps`).
 KINDS = ("self", "cross", "alignment", "pooling", "channel", "spatial")
 
@@ -25,13 +27,6 @@ def returns_attention(layer):
     """Whether `layer.call` takes `return_attention_scores` (every attention layer of `layers`,
     the Transformer blocks, the RNN decoders, SE/ECA/CBAM, `AttentionPooling`, Keras' own)."""
     return "return_attention_scores" in inspect.signature(layer.call).parameters
-
-
-def _query_is_key_and_value(call, args, kwargs):
-    """Whether a call with a `(query, value, key=None, ...)` signature attends a sequence over itself."""
-    arguments = inspect.signature(call).bind_partial(*args, **kwargs).arguments
-    query, value = arguments.get("query"), arguments.get("value")
-    return query is not None and value is query and arguments.get("key") in (None, query)
 
 
 def attention_kinds(layer, *args, **kwargs):
@@ -51,7 +46,7 @@ def attention_kinds(layer, *args, **kwargs):
     if declared is not None:
         return tuple(declared)
     if isinstance(layer, (keras.layers.MultiHeadAttention, keras.layers.GroupQueryAttention)):
-        return ("self",) if _query_is_key_and_value(layer.call, args, kwargs) else ("cross",)
+        return self_or_cross_attention(*args, **kwargs)
     if isinstance(layer, keras.layers.Attention):  # Keras' AdditiveAttention too
         return ("alignment",)
     return None
