@@ -98,10 +98,11 @@ def command_inspect(args):
 def make_parser():
     parser = argparse.ArgumentParser(prog="zoo", description="attention-zoo: build, train and inspect attention models.")
     commands = parser.add_subparsers(dest="command", required=True)
+    tasks = task_names()
 
     listing = commands.add_parser("list", help="list registered models")
     listing.add_argument("pattern", nargs="?", default="*", help="shell-style pattern, e.g. 'transformer*'")
-    listing.add_argument("--task", choices=task_names(), help="only models of this task")
+    listing.add_argument("--task", choices=tasks, help="only models of this task")
     listing.set_defaults(handler=command_list)
 
     describe = commands.add_parser("describe", help="task, paper, configuration and size of a model")
@@ -109,7 +110,7 @@ def make_parser():
     describe.set_defaults(handler=command_describe)
 
     train = commands.add_parser("train", help="train a recipe")
-    train.add_argument("task", choices=task_names())
+    train.add_argument("task", choices=tasks)
     train.add_argument("--model", help="registered model name")
     train.add_argument(
         "--dataset",

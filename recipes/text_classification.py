@@ -216,9 +216,9 @@ class TextClassification(ClassificationTask):
         vocabulary = run.keep_lines(run.vocabulary_file, lambda: learn_vocabulary(train.texts, config), resuming)
         class_names = run.keep_lines(run.labels_file, lambda: class_names_of(train.labels), resuming)
         prepared = Vocabulary(class_names, make_tokenizer(vocabulary, config))
-        for name, split in splits.items():  # a label the training split lacks is refused before training
-            self.label_ids(split, prepared, name)
-        prepared.train_targets = one_hot(self.label_ids(train, prepared, "train"), len(class_names))
+        # A label the training split lacks is refused before training.
+        label_ids = {name: self.label_ids(split, prepared, name) for name, split in splits.items()}
+        prepared.train_targets = one_hot(label_ids["train"], len(class_names))
         if config.teachers:
             probabilities, prepared.teacher_costs = self.teacher_probabilities(config, train.texts, class_names)
             prepared.train_targets = distillation_targets(prepared.train_targets, probabilities, config.distillation_weight)

@@ -382,7 +382,7 @@ class Translation(Task):
             "epoch_metrics": [BleuCallback(sample, prepared, config)],
         }
 
-    def attention_loggers(self, run, validation, prepared, config):
+    def attention_loggers(self, run, validation, tokenizers, config):
         """`[AttentionMapLogger]` of the first validation pairs.
 
         Every epoch the model translates the probe sources greedily and reads its
@@ -390,7 +390,6 @@ class Translation(Task):
         looked for each word it wrote.
         """
         pairs = validation.take(range(min(config.attention_probes, len(validation))))
-        tokenizers = prepared
         source_ids = tokenizers.source_ids(pairs.sources, config.max_length)
         summaries = translation_summaries(
             pairs.sources,
