@@ -26,6 +26,13 @@ def check_positive_int(optional=False, **values):
             raise ValueError(f"`{name}` must be {allowed}; received {name}={value!r}.")
 
 
+def check_int_at_least(minimum, reason="", **values):
+    """Raises `ValueError` naming the first argument that is not an integer >= `minimum`; `reason` says why."""
+    for name, value in values.items():
+        if not is_int(value) or value < minimum:
+            raise ValueError(f"`{name}` must be an integer of at least {minimum}{reason}; received {name}={value!r}.")
+
+
 def check_bool(optional=False, **values):
     """Raises `ValueError` naming the first argument that is not True or False (or None, with `optional=True`)."""
     for name, value in values.items():

@@ -51,7 +51,7 @@ class ClassificationTask(Task):
         return [run.labels_file]
 
     def logits(self, model, split, prepared, config):
-        dataset = self.make_dataset(split, prepared, config, training=False)
+        dataset = self.make_dataset(split, prepared, config)
         return model.predict(dataset.map(lambda inputs, targets: inputs), verbose=0)
 
     def test_report(self, model, test, prepared, config):

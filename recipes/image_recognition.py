@@ -142,43 +142,48 @@ def scored_test_images(test, config):
 
 
 def make_augmentation(config, image_shape):
-    """Per-image training augmentation (Keras' random crop draws one offset per
-    batch, so it runs before batching).
+    """Per-image training augmentation, `augment(image, label, key)`: every random draw comes from the
+    image's stateless random `key` (`EpochOrder.examples(..., with_keys=True)`), so an epoch augments
+    the same way in a resumed run and in parallel pipelines.
 
     Zero-pad by `crop_padding` and crop a random `H x W` window (He et al.,
-    2016, Section 4.2; `keras.layers.RandomCrop`), then mirror left-right with
-    probability 1/2 when `horizontal_flip` (`keras.layers.RandomFlip`), then
-    with probability `random_erasing` replace a random rectangle by random
-    pixels (Zhong et al., 2020, Alg. 1: `recipes.data.augmentation.random_erasing`).
+    2016, Section 4.2), then mirror left-right with probability 1/2 when
+    `horizontal_flip`, then with probability `random_erasing` replace a random
+    rectangle by random pixels (Zhong et al., 2020, Alg. 1:
+    `recipes.data.augmentation.random_erasing`).
     """
-    height, width, _ = image_shape
     padding = config.crop_padding
-    crop = keras.layers.RandomCrop(height, width, seed=config.seed) if padding else None
-    flip = keras.layers.RandomFlip("horizontal", seed=config.seed + 1) if config.horizontal_flip else None
-    erasing_generator = tf.random.Generator.from_seed(config.seed + 2) if config.random_erasing else None
+    if padding >= min(image_shape[:2]):
+        raise ValueError(
+            f"`crop_padding` must be smaller than the images' sides ({image_shape[0]}x{image_shape[1]}), or a crop "
+            f"could hold none of the image; received crop_padding={padding}."
+        )
 
-    def augment(image, label):
+    def augment(image, label, key):
+        crop_key, flip_key, erasing_key = tf.unstack(tf.random.experimental.stateless_split(key, 3))
         image = tf.cast(image, "float32")
-        if crop is not None:
-            image = crop(tf.pad(image, [[padding, padding], [padding, padding], [0, 0]]), training=True)
-        if flip is not None:
-            image = flip(image, training=True)
-        if erasing_generator is not None:
-            image = random_erasing(image, config.random_erasing, erasing_generator)
+        if padding:
+            padded = tf.pad(image, [[padding, padding], [padding, padding], [0, 0]])
+            image = tf.image.stateless_random_crop(padded, image_shape, seed=crop_key)
+        if config.horizontal_flip:
+            image = tf.image.stateless_random_flip_left_right(image, seed=flip_key)
+        if config.random_erasing:
+            image = random_erasing(image, config.random_erasing, erasing_key)
         return image, label
 
     return augment
 
 
-def make_dataset(data, config, *, training):
+def make_dataset(data, config, *, order=None):
     """`tf.data` pipeline of `(pixels float32, one-hot labels)` batches.
 
-    Training: shuffle -> augment -> batch -> prefetch; otherwise batch in order.
+    Training: each epoch's `order` -> augment -> batch -> prefetch; otherwise batch in order.
     """
     num_classes = len(data.class_names)
-    dataset = tf.data.Dataset.from_tensor_slices((data.images, data.labels))
-    if training:
-        dataset = dataset.shuffle(len(data), seed=config.seed, reshuffle_each_iteration=True)
+    if order is None:
+        dataset = tf.data.Dataset.from_tensor_slices((data.images, data.labels))
+    else:
+        dataset = order.examples((data.images, data.labels), with_keys=True)
         dataset = dataset.map(make_augmentation(config, data.images.shape[1:]), num_parallel_calls=tf.data.AUTOTUNE)
     dataset = dataset.batch(config.batch_size)
     dataset = dataset.map(lambda images, labels: (tf.cast(images, "float32"), tf.one_hot(labels, num_classes)))
@@ -266,8 +271,8 @@ class ImageRecognition(ClassificationTask):
     def label_ids(self, split, prepared):
         return split.labels
 
-    def make_dataset(self, split, prepared, config, *, training):
-        return make_dataset(split, config, training=training)
+    def make_dataset(self, split, prepared, config, *, order=None):
+        return make_dataset(split, config, order=order)
 
     def build_model(self, config, prepared, train):
         return build_model(config, train.images, len(prepared.class_names))

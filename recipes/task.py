@@ -31,6 +31,7 @@ import numpy as np
 import zoo
 from layers.validation import check_choice, check_int, check_non_negative_int, check_number, check_positive_int, check_text
 from recipes.training.callbacks import fit
+from recipes.training.epochs import EpochOrder
 from recipes.training.run import RunDirectory
 
 
@@ -159,7 +160,9 @@ class Task:
     * `prepare(run, splits, config, *, resuming)`: writes what the run keeps beside the model
       (vocabularies, class names; a resumed run keeps its own) and returns it as `prepared`;
     * `load_prepared(run, config)`: that, read back from a finished run;
-    * `make_dataset(split, prepared, config, *, training)`: a `tf.data` pipeline of `(inputs, targets)`;
+    * `make_dataset(split, prepared, config, *, order=None)`: a `tf.data` pipeline of `(inputs, targets)`; for
+      training, `order` (`recipes.training.epochs.EpochOrder`) gives the examples in each epoch's order
+      (and random keys for augmentation), so a resumed run sees the data an uninterrupted one would;
     * `build_model(config, prepared, train)`: the zoo model sized to the data, then `config.model_options`;
     * `compile_model(model, config, steps_per_epoch)`;
     * `test_report(model, test, prepared, config)`: the test metrics `train` writes into `metrics.json`;
@@ -227,45 +230,47 @@ class Task:
             `Result` with the run directory and the metrics written to `metrics.json`:
             the test report, the best validation value, losses, epochs, wall time,
             throughput. A finished run with the same config is not retrained: its result
-            is returned.
+            is returned. Another process training into the same run directory is a `RunError`.
         """
         run = RunDirectory(config.run_dir)
-        resuming = run.start(config.to_dict(), defaults=type(config).defaults())
-        if run.metrics_file.exists():
-            print(f"{run.path} is a finished run with this configuration; not retraining.")
-            return Result(str(run.path), run.read_metrics())
+        with run.locked():  # one process trains a run directory at a time
+            resuming = run.start(config.to_dict(), defaults=type(config).defaults())
+            if run.metrics_file.exists():
+                print(f"{run.path} is a finished run with this configuration; not retraining.")
+                return Result(str(run.path), run.read_metrics())
 
-        keras.utils.set_random_seed(config.seed)  # same config, same weights and data order
-        splits = self.load_data(config)
-        prepared = self.prepare(run, splits, config, resuming=resuming)
-        train_data = self.make_dataset(splits["train"], prepared, config, training=True)
-        validation_data = self.make_dataset(splits["validation"], prepared, config, training=False)
-        model = self.build_model(config, prepared, splits["train"])
-        self.compile_model(model, config, steps_per_epoch=int(train_data.cardinality()))
-        fit(
-            model, train_data, validation_data, run, config, monitor=self.monitor, mode="max",
-            examples_per_epoch=len(splits["train"]), **self.fit_options(run, splits, prepared, config, train_data),
-        )
-        history = run.read_history()
+            keras.utils.set_random_seed(config.seed)  # same config, same weights and data order
+            splits = self.load_data(config)
+            prepared = self.prepare(run, splits, config, resuming=resuming)
+            order = EpochOrder(config.seed)
+            train_data = self.make_dataset(splits["train"], prepared, config, order=order)
+            validation_data = self.make_dataset(splits["validation"], prepared, config)
+            model = self.build_model(config, prepared, splits["train"])
+            self.compile_model(model, config, steps_per_epoch=int(train_data.cardinality()))
+            fit(
+                model, train_data, validation_data, run, config, monitor=self.monitor, mode="max", epoch_order=order,
+                examples_per_epoch=len(splits["train"]), **self.fit_options(run, splits, prepared, config, train_data),
+            )
+            history = run.read_history()
 
-        best = run.load_model()
-        report = self.test_report(best, splits["test"], prepared, config)
-        self.log_test_report(run, report, config)
-        metrics = {
-            "model": config.model,
-            "parameters": best.count_params(),
-            **report,
-            f"best_validation_{self.monitor.removeprefix('val_')}": run.best_saved_value(self.monitor, "max"),
-            "train_loss_per_epoch": history["loss"],
-            "epochs": config.epochs,
-            f"train_{self.examples}": len(splits["train"]),
-            f"test_{self.examples}": len(splits["test"]),
-            "wall_time_seconds": sum(history["epoch_seconds"]),
-            **self.throughput(history),
-            **self.run_metrics(config, splits, prepared, history),
-        }
-        run.write_metrics(metrics)
-        return Result(str(run.path), metrics)
+            best = run.load_model()
+            report = self.test_report(best, splits["test"], prepared, config)
+            self.log_test_report(run, report, config)
+            metrics = {
+                "model": config.model,
+                "parameters": best.count_params(),
+                **report,
+                f"best_validation_{self.monitor.removeprefix('val_')}": run.best_saved_value(self.monitor, "max"),
+                "train_loss_per_epoch": history["loss"],
+                "epochs": config.epochs,
+                f"train_{self.examples}": len(splits["train"]),
+                f"test_{self.examples}": len(splits["test"]),
+                "wall_time_seconds": sum(history["epoch_seconds"]),
+                **self.throughput(history),
+                **self.run_metrics(config, splits, prepared, history),
+            }
+            run.write_metrics(metrics)
+            return Result(str(run.path), metrics)
 
     def load_run(self, run_dir):
         """`(config, model, prepared)` of a finished run directory."""

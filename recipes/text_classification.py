@@ -24,13 +24,14 @@ import numpy as np
 import tensorflow as tf
 
 import zoo
-from layers.validation import check_bool, check_number, check_positive_int, check_text
+from layers.validation import check_int_at_least, check_bool, check_number, check_positive_int, check_text
 from recipes import data as datasets
 from recipes.data import phrases, tokens
 from recipes.training import optimization
 from recipes.reporting.attention_logging import ATTENTION_LOG_DIR, AttentionMapLogger, text_classification_summaries
 from recipes.classification import ClassificationTask, distillation_targets, one_hot
 from recipes.training.run import RunDirectory, read_lines
+from recipes.training.epochs import example_dataset
 from recipes.task import BaseConfig, setting
 
 SST2_COLUMNS = {"text_column": "sentence", "label_column": "label"}
@@ -58,7 +59,10 @@ class Config(BaseConfig):
     label_column: str = setting(SST2_COLUMNS["label_column"], check_text, help="the labels' column of train_file and test_file")
     validation_fraction: float = setting(0.05, check_number, "(0, 1)", help="share of the training sentences held out for validation")
     split_seed: int = setting(None, help="seed of the validation split; None: `seed` (runs with other seeds can share one split)")
-    vocabulary_size: int = setting(8000, check_positive_int, help="at most this many WordPiece tokens")
+    vocabulary_size: int = setting(
+        8000, check_int_at_least, len(RESERVED_TOKENS) + 1, f" (the reserved tokens {', '.join(RESERVED_TOKENS)} and one learned)",
+        help="at most this many WordPiece tokens",
+    )
     lowercase: bool = setting(True, check_bool, help="lowercase the texts before tokenizing")
     sequence_length: int = setting(64, check_positive_int, help="tokens read of each text (longer ones are cut)")
     learning_rate: float = None  # None: the model's in LEARNING_RATES, else DEFAULT_LEARNING_RATE
@@ -157,8 +161,9 @@ def make_tokenizer(vocabulary, config):
     return tokens.word_piece_tokenizer(vocabulary, lowercase=config.lowercase)
 
 
-def token_dataset(texts, targets, tokenizer, config, *, training):
-    """`tf.data` pipeline of `(token ids, target)`: (shuffle) -> tokenize -> truncate -> batch with padding -> prefetch.
+def token_dataset(texts, targets, tokenizer, config, *, order=None):
+    """`tf.data` pipeline of `(token ids, target)`: (each epoch's `order`) -> tokenize -> truncate -> batch with
+    padding -> prefetch.
 
     `targets`: one per text, a class id or a distribution over the classes.
 
@@ -166,11 +171,10 @@ def token_dataset(texts, targets, tokenizer, config, *, training):
     so little time goes into padding; other batches keep the input order.
     """
     length = config.sequence_length
-    dataset = tf.data.Dataset.from_tensor_slices((list(texts), np.asarray(targets)))
-    if training:
-        dataset = dataset.shuffle(len(texts), seed=config.seed, reshuffle_each_iteration=True)
+    examples = (list(texts), np.asarray(targets))
+    dataset = example_dataset(examples, order)
     dataset = dataset.map(lambda text, label: (tokenizer(text)[:length], label), num_parallel_calls=tf.data.AUTOTUNE)
-    if training:
+    if order is not None:
         boundaries = [b for b in (8, 16, 24, 32, 48, 64, 96, 128) if b < length]
         dataset = tokens.bucket_by_length(
             dataset, lambda token_ids, label: tf.shape(token_ids)[0], boundaries, config.batch_size
@@ -233,12 +237,12 @@ class TextClassification(ClassificationTask):
     def label_ids(self, split, prepared, name="test"):
         return encode_labels(split.labels, prepared.class_names, name)
 
-    def make_dataset(self, split, prepared, config, *, training):
-        if training:
+    def make_dataset(self, split, prepared, config, *, order=None):
+        if order is not None:
             targets = prepared.train_targets
         else:
             targets = one_hot(self.label_ids(split, prepared, "validation"), len(prepared.class_names))
-        return token_dataset(split.texts, targets, prepared.tokenizer, config, training=training)
+        return token_dataset(split.texts, targets, prepared.tokenizer, config, order=order)
 
     def build_model(self, config, prepared, train):
         """The zoo model with the data's vocabulary and classes, then `config.model_options`."""
@@ -273,7 +277,7 @@ class TextClassification(ClassificationTask):
         return tokens.text_list(inputs, "text")
 
     def model_inputs(self, texts, prepared, config):
-        dataset = token_dataset(texts, np.zeros(len(texts), "int32"), prepared.tokenizer, config, training=False)
+        dataset = token_dataset(texts, np.zeros(len(texts), "int32"), prepared.tokenizer, config)
         return dataset.map(lambda token_ids, label: token_ids)
 
     def described(self, texts):

@@ -18,11 +18,12 @@ import sacrebleu
 import tensorflow as tf
 
 import zoo
-from layers.validation import check_bool, check_number, check_positive_int
+from layers.validation import check_int_at_least, check_bool, check_number, check_positive_int
 from recipes import data as datasets
 from recipes import decoding
 from recipes.data import tokens
 from recipes.reporting.attention_logging import ATTENTION_LOG_DIR, AttentionMapLogger, translation_summaries
+from recipes.training.epochs import example_dataset
 from recipes.task import BaseConfig, Task, setting
 from zoo.translation import decoder_for
 
@@ -53,7 +54,10 @@ class Config(BaseConfig):
     test_file: str = setting(None, help="your own test pairs")
     max_eval_examples: int = setting(None, check_positive_int, optional=True, help="validate and test on the first N pairs; None: all")
     shared_vocabulary: bool = setting(False, check_bool, help="one vocabulary for both languages, with shared embeddings")
-    vocabulary_size: int = setting(8000, check_positive_int, help="at most this many WordPiece tokens per vocabulary")
+    vocabulary_size: int = setting(
+        8000, check_int_at_least, len(RESERVED_TOKENS) + 1, f" (the reserved tokens {', '.join(RESERVED_TOKENS)} and one learned)",
+        help="at most this many WordPiece tokens per vocabulary",
+    )
     max_length: int = setting(64, check_positive_int, help="tokens read of each sentence, and written at most")
     batch_size: int = 128
     epochs: int = 10
@@ -304,13 +308,13 @@ class Translation(Task):
             run.keep_lines(target_file, lambda: learn_vocabulary(train.targets, config), resuming),
         )
 
-    def make_dataset(self, pairs, tokenizers, config, *, training):
+    def make_dataset(self, pairs, tokenizers, config, *, order=None):
         """`({"source_tokens", "target_tokens_in"}, target_tokens_out)` batches.
 
         The target is packed as ``[START] w_1 .. w_n [END]``; the model reads it
         without the last token and predicts it without the first. Batches group
         pairs of similar length (`bucket_by_sequence_length`), so little compute goes
-        into padding; training shuffles first.
+        into padding; training takes the pairs in each epoch's `order`.
         """
         length = config.max_length
         start, end = tokenizers.start_id, tokenizers.end_id
@@ -321,9 +325,8 @@ class Translation(Task):
             inputs = {"source_tokens": tokenizers.source(source)[:length], "target_tokens_in": packed[:-1]}
             return inputs, packed[1:]
 
-        dataset = tf.data.Dataset.from_tensor_slices((list(pairs.sources), list(pairs.targets)))
-        if training:
-            dataset = dataset.shuffle(len(pairs), seed=config.seed, reshuffle_each_iteration=True)
+        examples = (list(pairs.sources), list(pairs.targets))
+        dataset = example_dataset(examples, order)
         dataset = dataset.map(encode, num_parallel_calls=tf.data.AUTOTUNE)
         boundaries = [b for b in (8, 12, 16, 20, 24, 32, 48, 64, 96) if b < length]
         dataset = tokens.bucket_by_length(

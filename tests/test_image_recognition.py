@@ -16,6 +16,7 @@ from tensorboard_client import CLASSIFICATION_SCALARS, check_served
 import layers
 from recipes import image_recognition as ir
 from recipes.training import optimization
+from recipes.training.epochs import EpochOrder
 from recipes.cli import main
 from recipes.data import read_image_dataset
 from recipes.training.run import RunDirectory, RunError
@@ -140,9 +141,9 @@ def test_augmentation_crops_the_padded_image_and_maybe_mirrors_it(rng, flip):
     config = ir.Config(dataset="mnist", crop_padding=padding, horizontal_flip=flip, seed=int(rng.integers(1 << 30)))
     augment = ir.make_augmentation(config, (12, 10, 2))
     seen_flipped = seen_shifted = False
-    for _ in range(20):
+    for index in range(20):
         image = rng.integers(1, 256, size=(12, 10, 2)).astype("uint8")
-        augmented = np.asarray(augment(tf.constant(image), 0)[0])
+        augmented = np.asarray(augment(tf.constant(image), 0, tf.constant([config.seed, index], tf.int64))[0])
         padded = np.pad(image.astype("float32"), [(padding, padding), (padding, padding), (0, 0)])
         matches = [
             (dy, dx, mirrored)
@@ -166,9 +167,9 @@ def test_random_erasing_follows_zhong_et_al_algorithm_1(rng):
     config = ir.Config(crop_padding=0, horizontal_flip=False, random_erasing=probability, seed=int(rng.integers(1 << 30)))
     augment = ir.make_augmentation(config, (height, width, 3))
     boxes, erased_pixels = [], []
-    for _ in range(images):
+    for index in range(images):
         image = np.full((height, width, 3), 300.0)  # outside 0..255, so every erased pixel shows
-        augmented = np.asarray(augment(tf.constant(image, tf.float32), 0)[0])
+        augmented = np.asarray(augment(tf.constant(image, tf.float32), 0, tf.constant([config.seed, index], tf.int64))[0])
         changed = (augmented != image).any(axis=-1)
         if not changed.any():
             continue
@@ -231,6 +232,8 @@ def test_bad_config_values_are_explained():
         ir.Config(optimizer="adam")
     with pytest.raises(ValueError, match="crop_padding"):
         ir.Config(crop_padding=-1)
+    with pytest.raises(ValueError, match=r"`crop_padding` must be smaller than the images' sides \(28x28\).*received crop_padding=28"):
+        ir.make_augmentation(ir.Config(crop_padding=28), (28, 28, 1))  # known once the images are read
     with pytest.raises(ValueError, match="label_smoothing"):
         ir.Config(label_smoothing=1.5)
     with pytest.raises(ValueError, match=r"`random_erasing` must be a number in \[0, 1\]; received random_erasing=1.5"):
@@ -354,15 +357,23 @@ def test_cli_trains_and_predicts_image_files(tmp_path, data_dir, capsys):
     assert prediction["image"].endswith("digit.png") and prediction["label"] in [str(d) for d in range(10)]
 
 
-def test_training_pipeline_draws_a_new_crop_for_every_image(rng):
+def test_training_pipeline_draws_a_new_crop_for_every_image_and_epoch_the_same_in_every_process(rng):
     image = rng.integers(1, 256, size=(1, 10, 10, 1)).astype("uint8")
     data = ir.datasets.LabeledImages(image.repeat(32, axis=0), np.zeros(32, "int32"), ["a", "b"])
     config = ir.Config(dataset="mnist", crop_padding=2, batch_size=32, seed=int(rng.integers(1 << 30)))
-    batch, labels = next(iter(ir.make_dataset(data, config, training=True)))
+
+    def first_batch(epoch):
+        order = EpochOrder(config.seed)  # a new one: as in a resumed process
+        order.on_epoch_begin(epoch)
+        return next(iter(ir.make_dataset(data, config, order=order)))
+
+    batch, labels = first_batch(0)
     assert batch.shape == (32, 10, 10, 1) and batch.dtype == tf.float32
     np.testing.assert_array_equal(labels, np.tile([1.0, 0.0], (32, 1)))  # one-hot
     assert len({np.asarray(x).tobytes() for x in batch}) > 8
-    evaluation, _ = next(iter(ir.make_dataset(data, config, training=False)))
+    np.testing.assert_array_equal(first_batch(1)[0], first_batch(1)[0])
+    assert not np.array_equal(first_batch(1)[0], batch)
+    evaluation, _ = next(iter(ir.make_dataset(data, config)))
     np.testing.assert_array_equal(evaluation, data.images.astype("float32"))  # no augmentation
 
 

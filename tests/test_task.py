@@ -26,10 +26,10 @@ import dataclasses
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from layers.validation import check_positive_int
 from recipes.classification import ClassificationTask, Labels, one_hot
+from recipes.training.epochs import example_dataset
 from recipes.training.run import read_lines
 from recipes.task import BaseConfig, setting
 
@@ -76,9 +76,8 @@ class SequenceToy(ClassificationTask):
     def label_ids(self, split, prepared):
         return split.labels
 
-    def make_dataset(self, split, prepared, config, *, training):
-        dataset = tf.data.Dataset.from_tensor_slices((split.values, one_hot(split.labels, 2)))
-        return (dataset.shuffle(len(split), seed=config.seed) if training else dataset).batch(config.batch_size)
+    def make_dataset(self, split, prepared, config, *, order=None):
+        return example_dataset((split.values, one_hot(split.labels, 2)), order).batch(config.batch_size)
 
     def build_model(self, config, prepared, train):
         return self.zoo_model(config, num_classes=len(prepared.class_names))

@@ -17,6 +17,7 @@ from recipes.data import DataError, LabeledTexts, read_labeled_table, read_sst2
 from recipes.training.run import RunDirectory, RunError
 
 SMALL = {"max_train_examples": 1500, "vocabulary_size": 1000, "batch_size": 32, "verbose": 0}
+QUICK = SMALL | {"max_train_examples": 300, "attention_probes": 0}  # runs that test no attention logging
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +106,7 @@ def test_metrics_hold_the_confusion_matrix_of_the_test_split(finished_run):
     dev = read_sst2(config.data_dir)["dev"]
     labels = [prepared.class_names.index(label) for label in dev.labels]
     targets = one_hot(labels, len(prepared.class_names))
-    _, accuracy = model.evaluate(tc.token_dataset(dev.texts, targets, prepared.tokenizer, config, training=False), verbose=0)
+    _, accuracy = model.evaluate(tc.token_dataset(dev.texts, targets, prepared.tokenizer, config), verbose=0)
     assert accuracy == pytest.approx(metrics["test_accuracy"], abs=1e-6)
 
 
@@ -141,41 +142,27 @@ class StopAfterEpoch(keras.callbacks.Callback):
             raise KeyboardInterrupt
 
 
-def test_interrupted_run_resumes_where_it_stopped(data_dir, tmp_path, monkeypatch):
-    config = tc.Config(model="transformer_classifier_tiny", epochs=2, run_dir=str(tmp_path / "run"), data_dir=data_dir,
-                       **(SMALL | {"max_train_examples": 300}))
+def test_interrupted_run_resumes_where_it_stopped_and_ends_as_if_it_never_had(data_dir, tmp_path, monkeypatch, capsys):
+    """Dropout, a shuffled and bucketed order, Adam: the resumed run's second epoch is the uninterrupted run's."""
+    settings = dict(model="transformer_classifier_tiny", epochs=2, data_dir=data_dir, **QUICK)
+    uninterrupted = tc.train(tc.Config(run_dir=str(tmp_path / "uninterrupted"), **settings)).metrics
+    config = tc.Config(run_dir=str(tmp_path / "run"), **settings)
     original = callbacks.standard_callbacks
     monkeypatch.setattr(callbacks, "standard_callbacks", lambda *a, **k: original(*a, **k) + [StopAfterEpoch()])
     with pytest.raises(KeyboardInterrupt):
         tc.train(config)
     assert RunDirectory(config.run_dir).backup_dir.exists()
-    first_loss = RunDirectory(config.run_dir).read_history()["loss"]
     begun = []  # a restart from scratch would also log two epochs: the second run must begin at epoch 1
     recorder = keras.callbacks.LambdaCallback(on_epoch_begin=lambda epoch, logs: begun.append(epoch))
     monkeypatch.setattr(callbacks, "standard_callbacks", lambda *a, **k: original(*a, **k) + [recorder])
+    capsys.readouterr()
     result = tc.train(config)
     assert begun == [1]
-    assert len(result.metrics["train_loss_per_epoch"]) == 2  # the history covers both runs' epochs
-    assert result.metrics["train_loss_per_epoch"][0] == first_loss[0]
+    assert "resuming from epoch 2 of 2 (its backup holds epoch 1)" in capsys.readouterr().out
+    np.testing.assert_allclose(result.metrics["train_loss_per_epoch"], uninterrupted["train_loss_per_epoch"], rtol=1e-4)
+    for metric in ("test_accuracy", "test_loss", "best_validation_accuracy"):
+        assert result.metrics[metric] == pytest.approx(uninterrupted[metric], rel=1e-4), metric
     assert result.metrics["wall_time_seconds"] > 0
-
-
-def test_run_killed_while_writing_its_backup_resumes_from_the_epoch_before(data_dir, tmp_path, monkeypatch):
-    config = tc.Config(model="transformer_classifier_tiny", epochs=3, run_dir=str(tmp_path / "run"), data_dir=data_dir,
-                       **(SMALL | {"max_train_examples": 300}))
-    original = callbacks.standard_callbacks
-    monkeypatch.setattr(callbacks, "standard_callbacks", lambda *a, **k: original(*a, **k) + [StopAfterEpoch(last=1)])
-    with pytest.raises(KeyboardInterrupt):
-        tc.train(config)
-    weights = RunDirectory(config.run_dir).backup_dir / "latest.weights.h5"
-    written = weights.read_bytes()
-    weights.write_bytes(written[: len(written) // 2])  # the second epoch's backup, cut off mid-write
-    begun = []
-    recorder = keras.callbacks.LambdaCallback(on_epoch_begin=lambda epoch, logs: begun.append(epoch))
-    monkeypatch.setattr(callbacks, "standard_callbacks", lambda *a, **k: original(*a, **k) + [recorder])
-    result = tc.train(config)
-    assert begun == [1, 2]  # the first epoch's backup: the second epoch runs again
-    assert len(result.metrics["train_loss_per_epoch"]) == 3
 
 
 class WeightAverageReference(keras.callbacks.Callback):
@@ -206,7 +193,7 @@ class WorseSecondEpoch(keras.callbacks.Callback):
 
 def test_weight_averaging_validates_saves_and_resumes_with_the_moving_average(data_dir, tmp_path, monkeypatch):
     config = tc.Config(model="transformer_classifier_tiny", epochs=2, run_dir=str(tmp_path / "run"), data_dir=data_dir,
-                       ema_momentum=0.8, **(SMALL | {"max_train_examples": 300}))
+                       ema_momentum=0.8, **QUICK)
     reference = WeightAverageReference(config.ema_momentum)
     original = callbacks.standard_callbacks
     monkeypatch.setattr(
@@ -256,15 +243,15 @@ def test_student_trains_on_the_teachers_mean_probabilities(finished_run, tmp_pat
     student = tc.Config(**(teacher_config.to_dict() | {
         "model": "transformer_classifier_tiny", "epochs": 1, "run_dir": str(tmp_path / "student"),
         "seed": 7, "split_seed": teacher_config.seed,  # another initialization, the teacher's validation split
-        "teachers": [teacher.run_dir, str(teacher_copy)], "distillation_weight": 0.75,
+        "teachers": [teacher.run_dir, str(teacher_copy)], "distillation_weight": 0.75, "attention_probes": 0,
     }))
     training_sets = []
     token_dataset = tc.token_dataset
 
-    def recording_token_dataset(texts, targets, tokenizer, config, *, training):
-        if training:
+    def recording_token_dataset(texts, targets, tokenizer, config, *, order=None):
+        if order is not None:
             training_sets.append((texts, targets))
-        return token_dataset(texts, targets, tokenizer, config, training=training)
+        return token_dataset(texts, targets, tokenizer, config, order=order)
 
     monkeypatch.setattr(tc, "token_dataset", recording_token_dataset)
     metrics = tc.train(student).metrics
@@ -325,7 +312,7 @@ def test_user_csv_with_string_labels_after_a_failed_start(tmp_path, data_dir, mo
         (tmp_path / name).write_text("\n".join(lines) + "\n")
     config = tc.Config(model="transformer_classifier_tiny", epochs=1, run_dir=str(tmp_path / "run"),
                        train_file=str(tmp_path / "train.csv"), test_file=str(tmp_path / "test.csv"),
-                       text_column="review", label_column="sentiment", **SMALL)
+                       text_column="review", label_column="sentiment", **QUICK)
 
     # A first start in the same directory, with another vocabulary size, failed before training.
     def refuse(*args):
@@ -430,6 +417,8 @@ def test_bad_config_values_are_explained():
         ("weight_decay", -0.1, r"a number in \[0, inf\)"),
         ("warmup_fraction", None, r"a number in \[0, 1\)"),
         ("max_train_examples", -5, "a positive integer or None"),
+        ("verbose", "abc", r"one of \[0, 1, 2\]"),
+        ("vocabulary_size", 2, r"an integer of at least 3 \(the reserved tokens \[PAD\], \[UNK\] and one learned\)"),
     ]:
         with pytest.raises(ValueError, match=rf"`{field}` must be {allowed}; received {field}={value!r}"):
             tc.Config(**{field: value})

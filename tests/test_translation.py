@@ -368,6 +368,7 @@ def test_bad_config_values_are_explained():
         ("length_penalty", -1, r"a number in \[0, inf\)"),
         ("max_train_examples", -5, "a positive integer or None"),
         ("max_eval_examples", 0, "a positive integer or None"),
+        ("vocabulary_size", 4, r"an integer of at least 5 \(the reserved tokens \[PAD\], \[UNK\], \[START\], \[END\] and one learned\)"),
     ]:
         with pytest.raises(ValueError, match=rf"`{field}` must be {allowed}; received {field}={value!r}"):
             translation.Config(**{field: value})

@@ -20,26 +20,31 @@ ASPECT_RATIO = 0.3  # r_1: the rectangle's height / width lies in [r_1, 1 / r_1]
 ATTEMPTS = 100  # rectangles drawn per image; the first that fits is erased (as in the authors' code)
 
 
-def random_erasing(image, probability, generator, area=ERASED_AREA, aspect_ratio=ASPECT_RATIO):
+def random_erasing(image, probability, key, area=ERASED_AREA, aspect_ratio=ASPECT_RATIO):
     """`image` `(H, W, C)` float, with probability `probability` one random rectangle replaced by random pixels.
 
     Args:
-        generator: a `tf.random.Generator`, the source of every random draw.
+        key: the stateless random key (int `(2,)`) every draw derives from: the same key erases the same way.
 
     Returns:
         The image, same shape and dtype. If none of `ATTEMPTS` rectangles fits
         (practically never), the image is left as it is.
     """
+    keys = iter(tf.unstack(tf.random.experimental.stateless_split(key, 6)))
+
+    def uniform(shape, low, high, dtype=tf.float32):
+        return tf.random.stateless_uniform(shape, next(keys), low, high, dtype)
+
     height, width = tf.shape(image)[0], tf.shape(image)[1]
-    target = generator.uniform([ATTEMPTS], *area) * tf.cast(height * width, tf.float32)
-    ratio = generator.uniform([ATTEMPTS], aspect_ratio, 1.0 / aspect_ratio)
+    target = uniform([ATTEMPTS], *area) * tf.cast(height * width, tf.float32)
+    ratio = uniform([ATTEMPTS], aspect_ratio, 1.0 / aspect_ratio)
     heights = tf.cast(tf.round(tf.sqrt(target * ratio)), tf.int32)
     widths = tf.cast(tf.round(tf.sqrt(target / ratio)), tf.int32)
-    tops = generator.uniform([ATTEMPTS], 0, height, tf.int32)
-    lefts = generator.uniform([ATTEMPTS], 0, width, tf.int32)
+    tops = uniform([ATTEMPTS], 0, height, tf.int32)
+    lefts = uniform([ATTEMPTS], 0, width, tf.int32)
     fits = (tops + heights <= height) & (lefts + widths <= width)
     first = tf.argmax(tf.cast(fits, tf.int32))
-    erase = (generator.uniform([]) < probability) & tf.reduce_any(fits)
+    erase = (uniform([], 0.0, 1.0) < probability) & tf.reduce_any(fits)
 
     rows, columns = tf.range(height)[:, None], tf.range(width)[None, :]
     inside = (
@@ -48,5 +53,5 @@ def random_erasing(image, probability, generator, area=ERASED_AREA, aspect_ratio
         & (columns >= lefts[first])
         & (columns < lefts[first] + widths[first])
     )
-    noise = tf.floor(generator.uniform(tf.shape(image), 0.0, 256.0))
+    noise = tf.floor(uniform(tf.shape(image), 0.0, 256.0))
     return tf.where(inside[:, :, None] & erase, tf.cast(noise, image.dtype), image)

@@ -1,12 +1,53 @@
-"""Callbacks shared by the recipes (checkpoints, resumption, TensorBoard, throughput, hyperparameters), and `fit` with them."""
+"""Callbacks shared by the recipes (divergence, checkpoints, resumption, TensorBoard, throughput, hyperparameters), and `fit` with them."""
 
 import json
 import math
 import time
 
 import keras
+import numpy as np
 import tensorflow as tf
 from tensorboard.plugins.hparams import api as hparams_api
+
+from recipes.training.backup import CommitBackup, WriteBackup
+from recipes.training.run import RunError
+
+
+class TrainingDiverged(RunError):
+    """The loss, a metric or a weight of a training run stopped being a finite number."""
+
+
+LIKELY_CAUSES = (
+    "Likely causes: a learning rate too high for the model (--set learning_rate=...), examples without any input "
+    "(texts that tokenize to nothing: every key masked), or float16 overflow. Nothing of this epoch was saved: "
+    "the run's best model and backup hold its last finite epoch. Train again in a new run directory once the cause "
+    "is fixed."
+)
+
+
+class StopOnNonFinite(keras.callbacks.Callback):
+    """Stops training with `TrainingDiverged` at the first non-finite training loss, naming the epoch and step,
+    or at an epoch whose logs (validation loss, metrics) or weights are not finite.
+
+    Place it before the callbacks that log and save an epoch: a diverged epoch is
+    then neither in the history nor in a checkpoint. (An update can turn the
+    weights into NaN after the step's loss was computed, and accuracy over NaN
+    logits still looks like a number: hence the weights' check.)
+    """
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            raise TrainingDiverged(f"Training diverged: the loss became {float(loss)} at epoch {self.epoch + 1}, step {batch + 1}. {LIKELY_CAUSES}")
+
+    def on_epoch_end(self, epoch, logs=None):
+        bad = sorted(name for name, value in (logs or {}).items() if not math.isfinite(float(value)))
+        bad += [weight.path for weight in self.model.weights if not np.isfinite(keras.ops.convert_to_numpy(weight)).all()][:3]
+        if bad:
+            raise TrainingDiverged(f"Training diverged in epoch {epoch + 1}: {', '.join(bad)} not finite. {LIKELY_CAUSES}")
 
 
 class ThroughputMeter(keras.callbacks.Callback):
@@ -102,19 +143,21 @@ class BestModelCheckpoint(keras.callbacks.Callback):
 
 def standard_callbacks(
     run, config, *, monitor, mode, examples_per_epoch, tokens_per_epoch=None, epoch_metrics=(), loggers=(),
-    swap_ema_weights=False,
+    swap_ema_weights=False, epoch_order=None,
 ):
     """The callbacks of every recipe run (`config`: the run's configuration as a dict).
 
+    * `epoch_order` (`EpochOrder`), which sets the epoch the training pipeline shuffles for;
     * `ThroughputMeter`;
     * `epoch_metrics`: callbacks that add metrics to the epoch logs (e.g. BLEU),
       placed before the callbacks that read them;
+    * `StopOnNonFinite`: a diverged run stops with an error before its epoch is logged or saved;
     * `CSVLogger` appending each epoch's logs to `run.history_file`, so the
       history of a resumed run covers every epoch (before the backup: an
       epoch killed in between is logged twice, and `read_history` keeps one);
-    * `BackupAndRestore` into `run.backup_dir`: a killed run resumes where it was; it keeps
-      the previous epoch's backup too, so a process killed while writing the weights
-      resumes from the epoch before;
+    * `WriteBackup` into `run.backup` (`recipes.training.backup`), committed by
+      `CommitBackup` once everything else of the epoch is saved: a run killed at any
+      moment resumes after its last complete epoch;
     * with `swap_ema_weights` (an optimizer that averages the weights), `SwapEMAWeights`:
       validation, the checkpoint, histograms and loggers see the averaged weights, while
       the backup before it keeps the trained ones, so a resumed run trains on from them;
@@ -127,29 +170,37 @@ def standard_callbacks(
     * `loggers`: further TensorBoard writers (e.g. `AttentionMapLogger`).
     """
     return [
+        *([epoch_order] if epoch_order is not None else []),
         ThroughputMeter(examples_per_epoch, tokens_per_epoch),
         *epoch_metrics,
+        StopOnNonFinite(),
         keras.callbacks.CSVLogger(str(run.history_file), append=True),
-        keras.callbacks.BackupAndRestore(str(run.backup_dir), double_checkpoint=True),
+        WriteBackup(run.backup),
         *([keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if swap_ema_weights else []),
         BestModelCheckpoint(run, monitor, mode),
         keras.callbacks.TensorBoard(str(run.path), histogram_freq=1, write_graph=False),
         HParamsLogger(run.path, config),
         *loggers,
+        CommitBackup(run.backup),
     ]
 
 
 def fit(model, train_data, validation_data, run, config, **callback_options):
     """`model.fit` for `config.epochs` with `standard_callbacks(run, config, **callback_options)`.
 
-    Nothing happens when the run has trained all its epochs already (it was
-    stopped during its final evaluation): only the evaluation is left.
+    A run with a backup resumes after the backup's epoch, saying so. Nothing
+    happens when the run has trained all its epochs already (it was stopped
+    during its final evaluation): only the evaluation is left.
     """
     if run.trained(config.epochs):
         return
+    epochs_done = run.backup.restore(model)
+    if epochs_done:
+        print(f"{run.path}: resuming from epoch {epochs_done + 1} of {config.epochs} (its backup holds epoch {epochs_done}).")
     model.fit(
         train_data,
         validation_data=validation_data,
+        initial_epoch=epochs_done,
         epochs=config.epochs,
         callbacks=standard_callbacks(
             run, config.to_dict(), swap_ema_weights=model.optimizer.use_ema, **callback_options

@@ -10,7 +10,9 @@
                        vocabularies: source_vocabulary.txt and target_vocabulary.txt)
       labels.txt       class names, one per line, in the order of the model's outputs
       train/ validation/   TensorBoard logs
-      backup/          BackupAndRestore state while a run is unfinished
+      backup/          the state after the last complete epoch while a run is unfinished
+                       (`recipes.training.backup`)
+      lock             held by the process that trains the run (`RunDirectory.locked`)
 
 A run directory that already holds a trained epoch resumes only with the same
 config; anything else is refused, so a run is never overwritten by accident. One
@@ -20,16 +22,21 @@ is a file, or a directory that holds files but no `config.json`, is refused too:
 a run would overwrite or delete them (Keras' backup removes `backup/`).
 """
 
+import contextlib
 import csv
 import dataclasses
+import fcntl
 import json
+import math
 import os
+import socket
 import zipfile
 from pathlib import Path
 
 import keras
 
 import zoo
+from recipes.training.backup import Backup
 
 
 class RunError(ValueError):
@@ -55,6 +62,30 @@ class RunDirectory:
     labels_file = property(lambda self: self.path / "labels.txt")
     history_file = property(lambda self: self.path / "history.csv")
     backup_dir = property(lambda self: self.path / "backup")
+    backup = property(lambda self: Backup(self.backup_dir))
+    lock_file = property(lambda self: self.path / "lock")
+
+    @contextlib.contextmanager
+    def locked(self):
+        """Holds `lock_file` (an advisory `flock`) while the block runs: a second process that trains into
+        this directory gets a `RunError` naming the first. The operating system releases the lock when
+        its process ends in any way, so a killed run leaves no stale lock."""
+        self.refuse_foreign_path()
+        self.path.mkdir(parents=True, exist_ok=True)
+        with open(self.lock_file, "a+", encoding="utf-8") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                lock.seek(0)
+                holder = lock.read().strip() or "another process"
+                raise RunError(
+                    f"{self.path} is being trained by {holder}. Wait until it ends, or train into another run directory."
+                ) from None
+            lock.seek(0)
+            lock.truncate()
+            lock.write(f"process {os.getpid()} on {socket.gethostname()}\n")
+            lock.flush()
+            yield
 
     def start(self, config, defaults=None):
         """Creates the directory for `config` (a dict), or checks it resumes the same run.
@@ -91,11 +122,15 @@ class RunDirectory:
         """Raises `RunError` if the path is a file, or a non-empty directory without `config.json`."""
         if self.path.exists() and not self.path.is_dir():
             raise RunError(f"The run directory {self.path} is a file; give a new or empty directory, or a run's.")
-        if self.path.is_dir() and not self.config_file.exists() and any(self.path.iterdir()):
+        if self.path.is_dir() and not self.config_file.exists() and not all(map(self.is_leftover, self.path.iterdir())):
             raise RunError(
                 f"{self.path} holds files but no run ({self.config_file.name} is missing); a run there would "
                 "overwrite or delete them. Give a new or empty directory, or a run's."
             )
+
+    def is_leftover(self, path):
+        """Whether `path` is what a run leaves before its `config.json` exists: its lock, a write cut short."""
+        return path == self.lock_file or path.name.endswith(".partial")
 
     def saved_an_epoch(self):
         """Whether training saved anything: a logged epoch, a backup or a model."""
@@ -163,9 +198,9 @@ class RunDirectory:
         return {name: [rows[epoch][name] for epoch in epochs] for name in names}
 
     def trained(self, epochs):
-        """Whether all `epochs` were trained and logged, and the best model saved (a run stopped while
-        it was being evaluated then resumes with the evaluation, not with training from scratch)."""
-        if not (self.history_file.is_file() and self.model_file.is_file()):
+        """Whether training ended: all `epochs` logged, the best model saved and the backup removed (a run
+        stopped while it was being evaluated then resumes with the evaluation, not with training)."""
+        if not (self.history_file.is_file() and self.model_file.is_file()) or self.backup_dir.exists():
             return False
         return len(self.read_history().get("loss", [])) >= epochs
 
@@ -227,11 +262,29 @@ def write_json(path, data):
 
 
 def _write_partial_json(path, data):
-    """Writes `data` beside `path`, as `<name>.partial`, for `os.replace` onto `path`; returns that file."""
+    """Writes `data` beside `path`, as `<name>.partial`, for `os.replace` onto `path`; returns that file.
+
+    Strict JSON: a number that is not finite is a `RunError` naming its key, not a bare `NaN` in the file.
+    """
     path = Path(path)
+    non_finite = list(non_finite_entries(data))
+    if non_finite:
+        raise RunError(f"Not writing {path}: {', '.join(non_finite)} not finite (the run diverged).")
     partial = path.with_name(path.name + ".partial")
-    partial.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    partial.write_text(json.dumps(data, indent=2, sort_keys=True, allow_nan=False) + "\n", encoding="utf-8")
     return partial
+
+
+def non_finite_entries(data, name=""):
+    """The keys (`a.b[2]`) of the numbers in `data` (nested dicts and lists) that are NaN or infinite."""
+    if isinstance(data, float) and not math.isfinite(data):
+        yield name or "the value"
+    elif isinstance(data, dict):
+        for key, value in data.items():
+            yield from non_finite_entries(value, f"{name}.{key}" if name else str(key))
+    elif isinstance(data, (list, tuple)):
+        for index, value in enumerate(data):
+            yield from non_finite_entries(value, f"{name}[{index}]")
 
 
 def read_json(path, what="file"):

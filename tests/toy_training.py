@@ -1,0 +1,78 @@
+"""A small run through the recipes' training machinery (`recipes.training.callbacks.fit`, the run directory,
+its lock, backup and epoch order), for the fault tests; as a script it trains in its own process:
+
+    python toy_training.py RUN_DIR EPOCHS WEIGHTS.npz    (prints "epoch N" as each epoch begins)
+"""
+
+import dataclasses
+import sys
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from recipes.training.callbacks import fit
+from recipes.training.epochs import EpochOrder
+from recipes.training.run import RunDirectory
+
+
+@dataclasses.dataclass
+class ToyConfig:
+    epochs: int
+    seed: int = 3
+    verbose: int = 0
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+
+def toy_data(seed, size):
+    """Vectors of 8 features; the class is whether the first two sum above zero (one-hot)."""
+    features = np.random.default_rng(seed).normal(size=(size, 8)).astype("float32")
+    return features, np.eye(2, dtype="float32")[(features[:, 0] + features[:, 1] > 0).astype(int)]
+
+
+def toy_model():
+    """Dropout, so the random states must be restored too; Adam, so the optimizer's."""
+    model = keras.Sequential([
+        keras.Input((8,)),
+        keras.layers.Dense(16, activation="relu"),
+        keras.layers.Dropout(0.3),
+        keras.layers.Dense(2, activation="softmax"),
+    ])
+    model.compile(keras.optimizers.Adam(0.01), "categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+class PrintEpoch(keras.callbacks.Callback):
+    def on_epoch_begin(self, epoch, logs=None):
+        print(f"epoch {epoch}", flush=True)
+
+
+def train(run_dir, epochs, train_features=None, callbacks=()):
+    """Trains (or resumes) the toy run in `run_dir` for `epochs`; returns the model.
+
+    `train_features`: the training inputs (default: 256 random vectors); `callbacks` run before the run's own.
+    """
+    config = ToyConfig(epochs)
+    keras.utils.set_random_seed(config.seed)
+    features, labels = toy_data(0, 256)
+    features = features if train_features is None else train_features
+    order = EpochOrder(config.seed)
+    train_data = order.examples((features, labels)).batch(32)
+    validation_data = tf.data.Dataset.from_tensor_slices(toy_data(1, 64)).batch(32)
+    model = toy_model()
+    run = RunDirectory(run_dir)
+    with run.locked():
+        run.start(config.to_dict())
+        fit(
+            model, train_data, validation_data, run, config, monitor="val_accuracy", mode="max",
+            examples_per_epoch=len(features), epoch_metrics=list(callbacks), epoch_order=order,
+        )
+    return model
+
+
+if __name__ == "__main__":
+    run_dir, epochs, weights_file = sys.argv[1:]
+    trained = train(run_dir, int(epochs), callbacks=[PrintEpoch()])
+    np.savez(weights_file, *trained.get_weights())
