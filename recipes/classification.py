@@ -11,6 +11,7 @@ import tensorflow as tf
 from recipes.reporting import figures
 from recipes.training import optimization
 from recipes.task import Task
+from recipes.training.run import RunError
 
 TEST_LOG_DIR = "test"
 
@@ -37,6 +38,15 @@ class ClassificationTask(Task):
 
     def loss(self, config):
         return keras.losses.CategoricalCrossentropy(from_logits=True)
+
+    def check_loaded(self, run, model, prepared):
+        """The run's class names must be as many as the model's outputs (a `labels.txt` edited or replaced is not)."""
+        outputs = model.output_shape[-1]
+        if len(prepared.class_names) != outputs:
+            raise RunError(
+                f"{run.labels_file} names {len(prepared.class_names)} classes, but {run.model_file} has {outputs} "
+                "outputs: the file was edited or replaced. Restore it: one class name per line, in the order of the outputs."
+            )
 
     def compile_model(self, model, config, steps_per_epoch):
         """`make_optimizer` on linear warmup then cosine decay to 0 (no weight decay on biases and norms),

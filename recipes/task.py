@@ -221,6 +221,9 @@ class Task:
         """The files besides `model.keras` a finished run must hold."""
         return []
 
+    def check_loaded(self, run, model, prepared):
+        """Raises `RunError` where what `load_prepared` read does not fit the loaded model."""
+
     # ---------------------------------------------------------------- template methods
 
     def train(self, config):
@@ -278,7 +281,9 @@ class Task:
         config = run.stored_config(self.Config)
         run.require(run.model_file, *self.run_files(run, config))
         model = run.load_model()
-        return config, model, self.load_prepared(run, config)
+        prepared = self.load_prepared(run, config)
+        self.check_loaded(run, model, prepared)
+        return config, model, prepared
 
     def evaluate(self, run_dir, data_dir=None):
         """The test metrics of a finished run's best model; `data_dir` replaces the run's data directory."""

@@ -220,6 +220,8 @@ class TextClassification(ClassificationTask):
         vocabulary = run.keep_lines(run.vocabulary_file, lambda: learn_vocabulary(train.texts, config), resuming)
         class_names = run.keep_lines(run.labels_file, lambda: class_names_of(train.labels), resuming)
         prepared = Vocabulary(class_names, make_tokenizer(vocabulary, config))
+        for split in splits.values():  # a text without tokens is refused before training
+            tokens.checked_token_ids(prepared.tokenizer, split.texts, split.origin)
         # A label the training split lacks is refused before training.
         label_ids = {name: self.label_ids(split, prepared, name) for name, split in splits.items()}
         prepared.train_targets = one_hot(label_ids["train"], len(class_names))
@@ -277,6 +279,10 @@ class TextClassification(ClassificationTask):
         return tokens.text_list(inputs, "text")
 
     def model_inputs(self, texts, prepared, config):
+        tokens.checked_token_ids(
+            prepared.tokenizer, texts, lambda i: f"Text {i + 1} of {len(texts)}", limit=config.sequence_length,
+            limit_name="sequence_length",
+        )
         dataset = token_dataset(texts, np.zeros(len(texts), "int32"), prepared.tokenizer, config)
         return dataset.map(lambda token_ids, label: token_ids)
 

@@ -25,6 +25,7 @@ from recipes.data import tokens
 from recipes.reporting.attention_logging import ATTENTION_LOG_DIR, AttentionMapLogger, translation_summaries
 from recipes.training.epochs import example_dataset
 from recipes.task import BaseConfig, Task, setting
+from zoo.objectives import SmoothedSparseCrossentropy, TransformerSchedule
 from zoo.translation import decoder_for
 
 PAD, START, END = "[PAD]", "[START]", "[END]"
@@ -174,49 +175,6 @@ def vocabulary_files(run, shared):
 # ---------------------------------------------------------------- training
 
 
-@keras.saving.register_keras_serializable(package="recipes")
-class SmoothedSparseCrossentropy(keras.losses.Loss):
-    """Cross-entropy against label-smoothed targets, from integer labels and logits.
-
-    ``q = (1 - eps) onehot(y) + eps / V`` (Szegedy et al., 2016; Vaswani et al.,
-    2017, Section 5.4), so ``loss = (1 - eps) (-log p_y) + eps mean_k(-log p_k)``.
-    Padding (label 0) gets zero loss; with the models' target mask Keras
-    averages over real tokens only.
-    """
-
-    def __init__(self, label_smoothing=0.1, name="smoothed_crossentropy", **kwargs):
-        super().__init__(name=name, **kwargs)
-        self.label_smoothing = label_smoothing
-
-    def call(self, y_true, y_pred):
-        y_true = keras.ops.cast(y_true, "int32")
-        log_probs = keras.ops.log_softmax(keras.ops.cast(y_pred, "float32"), axis=-1)
-        true_log_prob = keras.ops.squeeze(keras.ops.take_along_axis(log_probs, y_true[..., None], axis=-1), -1)
-        eps = self.label_smoothing
-        loss = -(1.0 - eps) * true_log_prob - eps * keras.ops.mean(log_probs, axis=-1)
-        return keras.ops.where(keras.ops.not_equal(y_true, 0), loss, 0.0)
-
-    def get_config(self):
-        return {**super().get_config(), "label_smoothing": self.label_smoothing}
-
-
-@keras.saving.register_keras_serializable(package="recipes")
-class TransformerSchedule(keras.optimizers.schedules.LearningRateSchedule):
-    """``lr = d_model^-0.5 min(step^-0.5, step warmup^-1.5)`` (Vaswani et al., 2017, Eq. 3)."""
-
-    def __init__(self, model_dim, warmup_steps=4000):
-        self.model_dim = model_dim
-        self.warmup_steps = warmup_steps
-
-    def __call__(self, step):
-        step = keras.ops.cast(step, "float32") + 1.0  # Keras counts from 0
-        warmup = keras.ops.cast(self.warmup_steps, "float32")
-        return self.model_dim**-0.5 * keras.ops.minimum(step**-0.5, step * warmup**-1.5)
-
-    def get_config(self):
-        return {"model_dim": self.model_dim, "warmup_steps": self.warmup_steps}
-
-
 def decoding_options(tokenizers, config):
     """The start, end and length arguments of `decoding.greedy` and `decoding.beam_search`."""
     return {"start_id": tokenizers.start_id, "end_id": tokenizers.end_id, "max_length": config.max_length}
@@ -302,11 +260,16 @@ class Translation(Task):
         train = splits["train"] if splits else None
         if config.shared_vocabulary:
             shared = run.keep_lines(source_file, lambda: learn_vocabulary(train.sources + train.targets, config), resuming)
-            return Tokenizers(shared, shared)
-        return Tokenizers(
-            run.keep_lines(source_file, lambda: learn_vocabulary(train.sources, config), resuming),
-            run.keep_lines(target_file, lambda: learn_vocabulary(train.targets, config), resuming),
-        )
+            tokenizers = Tokenizers(shared, shared)
+        else:
+            tokenizers = Tokenizers(
+                run.keep_lines(source_file, lambda: learn_vocabulary(train.sources, config), resuming),
+                run.keep_lines(target_file, lambda: learn_vocabulary(train.targets, config), resuming),
+            )
+        for name, pairs in (splits or {}).items():  # a sentence without tokens is refused before training
+            for side, sentences, tokenizer in (("source", pairs.sources, tokenizers.source), ("target", pairs.targets, tokenizers.target)):
+                tokens.checked_token_ids(tokenizer, sentences, lambda i: f"The {side} of {name} pair {i + 1} of {len(pairs)}")
+        return tokenizers
 
     def make_dataset(self, pairs, tokenizers, config, *, order=None):
         """`({"source_tokens", "target_tokens_in"}, target_tokens_out)` batches.
@@ -439,6 +402,10 @@ class Translation(Task):
     def predictions(self, model, sentences, prepared, config, beam_size=None):
         """`{"source", "translation"}` per sentence: beam search of `beam_size` (None: the run's)."""
         beam_size = config.beam_size if beam_size is None else beam_size
+        tokens.checked_token_ids(
+            prepared.source, sentences, lambda i: f"Sentence {i + 1} of {len(sentences)}", limit=config.max_length,
+            limit_name="max_length",
+        )
         source_ids = prepared.source_ids(sentences, config.max_length)
         translations = translate_ids(model, source_ids, prepared, config, beam_size=beam_size)
         return [{"source": s, "translation": t} for s, t in zip(sentences, translations)]

@@ -1,6 +1,7 @@
 """The text-classification recipe on slices of the real SST-2, and its data errors."""
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -119,6 +120,36 @@ def test_evaluate_and_predict_load_the_run(finished_run):
     for prediction in predictions:
         assert prediction["label"] in ("negative", "positive")
         assert sum(prediction["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
+
+
+@pytest.mark.parametrize("empty", ["\u200b", "\u00ad", "\u200b\u00ad \u200b"])  # zero-width space, soft hyphen
+def test_a_text_without_tokens_is_named_at_prediction_and_a_long_one_is_cut_with_a_warning(finished_run, empty):
+    config, result = finished_run
+    with pytest.raises(DataError, match=re.escape(f"Text 2 of 2: {empty!r} has no token: the tokenizer drops every character")):
+        tc.predict(result.run_dir, ["a fine film", empty])
+    long_text = " ".join(["good"] * (config.sequence_length + 17))
+    with pytest.warns(UserWarning, match=rf"1 of 2 texts have more than {config.sequence_length} tokens \(the longest "
+                      rf"{config.sequence_length + 17}\): the model reads the first {config.sequence_length} \(sequence_length="):
+        tc.predict(result.run_dir, ["a fine film", long_text])
+
+
+def test_a_training_text_without_tokens_is_named_by_file_and_line(tmp_path):
+    rows = ["sentence\tlabel"] + [f"a fine film number {i}\t{i % 2}" for i in range(30)]
+    rows[8] = "\u200b\t1"
+    (tmp_path / "train.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    config = tc.Config(model="transformer_classifier_tiny", train_file=str(tmp_path / "train.tsv"), test_file=str(tmp_path / "train.tsv"),
+                       run_dir=str(tmp_path / "run"), vocabulary_size=100, epochs=1, verbose=0)
+    with pytest.raises(DataError, match=re.escape("train.tsv, line 9: '\\u200b' has no token")):
+        tc.train(config)
+
+
+def test_labels_that_do_not_fit_the_model_are_an_error_not_a_traceback(finished_run, tmp_path):
+    _, result = finished_run
+    copy = tmp_path / "run"
+    shutil.copytree(result.run_dir, copy)
+    (copy / "labels.txt").write_text("negative\n")
+    with pytest.raises(RunError, match=r"labels.txt names 1 classes, but .*model.keras has 2 outputs: the file was edited"):
+        tc.predict(str(copy), ["a fine film"])
 
 
 def test_finished_run_is_not_retrained_and_other_settings_are_refused(finished_run):

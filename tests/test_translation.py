@@ -3,6 +3,9 @@ the loss and schedule, `.keras` round trips, data errors, and a smoke run on rea
 
 import itertools
 import json
+import os
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -468,6 +471,17 @@ def test_own_pair_files_train_from_the_cli_translating_the_first_column_into_the
     assert cli.main(["translate", "run", "A man rides a bike."]) == 0
 
 
+def test_a_saved_run_loads_after_import_zoo_alone(finished_run):
+    """Its model, its loss and its schedule: `import zoo` registers every object a run's model.keras holds."""
+    _, result = finished_run
+    probe = "import sys, keras, zoo; model = keras.saving.load_model(sys.argv[1]); print(type(model.loss).__name__)"
+    env = os.environ | {"PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    command = [sys.executable, "-c", probe, str(Path(result.run_dir) / "model.keras")]
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env, cwd=Path(result.run_dir).parent)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert completed.stdout.split()[-1] == "SmoothedSparseCrossentropy"
+
+
 def test_translate_and_cli_use_the_run(finished_run, capsys):
     config, result = finished_run
     translations = translation.translate(result.run_dir, ["Ein Mann fährt Fahrrad.", "Zwei Hunde spielen."])
@@ -479,6 +493,10 @@ def test_translate_and_cli_use_the_run(finished_run, capsys):
     assert evaluated["test_pairs"] == result.metrics["test_pairs"] == config.max_eval_examples
     assert evaluated["test_bleu"] == pytest.approx(result.metrics["test_bleu_beam"], abs=1e-6)
     assert evaluated["test_chrf"] == pytest.approx(result.metrics["test_chrf_beam"], abs=1e-6)
+    assert cli.main(["translate", result.run_dir, "Ein Mann.", "\u200b"]) == 2
+    assert "Sentence 2 of 2: '\\u200b' has no token" in capsys.readouterr().err
+    with pytest.warns(UserWarning, match=rf"1 of 1 texts have more than {config.max_length} tokens .*\(max_length="):
+        translation.translate(result.run_dir, [" ".join(["Mann"] * (config.max_length + 3))], beam_size=1)
     for beam_size in ("0", "-2"):
         assert cli.main(["translate", result.run_dir, "Hallo.", "--beam-size", beam_size]) == 2
         assert f"`beam_size` must be a positive integer or None; received beam_size={beam_size}" in capsys.readouterr().err

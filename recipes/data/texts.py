@@ -14,16 +14,22 @@ SST2_URL = "https://dl.fbaipublicfiles.com/glue/data/SST-2.zip"
 
 @dataclasses.dataclass
 class LabeledTexts:
-    """Texts with their labels (strings, as written in the file)."""
+    """Texts with their labels (strings, as written in the file), and where each was read (`FILE, line N`)."""
 
     texts: list
     labels: list
+    lines: list = dataclasses.field(default=None, compare=False)
 
     def __len__(self):
         return len(self.texts)
 
     def take(self, indices):
-        return LabeledTexts([self.texts[i] for i in indices], [self.labels[i] for i in indices])
+        lines = None if self.lines is None else [self.lines[i] for i in indices]
+        return LabeledTexts([self.texts[i] for i in indices], [self.labels[i] for i in indices], lines)
+
+    def origin(self, index):
+        """Where text `index` was read, or its number."""
+        return self.lines[index] if self.lines is not None else f"text {index + 1} of {len(self)}"
 
 
 
@@ -53,17 +59,17 @@ def read_labeled_table(path, text_column="sentence", label_column="label", delim
     # TSV text is not quoted (GLUE's SST-2 sentences contain bare quotes); CSV is.
     quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
     try:
-        texts, labels = _read_labeled_rows(path, delimiter, quoting, text_column, label_column, layout)
+        texts, labels, lines = _read_labeled_rows(path, delimiter, quoting, text_column, label_column, layout)
     except UnicodeDecodeError as error:
         raise DataError(f"{path} is not UTF-8 text ({error}); save it as UTF-8: {layout}.") from None
     if not texts:
         raise DataError(f"{path} has a header but no examples; expected {layout}.")
-    return LabeledTexts(texts, labels)
+    return LabeledTexts(texts, labels, lines)
 
 
 def _read_labeled_rows(path, delimiter, quoting, text_column, label_column, layout):
-    """The texts and labels of `read_labeled_table` (a UTF-8 byte order mark and blank lines are skipped)."""
-    texts, labels = [], []
+    """The texts, labels and lines of `read_labeled_table` (a UTF-8 byte order mark and blank lines are skipped)."""
+    texts, labels, lines = [], [], []
     with path.open(encoding="utf-8-sig", newline="") as file:
         reader = csv.reader(file, delimiter=delimiter, quoting=quoting)
         try:
@@ -88,9 +94,10 @@ def _read_labeled_rows(path, delimiter, quoting, text_column, label_column, layo
                     raise DataError(f"{path}, line {line}: empty text or label; expected {layout}.")
                 texts.append(text)
                 labels.append(label)
+                lines.append(f"{path}, line {line}")
         except csv.Error as error:  # e.g. a quote left open swallows the rest of the file into one field
             raise DataError(f"{path}, line {reader.line_num}: {error}; expected {layout}.") from None
-    return texts, labels
+    return texts, labels, lines
 
 
 def _sst2_dir(data_dir):
@@ -118,5 +125,5 @@ def read_sst2(data_dir=None):
         unknown = sorted(set(data.labels) - set(SST2_CLASSES))
         if unknown:
             raise DataError(f"{path}: labels {unknown} are not SST-2 labels; expected {SST2_LAYOUT}.")
-        splits[split] = LabeledTexts(data.texts, [SST2_CLASSES[label] for label in data.labels])
+        splits[split] = LabeledTexts(data.texts, [SST2_CLASSES[label] for label in data.labels], data.lines)
     return splits

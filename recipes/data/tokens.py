@@ -1,8 +1,12 @@
 """WordPiece vocabularies and length-bucketed `tf.data` batches, shared by the text recipes."""
 
+import warnings
+
 import keras_hub
 import numpy as np
 import tensorflow as tf
+
+from recipes.data.sources import DataError
 
 UNK = "[UNK]"
 
@@ -31,6 +35,33 @@ def text_list(texts, what):
         if not isinstance(text, str) or not text.strip():
             raise ValueError(f"{what.capitalize()} {number} of {len(texts)} is {'blank' if isinstance(text, str) else 'not text'}: {text!r}.")
     return texts
+
+
+def checked_token_ids(tokenizer, texts, where, *, limit=None, limit_name=None):
+    """The token ids of each of `texts` (lists), checked.
+
+    A text without any token (only characters the tokenizer drops: zero-width
+    spaces, soft hyphens and other format characters) is a `DataError` naming it
+    and where it comes from (`where(index)`, e.g. "train.csv, line 7"): every key
+    of its attention would be masked, and the model would answer NaN or a
+    constant. With `limit`, texts longer than `limit` tokens give one warning
+    saying how many are cut, the longest and the limit (`limit_name`, the setting).
+    """
+    ids = [list(row) for row in tokenizer(list(texts))]
+    empty = next((index for index, row in enumerate(ids) if not row), None)
+    if empty is not None:
+        raise DataError(
+            f"{where(empty)}: {texts[empty]!r} has no token: the tokenizer drops every character of it (zero-width "
+            "spaces, soft hyphens and other format characters are dropped). Remove it, or give it words."
+        )
+    lengths = [len(row) for row in ids if limit is not None and len(row) > limit]
+    if lengths:
+        warnings.warn(
+            f"{len(lengths)} of {len(ids)} texts have more than {limit} tokens (the longest {max(lengths)}): the model "
+            f"reads the first {limit} ({limit_name}={limit}) and the rest is cut.",
+            stacklevel=2,
+        )
+    return ids
 
 
 def word_piece_tokenizer(vocabulary, *, lowercase):
