@@ -48,6 +48,28 @@ def parse_assignments(assignments, config_class):
     return values, model_options
 
 
+def settings_help(config_class):
+    """The settings of `config_class` (a recipe's `Config`), one per line: name, default, meaning."""
+    lines = [f"settings of {config_class.task} (--set KEY=VALUE; model.ARG for an argument of the model's builder):"]
+    for name, default in config_class.defaults().items():
+        lines.append(f"  {name:<22} {json.dumps(default):<28} {config_class.field_metadata(name).get('help', '')}")
+    return "\n".join(lines)
+
+
+class TaskSettingsHelp(argparse.Action):
+    """`zoo train TASK --help`: the usual help, then the task's settings (its module is imported only then)."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        parser.print_help()
+        task = getattr(namespace, "task", None)
+        if task in task_names():
+            print("\n" + settings_help(get_task(task).Config))
+        parser.exit()
+
+
 def command_list(args):
     for name in zoo.list_models(args.pattern, task=args.task):
         print(name)
@@ -109,7 +131,8 @@ def make_parser():
     describe.add_argument("name")
     describe.set_defaults(handler=command_describe)
 
-    train = commands.add_parser("train", help="train a recipe")
+    train = commands.add_parser("train", help="train a recipe (`zoo train TASK --help` lists its settings)", add_help=False)
+    train.add_argument("-h", "--help", action=TaskSettingsHelp, help="show this help and, after TASK, the task's settings")
     train.add_argument("task", choices=tasks)
     train.add_argument("--model", help="registered model name")
     train.add_argument(

@@ -77,6 +77,7 @@ class BaseConfig:
     epochs: int = setting(3, check_positive_int, help="passes over the training data")
     learning_rate: float = setting(None, check_number, "(0, inf)", optional=True, help="peak learning rate; None: the recipe's default")
     attention_probes: int = setting(4, check_non_negative_int, help="validation examples whose attention is logged each epoch; 0: none")
+    patience: int = setting(None, check_positive_int, optional=True, help="stop once this many epochs in a row did not improve the validation metric; None: off")
     seed: int = setting(1337, check_int, help="seed of the weights, the data order and the augmentation")
     run_dir: str = setting("runs/run", check_text, help="where the run is written, and resumed")
     verbose: int = setting(2, check_choice, (0, 1, 2), help="Keras' fit verbosity: 0 silent, 1 progress bar, 2 a line per epoch")
@@ -266,6 +267,7 @@ class Task:
                 f"best_validation_{self.monitor.removeprefix('val_')}": run.best_saved_value(self.monitor, "max"),
                 "train_loss_per_epoch": history["loss"],
                 "epochs": config.epochs,
+                "epochs_trained": len(history["loss"]),
                 f"train_{self.examples}": len(splits["train"]),
                 f"test_{self.examples}": len(splits["test"]),
                 "wall_time_seconds": sum(history["epoch_seconds"]),

@@ -1,5 +1,6 @@
 """The `zoo` command line, in-process and through `python -m zoo`."""
 
+import dataclasses
 import json
 import re
 import subprocess
@@ -9,6 +10,7 @@ import pytest
 
 from recipes import image_recognition, text_classification, translation
 from recipes.cli import main, parse_assignments
+from recipes.task import get_task, task_names
 
 
 def test_list_and_describe(capsys):
@@ -17,6 +19,20 @@ def test_list_and_describe(capsys):
     assert main(["describe", "bilstm_attention"]) == 0
     description = json.loads(capsys.readouterr().out)
     assert description["task"] == "text-classification" and description["parameters"] > 0
+
+
+@pytest.mark.parametrize("task", task_names())
+def test_train_task_help_lists_every_setting_with_its_default_and_meaning(capsys, task):
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", task, "--help"])
+    assert exit_.value.code == 0
+    lines = capsys.readouterr().out.splitlines()
+    config_class = get_task(task).Config
+    listed = {line.split()[0]: line for line in lines[lines.index(next(l for l in lines if l.startswith("settings of"))) + 1 :]}
+    assert list(listed) == [field.name for field in dataclasses.fields(config_class)]
+    for name, default in config_class.defaults().items():
+        help_ = config_class.field_metadata(name)["help"]
+        assert help_ and re.fullmatch(rf"  {name} +{re.escape(json.dumps(default))} +{re.escape(help_)}", listed[name]), listed[name]
 
 
 def test_bad_input_gives_a_message_and_exit_code_2(capsys, tmp_path):

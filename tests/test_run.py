@@ -97,16 +97,16 @@ def test_a_run_started_before_an_option_existed_resumes_only_with_its_default(tm
         run.start({"model": "a", "epochs": 3, "attention_probes": 4}, defaults=defaults)
 
 
-def test_a_run_counts_as_trained_once_every_epoch_is_logged_a_model_saved_and_the_backup_removed(tmp_path):
+def test_a_run_counts_as_trained_once_an_epoch_is_logged_a_model_saved_and_the_backup_removed(tmp_path):
     run = RunDirectory(tmp_path)
-    assert not run.trained(2)
+    assert not run.trained()
     run.history_file.write_text("epoch,loss\n0,2.0\n1,1.5\n1,1.4\n")
-    assert not run.trained(2)  # no model saved yet
+    assert not run.trained()  # no model saved yet
     run.model_file.write_bytes(b"")
     run.backup_dir.mkdir()
-    assert not run.trained(2)  # stopped before the last epoch's backup was committed and removed
+    assert not run.trained()  # stopped before its last epoch's backup was committed and removed
     run.backup_dir.rmdir()
-    assert run.trained(2) and not run.trained(3)
+    assert run.trained()
 
 
 def test_hparams_are_the_flattened_config_without_nones():

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from toy_training import train
 
+from recipes.training import callbacks as callbacks_module
 from recipes.training.callbacks import TrainingDiverged
 from recipes.training.run import RunDirectory, RunError, write_json
 
@@ -62,6 +63,45 @@ def test_a_diverging_run_stops_with_an_error_and_keeps_nothing_of_that_epoch(tmp
     best = run.load_model()
     assert all(np.isfinite(weight).all() for weight in best.get_weights())
     assert not run.metrics_file.exists()
+
+
+class ScriptedScores(keras.callbacks.Callback):
+    """Sets each epoch's validation accuracy (before the callbacks that read it)."""
+
+    def __init__(self, scores):
+        super().__init__()
+        self.scores = scores
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs["val_accuracy"] = self.scores[epoch]
+
+
+class KillAfterEpoch(keras.callbacks.Callback):
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise Killed
+
+
+@pytest.mark.parametrize("killed_after", [None, 1, 2, 3, 4])
+def test_patience_stops_after_that_many_epochs_without_progress_in_a_resumed_run_too(tmp_path, monkeypatch, killed_after):
+    """Best at epoch 2 (0.6); epochs 3, 4 and 5 do not beat it: with patience 3 training ends after epoch 5 of 8,
+    however often it was killed on the way (after epoch 5: once the stop was decided)."""
+    scores = ScriptedScores([0.5, 0.6, 0.55, 0.6, 0.59, 0.9, 0.9, 0.9])
+    run = RunDirectory(tmp_path / "run")
+    if killed_after is not None:
+        original = callbacks_module.standard_callbacks
+        monkeypatch.setattr(callbacks_module, "standard_callbacks", lambda *a, **k: original(*a, **k) + [KillAfterEpoch(killed_after)])
+        with pytest.raises(Killed):
+            train(run.path, 8, callbacks=[scores], patience=3)
+        monkeypatch.setattr(callbacks_module, "standard_callbacks", original)
+    train(run.path, 8, callbacks=[scores], patience=3)
+    assert run.read_history()["val_accuracy"] == [0.5, 0.6, 0.55, 0.6, 0.59]
+    assert run.trained() and not run.backup_dir.exists()
+    assert run.best_saved_value("val_accuracy", "max") == 0.6
 
 
 def test_metrics_files_are_strict_json_and_a_non_finite_number_is_named(tmp_path):

@@ -21,6 +21,7 @@ class ToyConfig:
     epochs: int
     seed: int = 3
     verbose: int = 0
+    patience: int = None
 
     def to_dict(self):
         return dataclasses.asdict(self)
@@ -49,12 +50,12 @@ class PrintEpoch(keras.callbacks.Callback):
         print(f"epoch {epoch}", flush=True)
 
 
-def train(run_dir, epochs, train_features=None, callbacks=()):
+def train(run_dir, epochs, train_features=None, callbacks=(), patience=None):
     """Trains (or resumes) the toy run in `run_dir` for `epochs`; returns the model.
 
     `train_features`: the training inputs (default: 256 random vectors); `callbacks` run before the run's own.
     """
-    config = ToyConfig(epochs)
+    config = ToyConfig(epochs, patience=patience)
     keras.utils.set_random_seed(config.seed)
     features, labels = toy_data(0, 256)
     features = features if train_features is None else train_features

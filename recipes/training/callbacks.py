@@ -141,6 +141,35 @@ class BestModelCheckpoint(keras.callbacks.Callback):
         self.best = value
 
 
+def epochs_without_progress(values, mode):
+    """How many epochs came after the first best of `values` (one per epoch; `mode`: "max" or "min")."""
+    return len(values) - 1 - values.index((max if mode == "max" else min)(values)) if values else 0
+
+
+class StopWithoutProgress(keras.callbacks.Callback):
+    """Early stopping (`patience`): ends training once `patience` epochs in a row did not beat the best `monitor`
+    value (`mode`: "max" or "min"). It counts from the run's history, not from memory, so a resumed run stops
+    where an uninterrupted one would. Place it after the callbacks that add `monitor` to the logs."""
+
+    def __init__(self, run, monitor, mode, patience):
+        super().__init__()
+        self.run, self.monitor, self.mode, self.patience = run, monitor, mode, patience
+
+    def on_train_begin(self, logs=None):
+        self.values = dict(enumerate(logged_values(self.run, self.monitor)))
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.values[epoch] = float(logs[self.monitor])
+        if epochs_without_progress([self.values[e] for e in sorted(self.values) if e <= epoch], self.mode) >= self.patience:
+            print(f"{self.run.path}: stopping after epoch {epoch + 1}: {self.monitor} has not improved for {self.patience} epochs.")
+            self.model.stop_training = True
+
+
+def logged_values(run, name):
+    """The value of `name` at each epoch the run's history logged ([] before any)."""
+    return run.read_history().get(name, []) if run.history_file.is_file() else []
+
+
 def standard_callbacks(
     run, config, *, monitor, mode, examples_per_epoch, tokens_per_epoch=None, epoch_metrics=(), loggers=(),
     swap_ema_weights=False, epoch_order=None,
@@ -167,7 +196,8 @@ def standard_callbacks(
     * `TensorBoard` into the run directory (`train/`, `validation/`): scalars
       including the learning rate and throughput, and weight histograms each epoch;
     * `HParamsLogger`: `config` for TensorBoard's HParams dashboard;
-    * `loggers`: further TensorBoard writers (e.g. `AttentionMapLogger`).
+    * `loggers`: further TensorBoard writers (e.g. `AttentionMapLogger`);
+    * with `config["patience"]`, `StopWithoutProgress`.
     """
     return [
         *([epoch_order] if epoch_order is not None else []),
@@ -181,6 +211,7 @@ def standard_callbacks(
         keras.callbacks.TensorBoard(str(run.path), histogram_freq=1, write_graph=False),
         HParamsLogger(run.path, config),
         *loggers,
+        *([StopWithoutProgress(run, monitor, mode, config["patience"])] if config.get("patience") else []),
         CommitBackup(run.backup),
     ]
 
@@ -189,10 +220,14 @@ def fit(model, train_data, validation_data, run, config, **callback_options):
     """`model.fit` for `config.epochs` with `standard_callbacks(run, config, **callback_options)`.
 
     A run with a backup resumes after the backup's epoch, saying so. Nothing
-    happens when the run has trained all its epochs already (it was stopped
-    during its final evaluation): only the evaluation is left.
+    happens when the run's training ended already (it was stopped during its
+    final evaluation): only the evaluation is left.
     """
-    if run.trained(config.epochs):
+    if run.trained():
+        return
+    patience, monitor, mode = config.to_dict().get("patience"), callback_options["monitor"], callback_options["mode"]
+    if patience and epochs_without_progress(logged_values(run, monitor), mode) >= patience:
+        run.backup.remove()  # killed right after early stopping decided: training is over
         return
     epochs_done = run.backup.restore(model)
     if epochs_done:

@@ -197,12 +197,12 @@ class RunDirectory:
         names = list(rows[epochs[0]]) if epochs else []
         return {name: [rows[epoch][name] for epoch in epochs] for name in names}
 
-    def trained(self, epochs):
-        """Whether training ended: all `epochs` logged, the best model saved and the backup removed (a run
-        stopped while it was being evaluated then resumes with the evaluation, not with training)."""
-        if not (self.history_file.is_file() and self.model_file.is_file()) or self.backup_dir.exists():
-            return False
-        return len(self.read_history().get("loss", [])) >= epochs
+    def trained(self):
+        """Whether training ended (all its epochs, or stopped early for `patience`): the best model is saved and
+        the backup removed, which happens only when `fit` returns (a run stopped while it was being evaluated
+        then resumes with the evaluation, not with training). The backup directory exists from the first
+        epoch's end, before any best model is saved."""
+        return self.model_file.is_file() and self.history_file.is_file() and not self.backup_dir.exists()
 
     def best_saved_value(self, monitor, mode):
         """The `monitor` value of the saved best model (`mode`: "max" or "min"): from `best_file`, or
