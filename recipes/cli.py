@@ -2,7 +2,8 @@
 
     zoo list [PATTERN] [--task TASK]
     zoo describe NAME
-    zoo train TASK [--model NAME] [--dataset NAME] [--epochs N] [--data-dir DIR] [--run-dir DIR] [--set key=value ...]
+    zoo train TASK [--model NAME] [--dataset NAME] [--epochs N] [--data-dir DIR] [--run-dir DIR] [--set key=value ...] [--json]
+    zoo train TASK --help                 (every setting --set takes, with its default and meaning)
     zoo evaluate RUN_DIR [--data-dir DIR]
     zoo predict RUN_DIR INPUT...          (texts, or image files for image-recognition runs)
     zoo translate RUN_DIR SENTENCE... [--beam-size K]
@@ -18,6 +19,7 @@ import argparse
 import dataclasses
 import json
 import sys
+from pathlib import Path
 
 import zoo
 from recipes.reporting import tensorboard
@@ -93,7 +95,22 @@ def command_train(args):
     if model_options:
         values["model_options"] = {**values.get("model_options", {}), **model_options}
     result = task.train(task.Config(**values))
-    print(json.dumps({"run_dir": result.run_dir, **result.metrics}, indent=2))
+    print(json.dumps({"run_dir": result.run_dir, **result.metrics}, indent=2) if args.json else train_summary(result))
+
+
+def train_summary(result):
+    """A few lines on a finished run: its model, epochs and time, its test and best validation figures."""
+    metrics = result.metrics
+    figures = {
+        name: value for name, value in metrics.items()
+        if name.startswith(("test_", "best_validation_")) and isinstance(value, (int, float)) and not isinstance(value, bool)
+    }
+    epochs = metrics.get("epochs_trained", metrics["epochs"])
+    return "\n".join([
+        f"{result.run_dir}: {metrics['model']}, {epochs} of {metrics['epochs']} epochs in {metrics['wall_time_seconds']:.0f} s",
+        *(f"  {name:<28} {value:.4g}" for name, value in figures.items()),
+        f"All metrics: {Path(result.run_dir) / 'metrics.json'} (or zoo train ... --json).",
+    ])
 
 
 def command_evaluate(args):
@@ -145,6 +162,7 @@ def make_parser():
     train.add_argument("--run-dir", help="where the run is written (and resumed)")
     train.add_argument("--direction", help="translation only: source-target languages, e.g. de-en")
     train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any Config field or model.ARG")
+    train.add_argument("--json", action="store_true", help="print every metric as JSON instead of a summary")
     train.set_defaults(handler=command_train)
 
     evaluate = commands.add_parser("evaluate", help="test metrics of a finished run")

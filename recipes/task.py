@@ -80,7 +80,10 @@ class BaseConfig:
     patience: int = setting(None, check_positive_int, optional=True, help="stop once this many epochs in a row did not improve the validation metric; None: off")
     seed: int = setting(1337, check_int, help="seed of the weights, the data order and the augmentation")
     run_dir: str = setting("runs/run", check_text, help="where the run is written, and resumed")
-    verbose: int = setting(2, check_choice, (0, 1, 2), help="Keras' fit verbosity: 0 silent, 1 progress bar, 2 a line per epoch")
+    verbose: int = setting(
+        None, check_choice, (0, 1, 2), optional=True,
+        help="Keras' fit verbosity: 0 silent, 1 progress bar, 2 a line per epoch; None: 1 on a terminal, else 2",
+    )
 
     def __post_init__(self):
         check_model_task(self.model, self.task)

@@ -63,8 +63,11 @@ def test_train_evaluate_predict(tmp_path, data_dir, capsys):
             "--data-dir", data_dir, "--run-dir", run_dir, "--set", "max_train_examples=300",
             "--set", "vocabulary_size=500", "--set", "verbose=0", "--set", "model.num_layers=1"]
     assert main(argv) == 0
-    trained = json.loads(capsys.readouterr().out)
-    assert trained["run_dir"] == run_dir and trained["epochs"] == 1
+    summary = capsys.readouterr().out.splitlines()  # a short summary; every metric is in metrics.json
+    trained = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert summary[0] == f"{run_dir}: transformer_classifier_tiny, 1 of 1 epochs in {trained['wall_time_seconds']:.0f} s"
+    assert f"  {'test_accuracy':<28} {trained['test_accuracy']:.4g}" in summary
+    assert summary[-1].startswith(f"All metrics: {run_dir}/metrics.json") and len(summary) < 10
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["model_options"] == {"num_layers": 1} and config["max_train_examples"] == 300
 

@@ -344,7 +344,7 @@ def test_cli_trains_and_predicts_image_files(tmp_path, data_dir, capsys):
     run_dir = str(tmp_path / "run")
     argv = ["train", "image-recognition", "--dataset", "mnist", "--model", "eca_resnet20", "--epochs", "1",
             "--data-dir", data_dir, "--run-dir", run_dir, "--set", "max_train_examples=256",
-            "--set", "max_eval_examples=128", "--set", "verbose=0", "--set", "model.depth=8"]
+            "--set", "max_eval_examples=128", "--set", "verbose=0", "--set", "model.depth=8", "--json"]
     assert main(argv) == 0
     trained = json.loads(capsys.readouterr().out)
     assert trained["dataset"] == "mnist" and trained["test_images"] == 128
@@ -419,7 +419,7 @@ def test_cli_trains_evaluates_and_predicts_on_image_folders_of_real_fashion_mnis
             Image.fromarray(image).save(folder / f"{i}.png")
     monkeypatch.chdir(tmp_path)
     argv = ["train", "image-recognition", "--model", "se_resnet20", "--epochs", "1", "--run-dir", "run",
-            "--set", "train_dir=train", "--set", "test_dir=test", "--set", "model.depth=8", "--set", "verbose=0"]
+            "--set", "train_dir=train", "--set", "test_dir=test", "--set", "model.depth=8", "--set", "verbose=0", "--json"]
     assert main(argv) == 0
     trained = json.loads(capsys.readouterr().out)
     assert trained["class_names"] == sorted(folder_of.values())

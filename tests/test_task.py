@@ -149,7 +149,7 @@ def test_settings_are_checked_where_they_are_declared(sequence_task):
     assert config_class.field_metadata("batch_size")["help"] == "examples per training step"  # declared by BaseConfig
     with pytest.raises(ValueError, match=r"`examples_per_split` must be a positive integer; received examples_per_split=0"):
         config_class(examples_per_split=0)
-    with pytest.raises(ValueError, match=r"`verbose` must be one of \[0, 1, 2\]; received verbose='abc'"):
+    with pytest.raises(ValueError, match=r"`verbose` must be one of \[0, 1, 2\] or None; received verbose='abc'"):
         config_class(verbose="abc")
     with pytest.raises(ValueError, match=r"Unknown sequence-toy model 'resnet20'; choose one of \['toy_sequence_attention'\]"):
         config_class(model="resnet20")

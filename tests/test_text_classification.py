@@ -448,7 +448,7 @@ def test_bad_config_values_are_explained():
         ("weight_decay", -0.1, r"a number in \[0, inf\)"),
         ("warmup_fraction", None, r"a number in \[0, 1\)"),
         ("max_train_examples", -5, "a positive integer or None"),
-        ("verbose", "abc", r"one of \[0, 1, 2\]"),
+        ("verbose", "abc", r"one of \[0, 1, 2\] or None"),
         ("vocabulary_size", 2, r"an integer of at least 3 \(the reserved tokens \[PAD\], \[UNK\] and one learned\)"),
     ]:
         with pytest.raises(ValueError, match=rf"`{field}` must be {allowed}; received {field}={value!r}"):

@@ -452,7 +452,7 @@ def test_own_pair_files_train_from_the_cli_translating_the_first_column_into_the
     argv = ["train", "translation", "--model", "transformer_tiny", "--epochs", "1", "--run-dir", "run",
             "--set", "train_file=train.tsv", "--set", "validation_file=validation.tsv", "--set", "test_file=test.tsv",
             "--set", "model.hidden_dim=64", "--set", "model.intermediate_dim=128", "--set", "vocabulary_size=300",
-            "--set", "max_length=24", "--set", "batch_size=32", "--set", "bleu_sample_size=10", "--set", "verbose=0"]
+            "--set", "max_length=24", "--set", "batch_size=32", "--set", "bleu_sample_size=10", "--set", "verbose=0", "--json"]
     assert cli.main(argv) == 0
     trained = json.loads(capsys.readouterr().out)
     assert (trained["train_pairs"], trained["test_pairs"], trained["direction"]) == (300, 20, None)

@@ -2,6 +2,7 @@
 
 import json
 import math
+import sys
 import time
 
 import keras
@@ -241,5 +242,5 @@ def fit(model, train_data, validation_data, run, config, **callback_options):
             run, config.to_dict(), swap_ema_weights=model.optimizer.use_ema, **callback_options
         ),
         shuffle=False,  # the recipes' pipelines shuffle
-        verbose=config.verbose,
+        verbose=(1 if sys.stdout.isatty() else 2) if config.verbose is None else config.verbose,
     )
