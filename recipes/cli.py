@@ -82,6 +82,13 @@ def command_describe(args):
 
 
 def command_train(args):
+    task, config = train_config(args)
+    result = task.train(config)
+    print(json.dumps({"run_dir": result.run_dir, **result.metrics}, indent=2) if args.json else train_summary(result))
+
+
+def train_config(args):
+    """`(task, its Config)` of a parsed `zoo train` command line, checked (nothing is trained)."""
     task = get_task(args.task)
     values, model_options = parse_assignments(args.set, task.Config)
     for flag in ("model", "dataset", "epochs", "data_dir", "run_dir", "direction"):
@@ -94,8 +101,7 @@ def command_train(args):
             values[flag] = getattr(args, flag)
     if model_options:
         values["model_options"] = {**values.get("model_options", {}), **model_options}
-    result = task.train(task.Config(**values))
-    print(json.dumps({"run_dir": result.run_dir, **result.metrics}, indent=2) if args.json else train_summary(result))
+    return task, task.Config(**values)
 
 
 def train_summary(result):
