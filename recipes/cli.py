@@ -5,8 +5,9 @@
     zoo train TASK [--model NAME] [--dataset NAME] [--epochs N] [--data-dir DIR] [--run-dir DIR] [--set key=value ...] [--json]
     zoo train TASK --help                 (every setting --set takes, with its default and meaning)
     zoo evaluate RUN_DIR [--data-dir DIR]
-    zoo predict RUN_DIR INPUT...          (texts, or image files for image-recognition runs)
-    zoo translate RUN_DIR SENTENCE... [--beam-size K]
+    zoo predict RUN_DIR [INPUT...] [--from-file FILE]   (texts, or image files for image-recognition runs;
+                                                        FILE holds one a line, '-' is standard input)
+    zoo translate RUN_DIR [SENTENCE...] [--from-file FILE] [--beam-size K]
     zoo inspect RUN_DIR [--port N]        (TensorBoard on a run, or on a directory of runs)
 
 `--set` takes any field of the task's `Config` (`--set batch_size=32`), or
@@ -123,8 +124,26 @@ def command_evaluate(args):
     print(json.dumps(task_of_run(args.run_dir).evaluate(args.run_dir, data_dir=args.data_dir), indent=2))
 
 
+def read_inputs(arguments, files):
+    """The inputs given as arguments, then the lines of each of `files` ("-": standard input), blank lines left out."""
+    inputs = list(arguments)
+    for name in files:
+        if name == "-":
+            lines = sys.stdin.read().splitlines()
+        else:
+            try:
+                lines = Path(name).read_text(encoding="utf-8").splitlines()
+            except (OSError, UnicodeDecodeError) as error:
+                raise ValueError(f"Cannot read inputs from {name}: {error}") from None
+        inputs += [line for line in lines if line.strip()]
+    if not inputs:
+        raise ValueError("Give inputs as arguments, or --from-file FILE with one a line (FILE '-': standard input).")
+    return inputs
+
+
 def command_predict(args):
-    for prediction in task_of_run(args.run_dir).predict(args.run_dir, args.inputs):
+    inputs = read_inputs(args.inputs, args.from_file)
+    for prediction in task_of_run(args.run_dir).predict(args.run_dir, inputs):
         print(json.dumps(prediction))
 
 
@@ -132,7 +151,7 @@ def command_translate(args):
     task = task_of_run(args.run_dir)
     if task.name != "translation":
         raise ValueError(f"{args.run_dir} is not a translation run; use `zoo predict`.")
-    for translated in task.translate(args.run_dir, args.sentences, beam_size=args.beam_size):
+    for translated in task.translate(args.run_dir, read_inputs(args.sentences, args.from_file), beam_size=args.beam_size):
         print(translated)
 
 
@@ -178,12 +197,14 @@ def make_parser():
 
     predict = commands.add_parser("predict", help="predict with a finished run (texts, or image files)")
     predict.add_argument("run_dir")
-    predict.add_argument("inputs", nargs="+")
+    predict.add_argument("inputs", nargs="*", help="texts, or image files")
+    predict.add_argument("--from-file", action="append", default=[], metavar="FILE", help="inputs, one a line ('-': standard input)")
     predict.set_defaults(handler=command_predict)
 
     translate = commands.add_parser("translate", help="translate sentences with a finished translation run")
     translate.add_argument("run_dir")
-    translate.add_argument("sentences", nargs="+")
+    translate.add_argument("sentences", nargs="*")
+    translate.add_argument("--from-file", action="append", default=[], metavar="FILE", help="sentences, one a line ('-': standard input)")
     translate.add_argument("--beam-size", type=int, help="default: the run's beam_size; 1 is greedy")
     translate.set_defaults(handler=command_translate)
 

@@ -1,6 +1,7 @@
 """The `zoo` command line, in-process and through `python -m zoo`."""
 
 import dataclasses
+import io
 import json
 import re
 import subprocess
@@ -57,7 +58,7 @@ def test_bad_input_gives_a_message_and_exit_code_2(capsys, tmp_path):
     assert not run_dir.exists()  # refused before the run directory is written
 
 
-def test_train_evaluate_predict(tmp_path, data_dir, capsys):
+def test_train_evaluate_predict(tmp_path, data_dir, capsys, monkeypatch):
     run_dir = str(tmp_path / "run")
     argv = ["train", "text-classification", "--model", "transformer_classifier_tiny", "--epochs", "1",
             "--data-dir", data_dir, "--run-dir", run_dir, "--set", "max_train_examples=300",
@@ -76,6 +77,17 @@ def test_train_evaluate_predict(tmp_path, data_dir, capsys):
     assert main(["predict", run_dir, "a fine film", "a dreadful mess"]) == 0
     predictions = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [p["text"] for p in predictions] == ["a fine film", "a dreadful mess"]
+    (tmp_path / "texts.txt").write_text("a fine film\n\na dreadful mess\n", encoding="utf-8")
+    monkeypatch.setattr(sys, "stdin", io.StringIO("a dreadful mess\n"))
+    assert main(["predict", run_dir, "a fine film", "--from-file", str(tmp_path / "texts.txt"), "--from-file", "-"]) == 0
+    from_files = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [p["text"] for p in from_files] == ["a fine film", "a fine film", "a dreadful mess", "a dreadful mess"]
+    for prediction, expected in zip(from_files, predictions[:1] + predictions + predictions[1:]):
+        assert prediction["probabilities"] == pytest.approx(expected["probabilities"], abs=1e-5)
+    assert main(["predict", run_dir]) == 2
+    assert "Give inputs as arguments, or --from-file FILE" in capsys.readouterr().err
+    assert main(["predict", run_dir, "--from-file", str(tmp_path / "none.txt")]) == 2
+    assert "Cannot read inputs from " in capsys.readouterr().err
     assert main(["translate", run_dir, "a fine film"]) == 2
     assert f"{run_dir} is not a translation run; use `zoo predict`." in capsys.readouterr().err
 
