@@ -22,6 +22,10 @@ settings.load_profile("full")
 
 
 def pytest_configure(config):
+    # xdist's --dist loadfile hands out the biggest files first unless told otherwise, which left the JAX rerun
+    # (one file of two tests, but the longest) to the end; keep the order of pytest_collection_modifyitems.
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
     config.addinivalue_line(
         "markers",
         "backend_independent: checks only Python-side work (argument validation, error messages, the registry,"
@@ -37,8 +41,8 @@ def pytest_configure(config):
 
 def pytest_collection_modifyitems(items):
     """The JAX rerun first: it is one test of several minutes (a pytest subprocess). Under `-n 2 --dist loadfile`
-    xdist hands out the files in this order, so one process runs it while the other runs every other file,
-    instead of it starting after most of them and running alone at the end."""
+    (without reordering, see pytest_configure) xdist hands out the files in this order, so one process runs it
+    while the other runs the other files, instead of it starting after most of them and running alone at the end."""
     items.sort(key=lambda item: item.path.name != "test_jax_backend.py")
 
 
