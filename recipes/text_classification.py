@@ -278,11 +278,16 @@ class TextClassification(ClassificationTask):
     def check_inputs(self, inputs):
         return tokens.text_list(inputs, "text")
 
-    def model_inputs(self, texts, prepared, config):
+    def predictions(self, model, texts, prepared, config):
+        """`ClassificationTask.predictions` of texts given by a user: a text without tokens is an error naming it,
+        and texts longer than `sequence_length` are classified from their first tokens with a warning."""
         tokens.checked_token_ids(
             prepared.tokenizer, texts, lambda i: f"Text {i + 1} of {len(texts)}", limit=config.sequence_length,
             limit_name="sequence_length",
         )
+        return super().predictions(model, texts, prepared, config)
+
+    def model_inputs(self, texts, prepared, config):
         dataset = token_dataset(texts, np.zeros(len(texts), "int32"), prepared.tokenizer, config)
         return dataset.map(lambda token_ids, label: token_ids)
 

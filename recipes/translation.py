@@ -387,8 +387,8 @@ class Translation(Task):
 
     def evaluation_report(self, model, test, prepared, config):
         """Test BLEU and chrF with beam search (the run's beam size)."""
-        hypotheses = self.predictions(model, test.sources, prepared, config)
-        return {f"test_{k}": v for k, v in score([h["translation"] for h in hypotheses], test.targets).items()}
+        hypotheses = self.translations(model, test.sources, prepared, config)
+        return {f"test_{k}": v for k, v in score(hypotheses, test.targets).items()}
 
     def run_metrics(self, config, splits, prepared, history):
         return {"direction": config.direction if config.train_file is None else None}  # files: first column -> second
@@ -399,15 +399,20 @@ class Translation(Task):
     def check_inputs(self, sentences):
         return tokens.text_list(sentences, "sentence")
 
-    def predictions(self, model, sentences, prepared, config, beam_size=None):
-        """`{"source", "translation"}` per sentence: beam search of `beam_size` (None: the run's)."""
+    def translations(self, model, sentences, tokenizers, config, beam_size=None):
+        """The translation of each sentence: beam search of `beam_size` (None: the run's)."""
         beam_size = config.beam_size if beam_size is None else beam_size
+        source_ids = tokenizers.source_ids(sentences, config.max_length)
+        return translate_ids(model, source_ids, tokenizers, config, beam_size=beam_size)
+
+    def predictions(self, model, sentences, tokenizers, config, beam_size=None):
+        """`{"source", "translation"}` per sentence given by a user: a sentence without tokens is an error naming
+        it, and sentences longer than `max_length` are translated from their first `max_length` tokens with a warning."""
         tokens.checked_token_ids(
-            prepared.source, sentences, lambda i: f"Sentence {i + 1} of {len(sentences)}", limit=config.max_length,
+            tokenizers.source, sentences, lambda i: f"Sentence {i + 1} of {len(sentences)}", limit=config.max_length,
             limit_name="max_length",
         )
-        source_ids = prepared.source_ids(sentences, config.max_length)
-        translations = translate_ids(model, source_ids, prepared, config, beam_size=beam_size)
+        translations = self.translations(model, sentences, tokenizers, config, beam_size)
         return [{"source": s, "translation": t} for s, t in zip(sentences, translations)]
 
     def translate(self, run_dir, sentences, beam_size=None):
