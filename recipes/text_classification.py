@@ -24,7 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 import zoo
-from layers.validation import check_int_at_least, check_bool, check_number, check_positive_int, check_text
+from layers.validation import check_bool, check_number, check_positive_int, check_text
 from recipes import data as datasets
 from recipes.data import phrases, tokens
 from recipes.training import optimization
@@ -59,10 +59,7 @@ class Config(BaseConfig):
     label_column: str = setting(SST2_COLUMNS["label_column"], check_text, help="the labels' column of train_file and test_file")
     validation_fraction: float = setting(0.05, check_number, "(0, 1)", help="share of the training sentences held out for validation")
     split_seed: int = setting(None, help="seed of the validation split; None: `seed` (runs with other seeds can share one split)")
-    vocabulary_size: int = setting(
-        8000, check_int_at_least, len(RESERVED_TOKENS) + 1, f" (the reserved tokens {', '.join(RESERVED_TOKENS)} and one learned)",
-        help="at most this many WordPiece tokens",
-    )
+    vocabulary_size: int = setting(8000, tokens.check_vocabulary_size, RESERVED_TOKENS, help="at most this many WordPiece tokens")
     lowercase: bool = setting(True, check_bool, help="lowercase the texts before tokenizing")
     sequence_length: int = setting(64, check_positive_int, help="tokens read of each text (longer ones are cut)")
     learning_rate: float = None  # None: the model's in LEARNING_RATES, else DEFAULT_LEARNING_RATE

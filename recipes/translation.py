@@ -18,7 +18,7 @@ import sacrebleu
 import tensorflow as tf
 
 import zoo
-from layers.validation import check_int_at_least, check_bool, check_number, check_positive_int
+from layers.validation import check_bool, check_number, check_positive_int
 from recipes import data as datasets
 from recipes import decoding
 from recipes.data import tokens
@@ -55,10 +55,7 @@ class Config(BaseConfig):
     test_file: str = setting(None, help="your own test pairs")
     max_eval_examples: int = setting(None, check_positive_int, optional=True, help="validate and test on the first N pairs; None: all")
     shared_vocabulary: bool = setting(False, check_bool, help="one vocabulary for both languages, with shared embeddings")
-    vocabulary_size: int = setting(
-        8000, check_int_at_least, len(RESERVED_TOKENS) + 1, f" (the reserved tokens {', '.join(RESERVED_TOKENS)} and one learned)",
-        help="at most this many WordPiece tokens per vocabulary",
-    )
+    vocabulary_size: int = setting(8000, tokens.check_vocabulary_size, RESERVED_TOKENS, help="at most this many WordPiece tokens per vocabulary")
     max_length: int = setting(64, check_positive_int, help="tokens read of each sentence, and written at most")
     batch_size: int = 128
     epochs: int = 10

@@ -6,9 +6,15 @@ import keras_hub
 import numpy as np
 import tensorflow as tf
 
+from layers.validation import check_int_at_least
 from recipes.data.sources import DataError
 
 UNK = "[UNK]"
+
+
+def check_vocabulary_size(reserved_tokens, **values):
+    """Raises `ValueError` unless each of `values` is an integer that holds `reserved_tokens` and one learned token."""
+    check_int_at_least(len(reserved_tokens) + 1, f" (the reserved tokens {', '.join(reserved_tokens)} and one learned)", **values)
 
 
 def learn_word_piece_vocabulary(texts, size, *, reserved_tokens, lowercase):

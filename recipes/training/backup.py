@@ -35,7 +35,7 @@ class BackupError(ValueError):
 
 
 class Backup:
-    """The backup directory of a run (`path`): `epochs_done`, `save`, `restore`, `remove`."""
+    """The backup directory of a run (`path`): `write` and `commit` an epoch, `restore`, `epochs_done`, `remove`."""
 
     def __init__(self, path):
         self.path = Path(path)

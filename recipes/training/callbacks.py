@@ -173,7 +173,7 @@ def logged_values(run, name):
 
 def standard_callbacks(
     run, config, *, monitor, mode, examples_per_epoch, tokens_per_epoch=None, epoch_metrics=(), loggers=(),
-    swap_ema_weights=False, epoch_order=None,
+    swap_ema_weights=False, epoch_order=None, patience=None,
 ):
     """The callbacks of every recipe run (`config`: the run's configuration as a dict).
 
@@ -198,7 +198,7 @@ def standard_callbacks(
       including the learning rate and throughput, and weight histograms each epoch;
     * `HParamsLogger`: `config` for TensorBoard's HParams dashboard;
     * `loggers`: further TensorBoard writers (e.g. `AttentionMapLogger`);
-    * with `config["patience"]`, `StopWithoutProgress`.
+    * with `patience`, `StopWithoutProgress`.
     """
     return [
         *([epoch_order] if epoch_order is not None else []),
@@ -212,7 +212,7 @@ def standard_callbacks(
         keras.callbacks.TensorBoard(str(run.path), histogram_freq=1, write_graph=False),
         HParamsLogger(run.path, config),
         *loggers,
-        *([StopWithoutProgress(run, monitor, mode, config["patience"])] if config.get("patience") else []),
+        *([StopWithoutProgress(run, monitor, mode, patience)] if patience else []),
         CommitBackup(run.backup),
     ]
 
@@ -226,7 +226,7 @@ def fit(model, train_data, validation_data, run, config, **callback_options):
     """
     if run.trained():
         return
-    patience, monitor, mode = config.to_dict().get("patience"), callback_options["monitor"], callback_options["mode"]
+    patience, monitor, mode = config.patience, callback_options["monitor"], callback_options["mode"]
     if patience and epochs_without_progress(logged_values(run, monitor), mode) >= patience:
         run.backup.remove()  # killed right after early stopping decided: training is over
         return
@@ -239,7 +239,7 @@ def fit(model, train_data, validation_data, run, config, **callback_options):
         initial_epoch=epochs_done,
         epochs=config.epochs,
         callbacks=standard_callbacks(
-            run, config.to_dict(), swap_ema_weights=model.optimizer.use_ema, **callback_options
+            run, config.to_dict(), swap_ema_weights=model.optimizer.use_ema, patience=patience, **callback_options
         ),
         shuffle=False,  # the recipes' pipelines shuffle
         verbose=(1 if sys.stdout.isatty() else 2) if config.verbose is None else config.verbose,
