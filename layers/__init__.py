@@ -19,7 +19,7 @@ from layers.dot_product import DotProductAttention
 from layers.multi_head import MultiHeadAttention
 from layers.patches import ClassToken, PatchEmbedding, PositionEmbedding2D
 from layers.pooling import AttentionPooling
-from layers.positional import PositionEmbedding, SinusoidalPositionEncoding, TokenAndPositionEmbedding
+from layers.positional import PositionEmbedding, SinusoidalPositionEncoding, TokenAndPositionEmbedding, TokenEmbedding
 from layers.recurrent import BahdanauDecoder, LuongDecoder
 from layers.transformer import TransformerDecoderBlock, TransformerEncoderBlock
 
@@ -40,6 +40,7 @@ __all__ = [
     "SinusoidalPositionEncoding",
     "SqueezeExcitation",
     "TokenAndPositionEmbedding",
+    "TokenEmbedding",
     "TransformerDecoderBlock",
     "TransformerEncoderBlock",
 ]

@@ -5,7 +5,7 @@ import math
 import keras
 from keras import ops
 
-from layers.validation import check_positive_int
+from layers.validation import check_positive_int, check_token_ids
 
 
 @keras.saving.register_keras_serializable(package="layers")
@@ -130,6 +130,42 @@ POSITION_ENCODINGS = ("learned", "sinusoidal")
 
 
 @keras.saving.register_keras_serializable(package="layers")
+class TokenEmbedding(keras.layers.Embedding):
+    """`keras.layers.Embedding` that refuses token ids outside its vocabulary: ``x_t = E[w_t]``.
+
+    Backends disagree on an id past the table: TensorFlow raises on CPU and
+    returns zeros on GPU, JAX returns NaN, and a negative id silently reads a
+    row from the end on JAX. Here an eager call raises `ValueError` naming the
+    id, its position and the allowed range; inside a compiled function (where
+    ids cannot be read) the row of such an id is NaN on every backend, so the
+    outputs show it and training stops at it (`recipes.training.StopOnNonFinite`).
+
+    Args:
+        input_dim: vocabulary size; ids must lie in ``[0, input_dim)``.
+        output_dim: embedding width.
+        **kwargs: the other arguments of `keras.layers.Embedding` (`mask_zero`, ...).
+
+    Call arguments:
+        inputs: integer token ids of any shape.
+
+    Returns:
+        `inputs.shape + (output_dim,)`; with `mask_zero` the Keras mask `inputs != 0`.
+
+    Example:
+
+    >>> embed = TokenEmbedding(100, 8)
+    >>> tuple(embed(keras.ops.array([[5, 99]])).shape)
+    (1, 2, 8)
+    """
+
+    def call(self, inputs):
+        check_token_ids(inputs, self.input_dim, self.name)
+        inside = ops.logical_and(ops.greater_equal(inputs, 0), ops.less(inputs, self.input_dim))
+        rows = super().call(ops.where(inside, inputs, 0))
+        return ops.where(ops.expand_dims(inside, -1), rows, ops.cast(float("nan"), rows.dtype))
+
+
+@keras.saving.register_keras_serializable(package="layers")
 class TokenAndPositionEmbedding(keras.layers.Layer):
     """Token embedding plus position encoding: ``x_t = s * E_tok[w_t] + PE(t)``.
 
@@ -195,7 +231,7 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         self.scale_embeddings = scale_embeddings
         self.embeddings_initializer = keras.initializers.get(embeddings_initializer)
         self.supports_masking = mask_zero
-        self.token_embedding = keras.layers.Embedding(
+        self.token_embedding = TokenEmbedding(
             vocabulary_size,
             embedding_dim,
             embeddings_initializer=self.embeddings_initializer,

@@ -2,6 +2,9 @@
 
 import numbers
 
+import keras
+import numpy as np
+
 
 def is_int(value):
     """Whether `value` is an integer (not a bool)."""
@@ -105,3 +108,35 @@ def check_text(optional=False, **values):
         if not ((isinstance(value, str) and value) or (optional and value is None)):
             allowed = "a non-empty text" + (" or None" if optional else "")
             raise ValueError(f"`{name}` must be {allowed}; received {name}={value!r}.")
+
+
+def values_known_now(tensor):
+    """Whether `tensor` holds numbers at this call (eager), not a trace inside a compiled function."""
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return not isinstance(tensor, jax.core.Tracer)
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        return tf.executing_eagerly()
+    return True
+
+
+def check_token_ids(token_ids, vocabulary_size, layer_name):
+    """Raises `ValueError` naming the first token id outside `[0, vocabulary_size)`.
+
+    Runs where the ids are known (an eager call); inside a compiled function
+    there is nothing to read, and the layer marks such ids with NaN instead.
+    """
+    if not values_known_now(token_ids):
+        return
+    ids = keras.ops.convert_to_numpy(token_ids)
+    outside = (ids < 0) | (ids >= vocabulary_size)
+    if outside.any():
+        position = tuple(int(i) for i in np.argwhere(outside)[0])
+        raise ValueError(
+            f"Layer {layer_name!r} received token id {int(ids[position])} at position {position}; "
+            f"ids must lie in [0, {vocabulary_size}) (its vocabulary has {vocabulary_size} entries). "
+            f"{int(outside.sum())} of {ids.size} ids are outside. Were these ids made with another vocabulary?"
+        )

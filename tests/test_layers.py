@@ -231,6 +231,31 @@ def test_token_and_position_embedding_matches_keras_hub_and_masks(rng):
     )
 
 
+def test_token_embedding_equals_keras_embedding_and_refuses_ids_outside_its_vocabulary(rng):
+    """In range it is Keras' Embedding; outside, an eager call names the id and a compiled one gives NaN rows."""
+    tokens = rng.integers(0, 20, size=(3, 7))
+    ours, theirs = layers.TokenEmbedding(20, 5, mask_zero=True), keras.layers.Embedding(20, 5, mask_zero=True)
+    ours.build(tokens.shape)
+    theirs.build(tokens.shape)
+    theirs.set_weights([random(rng, 20, 5)])
+    ours.set_weights(theirs.get_weights())
+    np.testing.assert_array_equal(to_numpy(ours(tokens)), to_numpy(theirs(tokens)))
+    np.testing.assert_array_equal(to_numpy(ours.compute_mask(tokens)), tokens != 0)
+
+    row, column = rng.integers(0, 3), rng.integers(0, 7)
+    for bad_id in (20, 20 + int(rng.integers(1, 1000)), -1):
+        bad = tokens.copy()
+        bad[row, column] = bad_id
+        with raises_mentioning(f"token id {bad_id}", f"({row}, {column})", "[0, 20)"):
+            ours(bad)
+        model = keras.Sequential([keras.Input((7,), dtype="int32"), ours])
+        compiled = model.predict(bad, verbose=0)
+        assert np.isnan(compiled[row, column]).all()
+        outside = np.ones(bad.shape, bool)
+        outside[row, column] = False
+        np.testing.assert_array_equal(compiled[outside], to_numpy(theirs(tokens))[outside])
+
+
 def test_reverse_embedding_is_the_states_times_the_transposed_token_table(rng):
     """Weight tying (Press & Wolf, 2017): ``logits = h E^T`` with the token table E, shape (vocabulary, d)."""
     embedding = layers.TokenAndPositionEmbedding(30, 8, 6, mask_zero=True)
@@ -695,6 +720,7 @@ LAYER_FACTORIES = {
     "SinusoidalPositionEncoding": lambda: layers.SinusoidalPositionEncoding(max_wavelength=500),
     "PositionEmbedding": lambda: layers.PositionEmbedding(12),
     "TokenAndPositionEmbedding": lambda: layers.TokenAndPositionEmbedding(40, 12, 8, mask_zero=True),
+    "TokenEmbedding": lambda: layers.TokenEmbedding(40, 8, mask_zero=True),
 }
 
 

@@ -46,7 +46,7 @@ def bilstm_attention(
     check_positive_int(optional=True, sequence_length=sequence_length, attention_units=attention_units)
     check_rate(embedding_dropout=embedding_dropout, lstm_dropout=lstm_dropout, dropout=dropout)
     tokens = _token_input(sequence_length)
-    x = keras.layers.Embedding(vocab_size, embedding_dim, mask_zero=True, name="embedding")(tokens)
+    x = layers.TokenEmbedding(vocab_size, embedding_dim, mask_zero=True, name="embedding")(tokens)
     x = keras.layers.Dropout(embedding_dropout, name="embedding_dropout")(x)
     x = keras.layers.Bidirectional(
         keras.layers.LSTM(lstm_units, return_sequences=True), merge_mode="sum", name="bilstm"

@@ -160,7 +160,7 @@ def _recurrent_model(source_encoder, decoder, source_vocab_size, target_vocab_si
     """
     source_tokens, target_tokens = _token_input("source_tokens"), _token_input("target_tokens_in")
     memory, *initial_state = source_encoder(source_tokens)
-    y = keras.layers.Embedding(target_vocab_size, embedding_dim, mask_zero=True, name="target_embedding")(target_tokens)
+    y = layers.TokenEmbedding(target_vocab_size, embedding_dim, mask_zero=True, name="target_embedding")(target_tokens)
     y = keras.layers.Dropout(dropout, name="target_dropout")(y)
     y = decoder(y, memory, initial_state=initial_state, memory_mask=ops.not_equal(source_tokens, 0))
     y = keras.layers.Dropout(dropout, name="output_dropout")(y)
@@ -171,7 +171,7 @@ def _recurrent_model(source_encoder, decoder, source_vocab_size, target_vocab_si
 
 def _source_embedding(source_vocab_size, embedding_dim, dropout):
     tokens = _token_input("source_tokens")
-    x = keras.layers.Embedding(source_vocab_size, embedding_dim, mask_zero=True, name="source_embedding")(tokens)
+    x = layers.TokenEmbedding(source_vocab_size, embedding_dim, mask_zero=True, name="source_embedding")(tokens)
     return tokens, keras.layers.Dropout(dropout, name="source_dropout")(x)
 
 

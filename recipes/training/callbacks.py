@@ -20,7 +20,8 @@ class TrainingDiverged(RunError):
 
 LIKELY_CAUSES = (
     "Likely causes: a learning rate too high for the model (--set learning_rate=...), examples without any input "
-    "(texts that tokenize to nothing: every key masked), or float16 overflow. Nothing of this epoch was saved: "
+    "(texts that tokenize to nothing: every key masked), token ids outside the model's vocabulary (their embedding "
+    "rows are NaN), or float16 overflow. Nothing of this epoch was saved: "
     "the run's best model and backup hold its last finite epoch. Train again in a new run directory once the cause "
     "is fixed."
 )
