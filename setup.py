@@ -11,6 +11,7 @@ setup(
     long_description=Path(__file__).with_name("README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     packages=["layers", "zoo", "recipes", "recipes.data", "recipes.training", "recipes.reporting"],
+    package_data={"recipes": ["catalog.json"]},  # the registry for `zoo list` / `zoo describe` without Keras
     python_requires=">=3.10",
     install_requires=[
         "tensorflow>=2.21,<2.22",

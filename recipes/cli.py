@@ -14,17 +14,24 @@
 `model.ARG` for an argument of the model builder (`--set model.num_layers=4`).
 Values are read as JSON where they parse (numbers, true/false, null, lists, objects), or as
 Python's True, False and None; anything else is text.
+
+Every command takes `--verbose` to show the backend's log lines, dropped otherwise. `--help`,
+`list` and `describe` read the registry's catalog (`recipes.catalog`) without importing Keras,
+so they answer at once; the other commands load the backend first.
 """
 
 import argparse
+import contextlib
 import dataclasses
+import functools
+import importlib
 import json
+import os
 import sys
 from pathlib import Path
 
-import zoo
-from recipes.reporting import tensorboard
-from recipes.task import get_task, task_names, task_of_run
+from recipes import catalog
+
 PYTHON_CONSTANTS = {"True": True, "False": False, "None": None}  # `--set horizontal_flip=False` is not the text "False"
 
 
@@ -68,20 +75,70 @@ class TaskSettingsHelp(argparse.Action):
     def __call__(self, parser, namespace, values, option_string=None):
         parser.print_help()
         task = getattr(namespace, "task", None)
-        if task in task_names():
+        if task in catalog.task_names():
+            load_backend(getattr(namespace, "verbose", False))
+            from recipes.task import get_task
+
             print("\n" + settings_help(get_task(task).Config))
         parser.exit()
 
 
+class CommandError(Exception):
+    """A command that cannot do what was asked, for a reason its message gives (exit code 2, no traceback)."""
+
+
+@contextlib.contextmanager
+def native_stderr_dropped():
+    """Drops what native code writes to file descriptor 2 meanwhile (Python's `sys.stderr` writes there too)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def load_backend(verbose):
+    """Imports Keras and its backend, whose log lines (TensorFlow's C++ and absl ones) are dropped unless `verbose`.
+
+    `TF_CPP_MIN_LOG_LEVEL=3` quiets TensorFlow's logging once it runs; the absl lines printed while its
+    libraries load ("All log messages before absl::InitializeLog()", the CUDA probe) ignore it, so the
+    import itself runs with standard error dropped. A failing import still raises, and is reported after.
+    """
+    if verbose or "keras" in sys.modules:
+        importlib.import_module("keras")
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    with native_stderr_dropped():
+        importlib.import_module("keras")
+
+
+def uses_backend(command):
+    """A command that needs Keras: the backend is loaded first, quietly unless --verbose."""
+
+    @functools.wraps(command)
+    def run(args):
+        load_backend(args.verbose)
+        return command(args)
+
+    return run
+
+
 def command_list(args):
-    for name in zoo.list_models(args.pattern, task=args.task):
+    for name in catalog.list_models(args.pattern, task=args.task):
         print(name)
 
 
 def command_describe(args):
-    print(json.dumps(zoo.describe(args.name), indent=2))
+    if args.name not in catalog.list_models():
+        load_backend(args.verbose)  # the registry's error lists the closest names
+    print(json.dumps(catalog.describe(args.name), indent=2))
 
 
+@uses_backend
 def command_train(args):
     task, config = train_config(args)
     result = task.train(config)
@@ -90,6 +147,8 @@ def command_train(args):
 
 def train_config(args):
     """`(task, its Config)` of a parsed `zoo train` command line, checked (nothing is trained)."""
+    from recipes.task import get_task
+
     task = get_task(args.task)
     values, model_options = parse_assignments(args.set, task.Config)
     for flag in ("model", "dataset", "epochs", "data_dir", "run_dir", "direction"):
@@ -120,7 +179,10 @@ def train_summary(result):
     ])
 
 
+@uses_backend
 def command_evaluate(args):
+    from recipes.task import task_of_run
+
     print(json.dumps(task_of_run(args.run_dir).evaluate(args.run_dir, data_dir=args.data_dir), indent=2))
 
 
@@ -141,13 +203,19 @@ def read_inputs(arguments, files):
     return inputs
 
 
+@uses_backend
 def command_predict(args):
+    from recipes.task import task_of_run
+
     inputs = read_inputs(args.inputs, args.from_file)
     for prediction in task_of_run(args.run_dir).predict(args.run_dir, inputs):
         print(json.dumps(prediction))
 
 
+@uses_backend
 def command_translate(args):
+    from recipes.task import task_of_run
+
     task = task_of_run(args.run_dir)
     if task.name != "translation":
         raise ValueError(f"{args.run_dir} is not a translation run; use `zoo predict`.")
@@ -155,25 +223,33 @@ def command_translate(args):
         print(translated)
 
 
+@uses_backend
 def command_inspect(args):
-    tensorboard.inspect(args.run_dir, port=args.port)
+    from recipes.reporting import tensorboard
+
+    try:
+        tensorboard.inspect(args.run_dir, port=args.port)
+    except tensorboard.TensorBoardError as error:
+        raise CommandError(error) from None
 
 
 def make_parser():
     parser = argparse.ArgumentParser(prog="zoo", description="attention-zoo: build, train and inspect attention models.")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--verbose", action="store_true", help="show the backend's log lines (TensorFlow, XLA)")
     commands = parser.add_subparsers(dest="command", required=True)
-    tasks = task_names()
+    tasks = catalog.task_names()
 
-    listing = commands.add_parser("list", help="list registered models")
+    listing = commands.add_parser("list", help="list registered models", parents=[common])
     listing.add_argument("pattern", nargs="?", default="*", help="shell-style pattern, e.g. 'transformer*'")
     listing.add_argument("--task", choices=tasks, help="only models of this task")
     listing.set_defaults(handler=command_list)
 
-    describe = commands.add_parser("describe", help="task, paper, configuration and size of a model")
+    describe = commands.add_parser("describe", help="task, paper, configuration and size of a model", parents=[common])
     describe.add_argument("name")
     describe.set_defaults(handler=command_describe)
 
-    train = commands.add_parser("train", help="train a recipe (`zoo train TASK --help` lists its settings)", add_help=False)
+    train = commands.add_parser("train", help="train a recipe (`zoo train TASK --help` lists its settings)", add_help=False, parents=[common])
     train.add_argument("-h", "--help", action=TaskSettingsHelp, help="show this help and, after TASK, the task's settings")
     train.add_argument("task", choices=tasks)
     train.add_argument("--model", help="registered model name")
@@ -190,25 +266,25 @@ def make_parser():
     train.add_argument("--json", action="store_true", help="print every metric as JSON instead of a summary")
     train.set_defaults(handler=command_train)
 
-    evaluate = commands.add_parser("evaluate", help="test metrics of a finished run")
+    evaluate = commands.add_parser("evaluate", help="test metrics of a finished run", parents=[common])
     evaluate.add_argument("run_dir")
     evaluate.add_argument("--data-dir")
     evaluate.set_defaults(handler=command_evaluate)
 
-    predict = commands.add_parser("predict", help="predict with a finished run (texts, or image files)")
+    predict = commands.add_parser("predict", help="predict with a finished run (texts, or image files)", parents=[common])
     predict.add_argument("run_dir")
     predict.add_argument("inputs", nargs="*", help="texts, or image files")
     predict.add_argument("--from-file", action="append", default=[], metavar="FILE", help="inputs, one a line ('-': standard input)")
     predict.set_defaults(handler=command_predict)
 
-    translate = commands.add_parser("translate", help="translate sentences with a finished translation run")
+    translate = commands.add_parser("translate", help="translate sentences with a finished translation run", parents=[common])
     translate.add_argument("run_dir")
     translate.add_argument("sentences", nargs="*")
     translate.add_argument("--from-file", action="append", default=[], metavar="FILE", help="sentences, one a line ('-': standard input)")
     translate.add_argument("--beam-size", type=int, help="default: the run's beam_size; 1 is greedy")
     translate.set_defaults(handler=command_translate)
 
-    inspect = commands.add_parser("inspect", help="where a run's logs are; TensorBoard on them (a free local port)")
+    inspect = commands.add_parser("inspect", help="where a run's logs are; TensorBoard on them (a free local port)", parents=[common])
     inspect.add_argument("run_dir", help="a run directory, or a directory of runs to compare")
     inspect.add_argument("--port", type=int, help="default: a free port")
     inspect.set_defaults(handler=command_inspect)
@@ -219,7 +295,7 @@ def main(argv=None):
     args = make_parser().parse_args(argv)
     try:
         args.handler(args)
-    except (ValueError, FileNotFoundError, tensorboard.TensorBoardError) as error:
+    except (ValueError, FileNotFoundError, CommandError) as error:
         # Bad input (unknown model, bad setting, missing data): a message, not a traceback.
         print(f"zoo {args.command}: error: {error}", file=sys.stderr)
         return 2

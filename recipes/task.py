@@ -22,7 +22,6 @@ exists: task "text-classification" is `recipes.text_classification`, whose
 import dataclasses
 import functools
 import importlib
-import importlib.util
 from typing import ClassVar
 
 import keras
@@ -30,6 +29,7 @@ import numpy as np
 
 import zoo
 from layers.validation import check_choice, check_int, check_non_negative_int, check_number, check_positive_int, check_text
+from recipes.catalog import recipe_module_name, task_names
 from recipes.training.callbacks import fit
 from recipes.training.epochs import EpochOrder
 from recipes.training.run import RunDirectory
@@ -306,17 +306,6 @@ class Task:
 
 
 # ---------------------------------------------------------------- the registered tasks
-
-
-def recipe_module_name(task):
-    """`"text-classification"` -> `"recipes.text_classification"`."""
-    return f"recipes.{task.replace('-', '_')}"
-
-
-def task_names():
-    """The tasks of the zoo's models that have a recipe module, sorted."""
-    tasks = {zoo.task_of(model) for model in zoo.list_models()}
-    return sorted(task for task in tasks if importlib.util.find_spec(recipe_module_name(task)) is not None)
 
 
 def get_task(name):

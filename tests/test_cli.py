@@ -3,12 +3,14 @@
 import dataclasses
 import io
 import json
+import os
 import re
 import subprocess
 import sys
 
 import pytest
 
+import zoo
 from recipes import image_recognition, text_classification, translation
 from recipes.cli import main, parse_assignments
 from recipes.task import get_task, task_names
@@ -96,6 +98,41 @@ def test_python_dash_m_zoo_runs_the_cli():
     completed = subprocess.run([sys.executable, "-m", "zoo", "list"], capture_output=True, text=True, timeout=300)
     assert completed.returncode == 0, completed.stderr
     assert "bilstm_attention" in completed.stdout.split()
+
+
+QUICK_COMMANDS = [["--help"], ["list", "*resnet*", "--task", "image-recognition"], ["describe", "vit_tiny_patch16"]]
+
+
+def test_help_list_and_describe_answer_from_the_catalog_without_importing_keras():
+    """They read recipes/catalog.json; what they print is what the live registry says (test_zoo checks the file)."""
+    probe = (
+        "import contextlib, io, json, sys\n"
+        "from recipes.cli import main\n"
+        "outputs = []\n"
+        "for argv in json.loads(sys.argv[1]):\n"
+        "    out = io.StringIO()\n"
+        "    with contextlib.redirect_stdout(out), contextlib.suppress(SystemExit):\n"
+        "        main(argv)\n"
+        "    outputs.append(out.getvalue())\n"
+        "print(json.dumps({'outputs': outputs, 'loaded': sorted({'keras', 'tensorflow', 'jax', 'zoo'} & set(sys.modules))}))\n"
+    )
+    completed = subprocess.run([sys.executable, "-c", probe, json.dumps(QUICK_COMMANDS)], capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 0, completed.stderr
+    result = json.loads(completed.stdout)
+    assert result["loaded"] == []
+    help_text, listed, described = result["outputs"]
+    assert help_text.startswith("usage: zoo") and "describe" in help_text
+    assert listed.split() == zoo.list_models("*resnet*", task="image-recognition")
+    assert json.loads(described) == json.loads(json.dumps(zoo.describe("vit_tiny_patch16")))
+
+
+def test_commands_drop_the_backends_log_lines_unless_verbose(tmp_path):
+    """TensorFlow prints absl lines (CUDA probe, CPU features) while it loads; a command's stderr holds its own message only."""
+    command = [sys.executable, "-c", "import sys; from recipes.cli import main; sys.exit(main())", "evaluate", str(tmp_path / "missing")]
+    environment = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
+    quiet = subprocess.run(command, capture_output=True, text=True, timeout=300, env=environment)
+    assert quiet.returncode == 2
+    assert quiet.stderr.splitlines() == [f"zoo evaluate: error: Missing run configuration {tmp_path / 'missing' / 'config.json'}."]
 
 
 def test_inspect_lists_the_logs_serves_them_and_stops_on_ctrl_c(tmp_path, capsys):

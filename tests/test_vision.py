@@ -1,10 +1,16 @@
 """Image models: the papers' parameter counts, shapes, attention placement, bad arguments."""
 
+import json
+
 import keras
 import numpy as np
 import pytest
 
 import zoo
+from recipes.catalog import CATALOG_FILE
+
+# zoo.describe(name) of every model, without building each again: test_zoo checks the file equals the registry.
+DESCRIBED = json.loads(CATALOG_FILE.read_text(encoding="utf-8"))
 
 # Trainable parameters at the papers' settings. Paper tables (rounded) and the exact counts of
 # the reference implementations (torchvision resnet50, timm seresnet50 / vit_base_patch16_224 /
@@ -24,7 +30,7 @@ PAPER_COUNTS = {
 @pytest.mark.parametrize("name", PAPER_COUNTS)
 def test_parameter_counts_match_the_papers(name):
     paper, rounding, reference = PAPER_COUNTS[name]
-    count = zoo.describe(name)["trainable_parameters"]
+    count = DESCRIBED[name]["trainable_parameters"]
     assert abs(count - paper) <= rounding, count
     if reference is not None:
         assert count == reference
@@ -50,18 +56,18 @@ def test_vision_transformers_have_the_papers_layers_widths_and_heads(name):
 
 def test_attention_modules_add_what_their_papers_say():
     """SE adds 2 C^2/r + C/r + C per block; ECA adds k per block; CBAM adds SE's MLP plus 2 k^2."""
-    base = zoo.describe("resnet50")["trainable_parameters"]
+    base = DESCRIBED["resnet50"]["trainable_parameters"]
     widths = [4 * w for w, n in zip((64, 128, 256, 512), (3, 4, 6, 3)) for _ in range(n)]
     se = sum(2 * c * (c // 16) + c // 16 + c for c in widths)
-    assert zoo.describe("se_resnet50")["trainable_parameters"] == base + se
-    assert zoo.describe("cbam_resnet50")["trainable_parameters"] == base + se + 16 * 2 * 7 * 7
+    assert DESCRIBED["se_resnet50"]["trainable_parameters"] == base + se
+    assert DESCRIBED["cbam_resnet50"]["trainable_parameters"] == base + se + 16 * 2 * 7 * 7
     eca_k = {256: 5, 512: 5, 1024: 5, 2048: 7}
-    assert zoo.describe("eca_resnet50")["trainable_parameters"] == base + sum(eca_k[c] for c in widths)
+    assert DESCRIBED["eca_resnet50"]["trainable_parameters"] == base + sum(eca_k[c] for c in widths)
 
 
 @pytest.mark.parametrize("ratio", [4, 8])
 def test_reduction_sets_the_se_and_cbam_ratio(ratio):
-    base = zoo.describe("resnet20")["trainable_parameters"]
+    base = DESCRIBED["resnet20"]["trainable_parameters"]
     widths = [c for c in (16, 32, 64) for _ in range(3)]
     se = sum(2 * c * (c // ratio) + c // ratio + c for c in widths)
     for name, spatial in (("se_resnet20", 0), ("cbam_resnet20", 2 * 7 * 7)):
