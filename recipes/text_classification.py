@@ -206,6 +206,10 @@ class Vocabulary:
 
 class TextClassification(ClassificationTask):
     Config = Config
+    exported_inputs = (
+        "token_ids: WordPiece ids of the run's vocabulary.txt (one token a line, ids from 0; 0 pads), lower-cased "
+        "first when the run's config says lowercase; the outputs are class logits in the order of labels.txt."
+    )
 
     def load_data(self, config):
         return load_data(config)
@@ -214,16 +218,17 @@ class TextClassification(ClassificationTask):
         """Learns the vocabulary and class names of the training texts (a resumed run keeps its own);
         with teachers, the training targets mix in their probabilities."""
         train = splits["train"]
-        vocabulary = run.keep_lines(run.vocabulary_file, lambda: learn_vocabulary(train.texts, config), resuming)
         class_names = run.keep_lines(run.labels_file, lambda: class_names_of(train.labels), resuming)
+        teachers = self.checked_teachers(config, class_names)  # a wrong teacher is refused before the vocabulary is learned
+        vocabulary = run.keep_lines(run.vocabulary_file, lambda: learn_vocabulary(train.texts, config), resuming)
         prepared = Vocabulary(class_names, make_tokenizer(vocabulary, config))
         for split in splits.values():  # a text without tokens is refused before training
             tokens.checked_token_ids(prepared.tokenizer, split.texts, split.origin)
         # A label the training split lacks is refused before training.
         label_ids = {name: self.label_ids(split, prepared, name) for name, split in splits.items()}
         prepared.train_targets = one_hot(label_ids["train"], len(class_names))
-        if config.teachers:
-            probabilities, prepared.teacher_costs = self.teacher_probabilities(config, train.texts, class_names)
+        if teachers:
+            probabilities, prepared.teacher_costs = self.teacher_probabilities(teachers, train.texts)
             prepared.train_targets = distillation_targets(prepared.train_targets, probabilities, config.distillation_weight)
         return prepared
 
@@ -291,24 +296,18 @@ class TextClassification(ClassificationTask):
     def described(self, texts):
         return [{"text": text} for text in texts]
 
-    def teacher_probabilities(self, config, texts, class_names):
-        """The mean class probabilities of `config.teachers` for the training `texts`, and their costs.
+    def checked_teachers(self, config, class_names):
+        """`[(run_dir, config, model, prepared)]` of `config.teachers`, each checked.
 
         Each teacher must be a finished run on the same data and validation split
         (`split_of`) with the same classes: a teacher that
         trained on this run's validation sentences would pass what it memorized of
         them on, and the validation accuracy would no longer measure unseen text.
-
-        Returns:
-            `(probabilities (len(texts), classes), {"teacher_wall_time_seconds": the
-            teachers' training time, "teacher_inference_seconds": the time spent here})`.
         """
-        start = time.perf_counter()
-        probabilities, wall_time, ours = [], 0.0, split_of(config)
-        for run_dir in config.teachers:
+        teachers, ours = [], split_of(config)
+        for run_dir in config.teachers or []:
             teacher, model, prepared = self.load_run(run_dir)
-            teacher_run = RunDirectory(run_dir)
-            teacher_run.require(teacher_run.metrics_file)
+            RunDirectory(run_dir).require(RunDirectory(run_dir).metrics_file)
             theirs = split_of(teacher)
             differing = [f"{key} {theirs[key]!r} (this run: {ours[key]!r})" for key in ours if theirs[key] != ours[key]]
             if differing:
@@ -320,8 +319,19 @@ class TextClassification(ClassificationTask):
                 raise ValueError(
                     f"Teacher {run_dir} predicts the classes {prepared.class_names}; this run has {class_names}."
                 )
-            probabilities.append(self.probabilities(model, texts, prepared, teacher))
-            wall_time += teacher_run.read_metrics()["wall_time_seconds"]
+            teachers.append((run_dir, teacher, model, prepared))
+        return teachers
+
+    def teacher_probabilities(self, teachers, texts):
+        """The mean class probabilities of `teachers` (`checked_teachers`) for the training `texts`, and their costs.
+
+        Returns:
+            `(probabilities (len(texts), classes), {"teacher_wall_time_seconds": the
+            teachers' training time, "teacher_inference_seconds": the time spent here})`.
+        """
+        start = time.perf_counter()
+        probabilities = [self.probabilities(model, texts, prepared, teacher) for _, teacher, model, prepared in teachers]
+        wall_time = sum(RunDirectory(run_dir).read_metrics()["wall_time_seconds"] for run_dir, *_ in teachers)
         costs = {"teacher_wall_time_seconds": wall_time, "teacher_inference_seconds": time.perf_counter() - start}
         return np.mean(probabilities, axis=0), costs
 
