@@ -4,6 +4,8 @@ from pathlib import Path
 
 from setuptools import setup
 
+EXPORT = ["tf2onnx>=1.17", "onnxruntime"]
+
 setup(
     name="attention-zoo",
     version="0.1.0",
@@ -22,7 +24,10 @@ setup(
         "matplotlib>=3.8",
     ],
     extras_require={
+        # `zoo export --format onnx`: the converter Keras uses on TensorFlow, and the runtime that checks its file.
+        "export": EXPORT,
         "dev": [
+            *EXPORT,
             "pytest",
             # The README's test command runs the test files on two processes.
             "pytest-xdist",

@@ -9,6 +9,7 @@
                                                         FILE holds one a line, '-' is standard input)
     zoo translate RUN_DIR [SENTENCE...] [--from-file FILE] [--beam-size K]
     zoo inspect RUN_DIR [--port N]        (TensorBoard on a run, or on a directory of runs)
+    zoo export RUN_DIR --format saved_model|tflite|onnx [--output PATH] [--data-dir DIR]
 
 `--set` takes any field of the task's `Config` (`--set batch_size=32`), or
 `model.ARG` for an argument of the model builder (`--set model.num_layers=4`).
@@ -23,11 +24,10 @@ so they answer at once; the other commands load the backend first.
 import argparse
 import contextlib
 import dataclasses
-import functools
-import importlib
 import json
 import os
 import sys
+import warnings
 from pathlib import Path
 
 from recipes import catalog
@@ -76,7 +76,6 @@ class TaskSettingsHelp(argparse.Action):
         parser.print_help()
         task = getattr(namespace, "task", None)
         if task in catalog.task_names():
-            load_backend(getattr(namespace, "verbose", False))
             from recipes.task import get_task
 
             print("\n" + settings_help(get_task(task).Config))
@@ -87,44 +86,43 @@ class CommandError(Exception):
     """A command that cannot do what was asked, for a reason its message gives (exit code 2, no traceback)."""
 
 
+BACKEND_MODULES = r"(absl|jax|keras|onnx|onnxruntime|tensorflow|tf2onnx)(\.|$)"
+
+
 @contextlib.contextmanager
-def native_stderr_dropped():
-    """Drops what native code writes to file descriptor 2 meanwhile (Python's `sys.stderr` writes there too)."""
-    sys.stderr.flush()
+def backend_logs_dropped():
+    """Meanwhile, what the backend writes to standard error (its native log lines, its warnings) is dropped.
+
+    TensorFlow's absl lines printed while its libraries load ("All log messages before
+    absl::InitializeLog()", the CUDA probe) ignore `TF_CPP_MIN_LOG_LEVEL`, and TFLite prints from C++:
+    all go to file descriptor 2, pointed at /dev/null here. Python's `sys.stderr`, where it wrote to that
+    descriptor, writes to a copy of it meanwhile, so the command's own messages and warnings still show.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    python_stderr = sys.stderr
+    python_stderr.flush()
     saved = os.dup(2)
     try:
         with open(os.devnull, "w") as devnull:
             os.dup2(devnull.fileno(), 2)
-        yield
+        if _descriptor(python_stderr) == 2:
+            # Not closed after: a logger created meanwhile may keep writing to it (the real standard error).
+            sys.stderr = os.fdopen(os.dup(saved), "w", buffering=1, encoding=python_stderr.encoding, errors="backslashreplace")
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", module=BACKEND_MODULES)
+            yield
     finally:
+        sys.stderr.flush()
+        sys.stderr = python_stderr
         os.dup2(saved, 2)
         os.close(saved)
 
 
-def load_backend(verbose):
-    """Imports Keras and its backend, whose log lines (TensorFlow's C++ and absl ones) are dropped unless `verbose`.
-
-    `TF_CPP_MIN_LOG_LEVEL=3` quiets TensorFlow's logging once it runs; the absl lines printed while its
-    libraries load ("All log messages before absl::InitializeLog()", the CUDA probe) ignore it, so the
-    import itself runs with standard error dropped. A failing import still raises, and is reported after.
-    """
-    if verbose or "keras" in sys.modules:
-        importlib.import_module("keras")
-        return
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    with native_stderr_dropped():
-        importlib.import_module("keras")
-
-
-def uses_backend(command):
-    """A command that needs Keras: the backend is loaded first, quietly unless --verbose."""
-
-    @functools.wraps(command)
-    def run(args):
-        load_backend(args.verbose)
-        return command(args)
-
-    return run
+def _descriptor(stream):
+    try:
+        return stream.fileno()
+    except (AttributeError, OSError, ValueError):  # pytest's capture, a closed or in-memory stream
+        return None
 
 
 def command_list(args):
@@ -133,12 +131,9 @@ def command_list(args):
 
 
 def command_describe(args):
-    if args.name not in catalog.list_models():
-        load_backend(args.verbose)  # the registry's error lists the closest names
     print(json.dumps(catalog.describe(args.name), indent=2))
 
 
-@uses_backend
 def command_train(args):
     task, config = train_config(args)
     result = task.train(config)
@@ -179,7 +174,6 @@ def train_summary(result):
     ])
 
 
-@uses_backend
 def command_evaluate(args):
     from recipes.task import task_of_run
 
@@ -203,7 +197,6 @@ def read_inputs(arguments, files):
     return inputs
 
 
-@uses_backend
 def command_predict(args):
     from recipes.task import task_of_run
 
@@ -212,7 +205,6 @@ def command_predict(args):
         print(json.dumps(prediction))
 
 
-@uses_backend
 def command_translate(args):
     from recipes.task import task_of_run
 
@@ -223,7 +215,13 @@ def command_translate(args):
         print(translated)
 
 
-@uses_backend
+def command_export(args):
+    from recipes.task import task_of_run
+
+    exported = task_of_run(args.run_dir).export(args.run_dir, args.format, output=args.output, data_dir=args.data_dir)
+    print(json.dumps(exported, indent=2))
+
+
 def command_inspect(args):
     from recipes.reporting import tensorboard
 
@@ -284,6 +282,13 @@ def make_parser():
     translate.add_argument("--beam-size", type=int, help="default: the run's beam_size; 1 is greedy")
     translate.set_defaults(handler=command_translate)
 
+    export = commands.add_parser("export", help="write a finished run's model as a SavedModel, TFLite or ONNX file", parents=[common])
+    export.add_argument("run_dir")
+    export.add_argument("--format", required=True, help="saved_model, tflite or onnx")
+    export.add_argument("--output", help="default: RUN_DIR/saved_model, RUN_DIR/model.tflite or RUN_DIR/model.onnx")
+    export.add_argument("--data-dir", help="where the run's test data is (the export is checked on its first batch)")
+    export.set_defaults(handler=command_export)
+
     inspect = commands.add_parser("inspect", help="where a run's logs are; TensorBoard on them (a free local port)", parents=[common])
     inspect.add_argument("run_dir", help="a run directory, or a directory of runs to compare")
     inspect.add_argument("--port", type=int, help="default: a free port")
@@ -292,11 +297,13 @@ def make_parser():
 
 
 def main(argv=None):
-    args = make_parser().parse_args(argv)
-    try:
-        args.handler(args)
-    except (ValueError, FileNotFoundError, CommandError) as error:
-        # Bad input (unknown model, bad setting, missing data): a message, not a traceback.
-        print(f"zoo {args.command}: error: {error}", file=sys.stderr)
-        return 2
+    argv = sys.argv[1:] if argv is None else list(argv)
+    with contextlib.nullcontext() if "--verbose" in argv else backend_logs_dropped():
+        args = make_parser().parse_args(argv)
+        try:
+            args.handler(args)
+        except (ValueError, FileNotFoundError, CommandError) as error:
+            # Bad input (unknown model, bad setting, missing data): a message, not a traceback.
+            print(f"zoo {args.command}: error: {error}", file=sys.stderr)
+            return 2
     return 0

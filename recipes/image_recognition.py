@@ -256,6 +256,10 @@ def pixel_batch(images, image_shape):
 
 class ImageRecognition(ClassificationTask):
     examples = "images"
+    exported_inputs = (
+        "images: float32 pixels in 0..255, of the training images' height, width and channels (the model "
+        "normalizes them itself); the outputs are class logits in the order of labels.txt."
+    )
 
     Config = Config
 

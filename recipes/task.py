@@ -8,6 +8,7 @@ through small hooks; the flow itself is written once here:
               probes, resumption) -> best model -> test_report -> metrics.json
     load_run: stored config -> model.keras -> load_prepared
     evaluate: load_run -> test split -> evaluation_report
+    export:   load_run -> first test batch -> recipes.export (written, run and compared with Keras)
     predict:  check_inputs -> load_run -> predictions
 
 Each setting of a `Config` declares its check and its help beside it (`setting`);
@@ -22,6 +23,7 @@ exists: task "text-classification" is `recipes.text_classification`, whose
 import dataclasses
 import functools
 import importlib
+from pathlib import Path
 from typing import ClassVar
 
 import keras
@@ -29,6 +31,7 @@ import numpy as np
 
 import zoo
 from layers.validation import check_choice, check_int, check_non_negative_int, check_number, check_positive_int, check_text
+from recipes import export
 from recipes.catalog import recipe_module_name, task_names
 from recipes.training.callbacks import fit
 from recipes.training.epochs import EpochOrder
@@ -178,6 +181,7 @@ class Task:
     Config: ClassVar[type]
     monitor: ClassVar[str] = "val_accuracy"
     examples: ClassVar[str] = "examples"
+    exported_inputs: ClassVar[str] = ""  # what an exported model's inputs are (`export`)
 
     @property
     def name(self):
@@ -297,6 +301,29 @@ class Task:
             config.data_dir = data_dir
         test = self.test_split(config, model, prepared)
         return {**self.evaluation_report(model, test, prepared, config), f"test_{self.examples}": len(test)}
+
+    def export(self, run_dir, format, output=None, data_dir=None):
+        """Writes a finished run's model as `format` (`recipes.export.FORMATS`), checked on its first test batch.
+
+        Returns:
+            `{"path", "format", "inputs", "largest_difference", "note"}`: where it went, the inputs'
+            shapes and types, the artifact's largest difference from Keras, and what its inputs are.
+        """
+        config, model, prepared = self.load_run(run_dir)
+        if data_dir is not None:
+            config.data_dir = data_dir
+        test = self.test_split(config, model, prepared)
+        inputs, _ = next(iter(self.make_dataset(test, prepared, config)))
+        sample = keras.tree.map_structure(keras.ops.convert_to_numpy, inputs)
+        path = Path(output) if output is not None else export.default_path(run_dir, format)
+        difference = export.export_model(model, format, path, sample)
+        return {
+            "path": str(path),
+            "format": format,
+            "inputs": {tensor.name: f"{tensor.dtype}{list(tensor.shape)}" for tensor in model.inputs},
+            "largest_difference": difference,
+            "note": self.exported_inputs,
+        }
 
     def predict(self, run_dir, inputs):
         """What a finished run predicts for each input: one dict per input."""

@@ -246,6 +246,11 @@ class Translation(Task):
     Config = Config
     monitor = "val_bleu"
     examples = "pairs"
+    exported_inputs = (
+        "source_tokens (ids of the source vocabulary) and target_tokens_in (the translation so far, from the start "
+        "token) -> next-token logits. Greedy and beam-search decoding (recipes.decoding) are Python loops around "
+        "this network and are not in the file: run one around it, or use zoo translate."
+    )
 
     def load_data(self, config):
         return load_data(config)

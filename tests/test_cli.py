@@ -8,6 +8,9 @@ import re
 import subprocess
 import sys
 
+import keras
+import numpy as np
+import onnxruntime
 import pytest
 
 import zoo
@@ -92,6 +95,19 @@ def test_train_evaluate_predict(tmp_path, data_dir, capsys, monkeypatch):
     assert "Cannot read inputs from " in capsys.readouterr().err
     assert main(["translate", run_dir, "a fine film"]) == 2
     assert f"{run_dir} is not a translation run; use `zoo predict`." in capsys.readouterr().err
+
+    # The exported ONNX model answers as the run's model.keras, on ids other than the batch the export checked.
+    assert main(["export", run_dir, "--format", "onnx"]) == 0
+    exported = json.loads(capsys.readouterr().out)
+    assert exported["path"] == f"{run_dir}/model.onnx" and exported["largest_difference"] < 1e-4
+    assert "vocabulary.txt" in exported["note"] and exported["inputs"] == {"token_ids": "int32[None, None]"}
+    vocabulary = len((tmp_path / "run" / "vocabulary.txt").read_text(encoding="utf-8").splitlines())
+    ids = np.random.default_rng().integers(0, vocabulary, size=(3, 64)).astype("int32")
+    session = onnxruntime.InferenceSession(exported["path"], providers=["CPUExecutionProvider"])
+    expected = keras.ops.convert_to_numpy(keras.saving.load_model(f"{run_dir}/model.keras")(ids))
+    np.testing.assert_allclose(session.run(None, {"token_ids": ids})[0], expected, atol=1e-4, rtol=1e-4)
+    assert main(["export", run_dir, "--format", "onnx"]) == 2  # never overwrites
+    assert "model.onnx exists" in capsys.readouterr().err
 
 
 def test_python_dash_m_zoo_runs_the_cli():
