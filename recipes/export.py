@@ -42,11 +42,11 @@ def default_path(run_dir, format):
     return Path(run_dir) / _format(format)[1]
 
 
-def export_model(model, format, path, sample):
-    """Writes `model` as `format` to the new `path`, checked on `sample` inputs.
+def export_model(model, format, path, sample, reference=None):
+    """Writes `model` as `format` to the new `path`, checked on `sample` inputs against `reference` (default `model`).
 
     Returns:
-        The largest absolute difference between the artifact's outputs and Keras' on `sample`.
+        The largest absolute difference between the artifact's outputs and the reference's on `sample`.
 
     Raises:
         ExportError: `path` exists, the converter fails, or the artifact does not load,
@@ -58,7 +58,8 @@ def export_model(model, format, path, sample):
         raise ExportError(f"{path} exists; remove it or give another --output (an export never overwrites a file).")
     partial = path.with_name(f".{path.name}.partial{path.suffix}")  # TFLite wants the suffix
     _remove(partial)
-    expected = keras.ops.convert_to_numpy(model(sample, training=False))  # an eager call, which ONNX export needs first
+    model(sample, training=False)  # an eager call, which ONNX export needs first
+    expected = keras.ops.convert_to_numpy((reference or model)(sample, training=False))
     try:
         _convert(model, format, keras_format, partial)
         named = sample if isinstance(sample, dict) else {model.inputs[0].name: sample}

@@ -309,6 +309,17 @@ class ImageRecognition(ClassificationTask):
         )
         return scored_test_images(test, config)
 
+    def exportable_model(self, model):
+        """The run's model with its `Normalization` written as `Rescaling`: ``(x - m) / s = x (1/s) + (-m/s)``,
+        ``s = max(sqrt(variance), epsilon)`` as Keras computes it. The same numbers, held as constants of the
+        graph; `Normalization`'s tensors are captured from outside it, which tf2onnx turns into ONNX inputs."""
+        normalize, classifier = model.get_layer("normalize"), model.layers[-1]
+        mean, variance = (np.ravel(keras.ops.convert_to_numpy(v)) for v in (normalize.mean, normalize.variance))
+        scale = 1.0 / np.maximum(np.sqrt(variance), keras.backend.epsilon())
+        pixels = keras.Input(model.input_shape[1:], name="pixels")
+        rescaled = keras.layers.Rescaling(scale.tolist(), (-mean * scale).tolist(), name="normalize")(pixels)
+        return keras.Model(pixels, classifier(rescaled), name=model.name)
+
     def probabilities(self, model, images, prepared, config):
         """Of pixels (0-255) `(N, H, W, C)` or `(H, W, C)`, or of image files read in the model's shape."""
         image_shape = tuple(model.input_shape[1:])

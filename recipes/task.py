@@ -229,6 +229,10 @@ class Task:
         """The files besides `model.keras` a finished run must hold."""
         return []
 
+    def exportable_model(self, model):
+        """The loaded model as `export` writes it: the same outputs, in layers every format holds; by default itself."""
+        return model
+
     def check_loaded(self, run, model, prepared):
         """Raises `RunError` where what `load_prepared` read does not fit the loaded model."""
 
@@ -316,7 +320,7 @@ class Task:
         inputs, _ = next(iter(self.make_dataset(test, prepared, config)))
         sample = keras.tree.map_structure(keras.ops.convert_to_numpy, inputs)
         path = Path(output) if output is not None else export.default_path(run_dir, format)
-        difference = export.export_model(model, format, path, sample)
+        difference = export.export_model(self.exportable_model(model), format, path, sample, reference=model)
         return {
             "path": str(path),
             "format": format,

@@ -128,6 +128,20 @@ def test_evaluate_and_predict_from_arrays_and_files(finished_run, first_test_ima
         ir.predict(result.run_dir, str(tmp_path / "missing.png"))
 
 
+def test_the_run_exports_to_onnx_normalization_included(finished_run, first_test_images, tmp_path):
+    """Keras' Normalization holds captured tensors that tf2onnx makes inputs; the export writes it as Rescaling."""
+    import onnxruntime
+
+    _, result = finished_run
+    exported = ir.TASK.export(result.run_dir, "onnx", output=tmp_path / "model.onnx")
+    assert exported["inputs"] == {"pixels": "float32[None, 28, 28, 1]"} and "0..255" in exported["note"]
+    session = onnxruntime.InferenceSession(exported["path"], providers=["CPUExecutionProvider"])
+    assert [node.name for node in session.get_inputs()] == ["pixels"]
+    pixels = np.asarray(first_test_images[0][-7:], "float32")  # other images than the export checked
+    expected = keras.saving.load_model(Path(result.run_dir) / "model.keras").predict(pixels, verbose=0)
+    np.testing.assert_allclose(session.run(None, {"pixels": pixels})[0], expected, atol=1e-4, rtol=1e-4)
+
+
 def test_finished_run_is_not_retrained_and_other_settings_are_refused(finished_run):
     config, result = finished_run
     assert ir.train(config).metrics == result.metrics
