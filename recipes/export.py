@@ -7,6 +7,7 @@ reported, never left behind as if it worked. It is written under a temporary nam
 once checked, so an interrupted export leaves no half file, and an existing path is refused.
 """
 
+import importlib.util
 import os
 import shutil
 from pathlib import Path
@@ -58,12 +59,12 @@ def export_model(model, format, path, sample, reference=None):
         raise ExportError(f"{path} exists; remove it or give another --output (an export never overwrites a file).")
     partial = path.with_name(f".{path.name}.partial{path.suffix}")  # TFLite wants the suffix
     _remove(partial)
-    model(sample, training=False)  # an eager call, which ONNX export needs first
-    expected = keras.ops.convert_to_numpy((reference or model)(sample, training=False))
+    outputs = model(sample, training=False)  # an eager call, which ONNX export needs first
+    expected = keras.ops.convert_to_numpy(outputs if reference is None else reference(sample, training=False))
+    named = sample if isinstance(sample, dict) else {model.inputs[0].name: sample}
     try:
         _convert(model, format, keras_format, partial)
-        named = sample if isinstance(sample, dict) else {model.inputs[0].name: sample}
-        difference = _largest_difference(RUNNERS[format](partial, sample, named), expected)
+        difference = _largest_difference(RUNNERS[format](partial, named), expected)
         if not difference <= TOLERANCE * (1 + float(np.max(np.abs(expected)))):
             raise ExportError(
                 f"The {format} file gives outputs {difference:.3g} away from the Keras model's (more than float32 "
@@ -92,14 +93,14 @@ def _largest_difference(outputs, expected):
     return float(np.max(np.abs(outputs - expected)))
 
 
-def _run_saved_model(path, sample, named):
+def _run_saved_model(path, named):
     import tensorflow as tf
 
     loaded = tf.saved_model.load(str(path))  # held while it runs: its functions do not hold their variables
-    return loaded.serve(sample).numpy()
+    return loaded.serve(named if len(named) > 1 else next(iter(named.values()))).numpy()
 
 
-def _run_tflite(path, sample, named):
+def _run_tflite(path, named):
     import tensorflow as tf
 
     runner = tf.lite.Interpreter(model_path=str(path)).get_signature_runner()
@@ -110,7 +111,7 @@ def _run_tflite(path, sample, named):
     return outputs
 
 
-def _run_onnx(path, sample, named):
+def _run_onnx(path, named):
     import onnxruntime
 
     try:
@@ -149,8 +150,6 @@ def _register_erfc():
 
 
 def _require(*modules):
-    import importlib.util
-
     missing = [module for module in modules if importlib.util.find_spec(module) is None]
     if missing:
         raise ExportError(f"ONNX export needs {' and '.join(missing)}: pip install \"attention-zoo[export]\".")

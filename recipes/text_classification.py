@@ -307,7 +307,8 @@ class TextClassification(ClassificationTask):
         teachers, ours = [], split_of(config)
         for run_dir in config.teachers or []:
             teacher, model, prepared = self.load_run(run_dir)
-            RunDirectory(run_dir).require(RunDirectory(run_dir).metrics_file)
+            teacher_run = RunDirectory(run_dir)
+            teacher_run.require(teacher_run.metrics_file)
             theirs = split_of(teacher)
             differing = [f"{key} {theirs[key]!r} (this run: {ours[key]!r})" for key in ours if theirs[key] != ours[key]]
             if differing:
