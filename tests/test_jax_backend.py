@@ -4,7 +4,7 @@ Keras fixes its backend at import, so the JAX run is a separate pytest process. 
 the backend: the layers' and models' numerics and masking against their references, functional models,
 `.keras` round trips, decoding. It leaves out tests marked `backend_independent` (argument validation, error
 messages, the registry, configs: Python that runs the same on every backend, checked by the TensorFlow run)
-and round trips marked `covered_on_jax` (models whose code the smaller models kept here run: see
+and round trips marked `covered_on_jax` (one model of each builder keeps its round trip here: see
 test_zoo.COVERED_ON_JAX). It runs the Hypothesis properties with the small "jax" profile (conftest.py): JAX
 compiles every op again for each new input shape, and the TensorFlow run already explores them with 15
 examples a test.
@@ -16,26 +16,36 @@ import sys
 from pathlib import Path
 
 TESTS = Path(__file__).parent
-# The layer, masking, zoo and attention-map files; of test_translation.py, the Transformer's decoding, padding and
-# causality, its round trip, the loss and the schedule. The recipe itself, and its WordPiece vocabularies, use
-# tf.data and TensorFlow tokenizers: they stay on TensorFlow. The recurrent translation models' JAX numerics are
-# their layers' (test_layers.py: the decoders with implicit memory masks, padded target steps); beam search is
-# Python over the cached step the Transformer's test checks; on JAX these model-level decoding loops compile at
-# every step and took 6 of the rerun's 21 minutes.
-JAX_SELECTION = (
-    "not test_translation.py or loss_averages or schedule"
-    " or ((changing or cached or padding) and transformer]) or (round_trip and tiny)"
-)
+# The files the JAX rerun reads, each with the tests it runs there (None: all but the markers' exclusions).
+# test_inspection.py: `zoo.attention_maps` re-runs a functional model's graph, the same Python on every backend;
+# the test of every attention kind runs that graph on JAX for each layer. test_translation.py: the Transformer's
+# cached decoding (the step function beam search and greedy decoding use) and padding, the loss and the schedule.
+# The recipe itself, and its WordPiece vocabularies, use tf.data and TensorFlow tokenizers: they stay on TensorFlow.
+# The model-level causality and padding checks repeat the decoder block's masking properties, and on JAX each
+# model-level test compiles every op of the model again (25-50 s a test on a 2-core machine).
+JAX_RUN = {
+    "test_layers.py": None,
+    "test_masking_properties.py": None,
+    "test_zoo.py": "round_trip",
+    "test_inspection.py": "each_kind or without_attention",
+    "test_translation.py": "loss_averages or schedule or ((cached or padding) and transformer])",
+}
+# XLA's CPU backend without its expensive LLVM passes: the rerun calls layers eagerly, so JAX compiles each op once per
+# new shape, and compiling, not running, is most of its time (about 40% less with these flags, same results).
+FAST_COMPILE = "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
+
+
+def jax_run_command():
+    selection = " or ".join(f"({file}{f' and ({tests})' if tests else ''})" for file, tests in JAX_RUN.items())
+    return [
+        sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *(str(TESTS / file) for file in JAX_RUN),
+        "-k", selection, "-m", "not (backend_independent or covered_on_jax)", "--hypothesis-profile=jax",
+    ]
+
 
 def test_layer_and_zoo_tests_pass_on_jax():
-    env = os.environ | {"KERAS_BACKEND": "jax"}
-    command = [
-        sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-        str(TESTS / "test_layers.py"), str(TESTS / "test_masking_properties.py"), str(TESTS / "test_zoo.py"),
-        str(TESTS / "test_inspection.py"), str(TESTS / "test_translation.py"), "-k", JAX_SELECTION, "-m", "not (backend_independent or covered_on_jax)",
-        "--hypothesis-profile=jax",
-    ]
-    completed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=3600)  # it took 20 minutes alone on a slow 2-core machine
+    env = os.environ | {"KERAS_BACKEND": "jax", "XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} {FAST_COMPILE}".strip()}
+    completed = subprocess.run(jax_run_command(), env=env, capture_output=True, text=True, timeout=3600)
     assert completed.returncode == 0, completed.stdout[-5000:] + completed.stderr[-2000:]
     assert " passed" in completed.stdout.splitlines()[-1]
 
