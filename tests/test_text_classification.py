@@ -6,15 +6,18 @@ import shutil
 from pathlib import Path
 
 import keras
+import keras_hub
 import numpy as np
 import pytest
+import tensorflow as tf
+import shared_runs
 from event_files import read_images
 from tensorboard_client import CLASSIFICATION_SCALARS, check_served
 
 from recipes.training import callbacks
 from recipes import text_classification as tc
 from recipes.classification import distillation_targets, one_hot
-from recipes.data import DataError, LabeledTexts, read_labeled_table, read_sst2
+from recipes.data import DataError, LabeledTexts, read_labeled_table, read_sst2, tokens
 from recipes.training.run import RunDirectory, RunError
 
 SMALL = {"max_train_examples": 1500, "vocabulary_size": 1000, "batch_size": 32, "verbose": 0}
@@ -22,13 +25,9 @@ QUICK = SMALL | {"max_train_examples": 300, "attention_probes": 0}  # runs that 
 
 
 @pytest.fixture(scope="module")
-def finished_run(tmp_path_factory, data_dir):
-    run_dir = tmp_path_factory.mktemp("sst2") / "run"
-    config = tc.Config(
-        model="bilstm_attention", epochs=3, learning_rate=3e-3, run_dir=str(run_dir),
-        data_dir=data_dir, **SMALL,
-    )
-    return config, tc.train(config)
+def finished_run(tmp_path_factory, finished_runs):
+    """The BiLSTM with attention pooling, 3 epochs on 1,500 SST-2 sentences (the notebook's smoke run)."""
+    return finished_runs.copy(tc, shared_runs.TEXT_CLASSIFICATION, tmp_path_factory.mktemp("sst2") / "run")
 
 
 def test_sst2_reader_reads_the_real_files(data_dir):
@@ -94,7 +93,7 @@ def test_tensorboard_serves_scalars_attention_confusion_matrix_and_hparams(finis
     )
 
 
-def test_metrics_hold_the_confusion_matrix_of_the_test_split(finished_run):
+def test_metrics_hold_the_confusion_matrix_of_the_test_split(finished_run, data_dir):
     _, result = finished_run
     metrics = result.metrics
     counts = np.array(metrics["confusion_matrix"])
@@ -104,7 +103,7 @@ def test_metrics_hold_the_confusion_matrix_of_the_test_split(finished_run):
     assert metrics["per_class_accuracy"]["positive"] == pytest.approx(counts[1, 1] / 444)
     # Keras' own accuracy of the saved model agrees with the matrix.
     config, model, prepared = tc.load_run(result.run_dir)
-    dev = read_sst2(config.data_dir)["dev"]
+    dev = read_sst2(data_dir)["dev"]
     labels = [prepared.class_names.index(label) for label in dev.labels]
     targets = one_hot(labels, len(prepared.class_names))
     _, accuracy = model.evaluate(tc.token_dataset(dev.texts, targets, prepared.tokenizer, config), verbose=0)
@@ -325,6 +324,24 @@ def test_teachers_on_another_split_or_with_other_classes_are_refused(finished_ru
     (unfinished / "metrics.json").unlink()
     with pytest.raises(RunError, match="metrics.json is missing"):
         tc.train(tc.Config(**(student | {"run_dir": str(tmp_path / "student6"), "teachers": [str(unfinished)]})))
+
+
+def test_a_vocabulary_learned_again_in_the_process_is_a_copy_of_the_first(rng, monkeypatch):
+    learner = keras_hub.tokenizers.compute_word_piece_vocabulary
+    calls = []
+    monkeypatch.setattr(keras_hub.tokenizers, "compute_word_piece_vocabulary", lambda *a, **k: calls.append(a) or learner(*a, **k))
+    words = [f"w{n}" for n in rng.integers(0, 10**9, size=40)]
+    texts = [" ".join(rng.choice(words, size=6)) for _ in range(30)]
+
+    def learn(texts):
+        return tokens.learn_word_piece_vocabulary(texts, 60, reserved_tokens=tc.RESERVED_TOKENS, lowercase=True)
+
+    first = learn(texts)
+    assert first == learner(tf.data.Dataset.from_tensor_slices(texts).batch(8), 60, lowercase=True, reserved_tokens=list(tc.RESERVED_TOKENS))
+    first.append("changed by its caller")
+    assert learn(texts) == first[:-1] and len(calls) == 1  # learned once, and the caller's list is its own
+    learn(texts[:-1])
+    assert len(calls) == 2  # other texts are learned
 
 
 def test_a_data_directory_named_two_ways_is_one_split(data_dir, monkeypatch):

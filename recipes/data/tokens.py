@@ -1,5 +1,6 @@
 """WordPiece vocabularies and length-bucketed `tf.data` batches, shared by the text recipes."""
 
+import functools
 import warnings
 
 import keras_hub
@@ -19,12 +20,24 @@ def check_vocabulary_size(reserved_tokens, **values):
 
 def learn_word_piece_vocabulary(texts, size, *, reserved_tokens, lowercase):
     """WordPiece vocabulary of at most `size` tokens learned from `texts` (keras-hub),
-    beginning with `reserved_tokens` (the first must be the padding token, id 0)."""
-    return keras_hub.tokenizers.compute_word_piece_vocabulary(
-        tf.data.Dataset.from_tensor_slices(list(texts)).batch(1024),
-        size,
-        lowercase=lowercase,
-        reserved_tokens=list(reserved_tokens),
+    beginning with `reserved_tokens` (the first must be the padding token, id 0).
+
+    Learning is deterministic and slow (seconds for a few thousand texts, minutes for a
+    corpus): a process that learns the same vocabulary again (a notebook or a sweep
+    training several models on the same data) gets a copy of the one it learned.
+    """
+    return list(_learned_vocabulary(tuple(texts), size, tuple(reserved_tokens), lowercase))
+
+
+@functools.lru_cache(maxsize=4)
+def _learned_vocabulary(texts, size, reserved_tokens, lowercase):
+    return tuple(
+        keras_hub.tokenizers.compute_word_piece_vocabulary(
+            tf.data.Dataset.from_tensor_slices(list(texts)).batch(1024),
+            size,
+            lowercase=lowercase,
+            reserved_tokens=list(reserved_tokens),
+        )
     )
 
 
