@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 from hypothesis import settings
 
+from shared_runs import FinishedRuns
+
 DATA_DIR = os.environ.get("ZOO_DATA_DIR")
 
 # Hypothesis profiles of the property tests (test_masking_properties.py); pick one with --hypothesis-profile.
@@ -17,7 +19,7 @@ settings.register_profile("full", max_examples=15, deadline=None)
 # look ahead, float16 stays near float32) are about the layers' keras.ops code, which the TensorFlow run
 # explores with the full profile. On JAX every new input shape compiles every op again (seconds an example);
 # a few examples a test show that JAX's ops give the same masking, without paying for 15 shapes a test again.
-settings.register_profile("jax", parent=settings.get_profile("full"), max_examples=3)
+settings.register_profile("jax", parent=settings.get_profile("full"), max_examples=2)
 settings.load_profile("full")
 
 
@@ -33,9 +35,8 @@ def pytest_configure(config):
     )
     config.addinivalue_line(
         "markers",
-        "covered_on_jax: a zoo round trip whose code the models kept beside it run too (test_zoo.COVERED_ON_JAX:"
-        " the same builder at other sizes, or a tested builder with a tested attention block); the JAX rerun"
-        " leaves it out.",
+        "covered_on_jax: a zoo round trip of a builder whose round trip another model keeps on JAX"
+        " (test_zoo.COVERED_ON_JAX); the JAX rerun leaves it out.",
     )
 
 
@@ -61,3 +62,10 @@ def data_dir():
         pytest.fail("Set ZOO_DATA_DIR to a directory laid out like shared/datasets (it needs sst2/).")
     return DATA_DIR
 
+
+
+@pytest.fixture(scope="session")
+def finished_runs(tmp_path_factory, data_dir):
+    """Runs trained once per session (tests/shared_runs.py), in a directory both xdist processes share."""
+    base = tmp_path_factory.getbasetemp()
+    return FinishedRuns((base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "finished_runs")

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from PIL import Image
+import shared_runs
 from event_files import read_images, read_summaries
 from tensorboard_client import CLASSIFICATION_SCALARS, check_served
 
@@ -21,14 +22,11 @@ from recipes.cli import main
 from recipes.data import read_image_dataset
 from recipes.training.run import RunDirectory, RunError
 
-SMALL = {"max_train_examples": 1000, "max_eval_examples": 500, "batch_size": 64, "verbose": 0}
-
 
 @pytest.fixture(scope="module")
-def finished_run(tmp_path_factory, data_dir):
-    run_dir = tmp_path_factory.mktemp("fashion_mnist") / "run"
-    config = ir.Config(model="se_resnet20", epochs=3, learning_rate=0.05, run_dir=str(run_dir), data_dir=data_dir, **SMALL)
-    return config, ir.train(config)
+def finished_run(tmp_path_factory, finished_runs):
+    """CBAM-ResNet-20, 3 epochs on 1,000 Fashion-MNIST images (the notebook's smoke run)."""
+    return finished_runs.copy(ir, shared_runs.IMAGE_RECOGNITION, tmp_path_factory.mktemp("fashion_mnist") / "run")
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +80,7 @@ def test_tensorboard_serves_channel_attention_confusion_matrix_and_hparams(finis
         result.run_dir,
         scalars=CLASSIFICATION_SCALARS,
         images={
-            "attention": {"channel_attention/stage1/example_0", "channel_attention_figure/stage3/example_3"},
+            "attention": {"channel_attention/stage1/example_0", "channel_attention_figure/stage3/example_1", "spatial_attention/stage3_block3_cbam/example_1"},
             "test": {"confusion_matrix"},
         },
         texts={},

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 import layers
 
 WIDTH = 8
-# How many examples each property gets is the Hypothesis profile's (conftest.py): 15, or 3 on the JAX rerun.
+# How many examples each property gets is the Hypothesis profile's (conftest.py): 15, or 2 on the JAX rerun.
 
 
 def self_attention(layer):
