@@ -63,7 +63,6 @@ def data_dir():
     return DATA_DIR
 
 
-
 @pytest.fixture(scope="session")
 def finished_runs(tmp_path_factory, data_dir):
     """Runs trained once per session (tests/shared_runs.py), in a directory both xdist processes share."""

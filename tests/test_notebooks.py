@@ -5,6 +5,7 @@ the notebook trains, and the notebook's training cell finds it finished. The cel
 predict from that run as from one they trained.
 """
 
+import shutil
 from pathlib import Path
 
 import nbformat
@@ -38,7 +39,7 @@ def test_one_notebook_per_recipe_committed_without_outputs():
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_notebook_runs_in_its_smoke_setting(name, tmp_path, finished_runs):
-    finished_runs.copy(*SMOKE_RUNS[name], tmp_path / "run")
+    shutil.copytree(finished_runs.shared(*SMOKE_RUNS[name]), tmp_path / "run")
     notebook = read(name)
     parameters = next(i for i, cell in enumerate(notebook.cells) if "parameters" in cell.metadata.get("tags", []))
     # As papermill does: a cell after the parameters overrides them (here: the directory of the copy).

@@ -20,8 +20,8 @@ from recipes.classification import distillation_targets, one_hot
 from recipes.data import DataError, LabeledTexts, read_labeled_table, read_sst2, tokens
 from recipes.training.run import RunDirectory, RunError
 
-SMALL = {"max_train_examples": 1500, "vocabulary_size": 1000, "batch_size": 32, "verbose": 0}
-QUICK = SMALL | {"max_train_examples": 300, "attention_probes": 0}  # runs that test no attention logging
+# Runs that test no attention logging.
+QUICK = {"max_train_examples": 300, "vocabulary_size": 1000, "batch_size": 32, "attention_probes": 0, "verbose": 0}
 
 
 @pytest.fixture(scope="module")
