@@ -12,7 +12,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
-from toy_training import train
+from toy_training import toy_model, train
 
 from recipes.training import callbacks as callbacks_module
 from recipes.training.callbacks import TrainingDiverged
@@ -20,6 +20,24 @@ from recipes.training.run import RunDirectory, RunError, write_json
 
 TESTS = Path(__file__).parent
 REPOSITORY = TESTS.parent
+
+
+def test_a_run_traces_its_training_step_once(tmp_path):
+    """The optimizer is built before the first step, which TensorFlow would trace twice if it created variables
+    (the recipes' metrics are objects, whose variables exist already)."""
+    model = toy_model()
+    accuracy = keras.metrics.CategoricalAccuracy(name="accuracy")
+    model.compile(keras.optimizers.Adam(0.01), "categorical_crossentropy", metrics=[accuracy])  # as a graph
+    traced_batches = []
+    train_step = model.train_step
+
+    def traced_train_step(batch):
+        traced_batches.append(batch)  # Python runs only while the step is traced
+        return train_step(batch)
+
+    model.train_step = traced_train_step
+    train(tmp_path / "run", 2, model=model)
+    assert len(traced_batches) == 1
 
 
 class PoisonWeights(keras.callbacks.Callback):

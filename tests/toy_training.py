@@ -51,10 +51,11 @@ class PrintEpoch(keras.callbacks.Callback):
         print(f"epoch {epoch}", flush=True)
 
 
-def train(run_dir, epochs, train_features=None, callbacks=(), patience=None):
+def train(run_dir, epochs, train_features=None, callbacks=(), patience=None, model=None):
     """Trains (or resumes) the toy run in `run_dir` for `epochs`; returns the model.
 
-    `train_features`: the training inputs (default: 256 random vectors); `callbacks` run before the run's own.
+    `train_features`: the training inputs (default: 256 random vectors); `callbacks` run before the run's own;
+    `model`: a compiled model to train instead of `toy_model()`.
     """
     config = ToyConfig(epochs, patience=patience)
     keras.utils.set_random_seed(config.seed)
@@ -63,7 +64,7 @@ def train(run_dir, epochs, train_features=None, callbacks=(), patience=None):
     order = EpochOrder(config.seed)
     train_data = order.examples((features, labels)).batch(32)
     validation_data = tf.data.Dataset.from_tensor_slices(toy_data(1, 64)).batch(32)
-    model = toy_model()
+    model = toy_model() if model is None else model
     run = RunDirectory(run_dir)
     with run.locked():
         run.start(config.to_dict())

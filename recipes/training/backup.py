@@ -80,12 +80,11 @@ class Backup:
                 old.unlink()
 
     def restore(self, model):
-        """Loads the backup into `model` (compiled); returns the epochs it holds (0, touching nothing, without one)."""
+        """Loads the backup into `model` (compiled, its optimizer built: the backup holds the optimizer's
+        variables); returns the epochs it holds (0, touching nothing, without one)."""
         state = self.read_state()
         if state is None:
             return 0
-        if model.optimizer is not None and not model.optimizer.built:
-            model.optimizer.build(model.trainable_variables)  # its variables must exist to be loaded
         try:
             model.load_weights(state["weights"])
         except Exception as error:

@@ -231,6 +231,9 @@ def fit(model, train_data, validation_data, run, config, **callback_options):
     if patience and epochs_without_progress(logged_values(run, monitor), mode) >= patience:
         run.backup.remove()  # killed right after early stopping decided: training is over
         return
+    if not model.optimizer.built:
+        # Built before the first step, which TensorFlow would otherwise trace twice (once creating the variables).
+        model.optimizer.build(model.trainable_variables)
     epochs_done = run.backup.restore(model)
     if epochs_done:
         print(f"{run.path}: resuming from epoch {epochs_done + 1} of {config.epochs} (its backup holds epoch {epochs_done}).")
