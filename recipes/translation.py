@@ -11,6 +11,7 @@ sentence pairs (`train_file`, `validation_file`, `test_file`).
 
 import dataclasses
 import re
+import weakref
 
 import keras
 import numpy as np
@@ -177,14 +178,25 @@ def decoding_options(tokenizers, config):
     return {"start_id": tokenizers.start_id, "end_id": tokenizers.end_id, "max_length": config.max_length}
 
 
+_DECODERS = weakref.WeakKeyDictionary()  # model -> its compiled decoder, which holds its layers but not the model
+
+
+def model_decoder(model):
+    """`decoder_for(model)` compiled (`decoding.compiled`), once per model: the BLEU and attention callbacks
+    decode with it every epoch, and `translate` every batch."""
+    if model not in _DECODERS:
+        _DECODERS[model] = decoding.compiled(decoder_for(model))
+    return _DECODERS[model]
+
+
 def greedy_ids(model, source_ids, tokenizers, config):
     """Greedy translations of padded source ids as target ids, each ending with [END] (see `decoding.greedy`)."""
-    return decoding.greedy(decoder_for(model), source_ids, **decoding_options(tokenizers, config))
+    return decoding.greedy(model_decoder(model), source_ids, **decoding_options(tokenizers, config))
 
 
 def translate_ids(model, source_ids, tokenizers, config, *, beam_size=1):
     """Greedy (`beam_size=1`) or beam-search translations of padded source ids, as text."""
-    decoder = decoder_for(model)
+    decoder = model_decoder(model)
     options = decoding_options(tokenizers, config)
     outputs = []
     for begin in range(0, len(source_ids), config.batch_size):

@@ -80,8 +80,7 @@ def test_source_padding_never_changes_the_logits(rng, variant):
     )
 
 
-def step_by_step_logits(model, source, target):
-    decoder = decoder_for(model)
+def step_by_step_logits(decoder, source, target):
     state = decoder.encode(source)
     caches = decoder.start(state)
     logits = []
@@ -98,8 +97,21 @@ def test_cached_step_decoding_equals_the_full_forward_pass(rng, variant):
     full = to_numpy(model({"source_tokens": source, "target_tokens_in": target}))
     with warnings.catch_warnings():  # a step must not hand the embedding's padding mask to a cell, which warns
         warnings.filterwarnings("error", message=".*does not support masking")
-        steps = step_by_step_logits(model, source, target)
+        steps = step_by_step_logits(decoder_for(model), source, target)
     np.testing.assert_allclose(steps, full, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("variant", ["transformer", "luong"])
+def test_the_compiled_decoder_decodes_as_the_eager_one(rng, variant):
+    """On TensorFlow, `decoding.compiled` runs each step as a graph, reused while the caches grow."""
+    model = build_variant(variant)
+    source, target = random_batch(rng, target_length=9)
+    eager, graph = decoder_for(model), decoding.compiled(decoder_for(model))
+    np.testing.assert_allclose(
+        step_by_step_logits(graph, source, target), step_by_step_logits(eager, source, target), atol=1e-5, rtol=1e-5
+    )
+    options = {"start_id": 2, "end_id": 3, "max_length": 9, "beam_size": 3}
+    np.testing.assert_array_equal(decoding.beam_search(graph, source, **options), decoding.beam_search(eager, source, **options))
 
 
 @pytest.mark.parametrize("variant", ["transformer", "bahdanau", "luong"])
@@ -229,7 +241,7 @@ def test_keras_round_trip_gives_identical_outputs(name, rng, tmp_path):
     model.save(path)
     restored = keras.saving.load_model(path)
     np.testing.assert_array_equal(to_numpy(model(inputs)), to_numpy(restored(inputs)))
-    np.testing.assert_array_equal(step_by_step_logits(restored, source, target), step_by_step_logits(model, source, target))
+    np.testing.assert_array_equal(step_by_step_logits(decoder_for(restored), source, target), step_by_step_logits(decoder_for(model), source, target))
 
 
 def test_loss_averages_label_smoothed_crossentropy_over_real_tokens(rng):

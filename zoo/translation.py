@@ -283,7 +283,6 @@ class TransformerDecoding:
     """
 
     def __init__(self, model):
-        self.model = model
         names = {layer.name for layer in model.layers}
         self.source_embedding = model.get_layer("source_embedding")
         self.target_embedding = (
@@ -340,7 +339,6 @@ class RecurrentDecoding:
     """
 
     def __init__(self, model):
-        self.model = model
         self.encoder = model.get_layer("encoder")
         self.target_embedding = model.get_layer("target_embedding")
         self.decoder = model.get_layer("decoder")
