@@ -298,11 +298,17 @@ class Task:
         self.check_loaded(run, model, prepared)
         return config, model, prepared
 
+    def loaded_run(self, run_dir):
+        """`load_run(run_dir)`, the same objects again while no file of the run changes (for the last two runs):
+        `evaluate` and `predict` called again reuse the model and the graphs Keras traced for it (loading and
+        tracing take seconds). What it returns is read, never changed."""
+        return _loaded_run(self, str(run_dir), RunDirectory(run_dir).files_state())
+
     def evaluate(self, run_dir, data_dir=None):
         """The test metrics of a finished run's best model; `data_dir` replaces the run's data directory."""
-        config, model, prepared = self.load_run(run_dir)
+        config, model, prepared = self.loaded_run(run_dir)
         if data_dir is not None:
-            config.data_dir = data_dir
+            config = dataclasses.replace(config, data_dir=data_dir)
         test = self.test_split(config, model, prepared)
         return {**self.evaluation_report(model, test, prepared, config), f"test_{self.examples}": len(test)}
 
@@ -332,8 +338,13 @@ class Task:
     def predict(self, run_dir, inputs):
         """What a finished run predicts for each input: one dict per input."""
         inputs = self.check_inputs(inputs)
-        config, model, prepared = self.load_run(run_dir)
+        config, model, prepared = self.loaded_run(run_dir)
         return self.predictions(model, inputs, prepared, config)
+
+
+@functools.lru_cache(maxsize=2)
+def _loaded_run(task, run_dir, files_state):
+    return task.load_run(run_dir)
 
 
 # ---------------------------------------------------------------- the registered tasks

@@ -433,7 +433,7 @@ class Translation(Task):
         """Translations of `sentences` by a finished run (beam search of the run's size by default)."""
         check_positive_int(optional=True, beam_size=beam_size)
         sentences = self.check_inputs(sentences)
-        config, model, tokenizers = self.load_run(run_dir)
+        config, model, tokenizers = self.loaded_run(run_dir)
         return [p["translation"] for p in self.predictions(model, sentences, tokenizers, config, beam_size=beam_size)]
 
 

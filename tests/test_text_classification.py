@@ -1,6 +1,7 @@
 """The text-classification recipe on slices of the real SST-2, and its data errors."""
 
 import json
+import os
 import re
 import shutil
 from pathlib import Path
@@ -119,6 +120,20 @@ def test_evaluate_and_predict_load_the_run(finished_run):
     for prediction in predictions:
         assert prediction["label"] in ("negative", "positive")
         assert sum(prediction["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_a_run_is_loaded_once_until_one_of_its_files_changes(finished_run, data_dir, tmp_path):
+    """`evaluate` and `predict` reuse a loaded run (its model and the graphs traced for it) while its files stay."""
+    _, result = finished_run
+    run_dir = shutil.copytree(result.run_dir, tmp_path / "run")
+    loaded = tc.TASK.loaded_run(run_dir)
+    stored_data_dir = loaded[0].data_dir
+    tc.evaluate(run_dir, data_dir=f"{data_dir}/.")  # another data directory for this evaluation only
+    assert tc.TASK.loaded_run(run_dir) is loaded and loaded[0].data_dir == stored_data_dir
+    labels = (run_dir / "labels.txt").stat()
+    os.utime(run_dir / "labels.txt", ns=(labels.st_atime_ns, labels.st_mtime_ns + 10**9))  # written again a second later
+    reloaded = tc.TASK.loaded_run(run_dir)
+    assert reloaded is not loaded and reloaded[1] is not loaded[1]
 
 
 @pytest.mark.parametrize("empty", ["\u200b", "\u00ad", "\u200b\u00ad \u200b"])  # zero-width space, soft hyphen

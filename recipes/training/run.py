@@ -241,6 +241,14 @@ class RunDirectory:
         except Exception as error:
             raise RunError(f"Cannot load {self.model_file}: {error}") from error
 
+    def files_state(self):
+        """`(name, size, modification time)` of each file directly in the directory (none when there is no
+        directory): it changes when any of them is written."""
+        if not self.path.is_dir():
+            return ()
+        stats = {path.name: path.stat() for path in self.path.iterdir() if path.is_file()}
+        return tuple(sorted((name, stat.st_size, stat.st_mtime_ns) for name, stat in stats.items()))
+
     def require(self, *files):
         """Raises `RunError` naming the first of `files` that is missing."""
         for file in files:
