@@ -460,15 +460,19 @@ def test_own_pair_files_train_from_the_cli_translating_the_first_column_into_the
     assert cli.main(["translate", "run", "A man rides a bike."]) == 0
 
 
-def test_a_saved_run_loads_after_import_zoo_alone(finished_run):
-    """Its model, its loss and its schedule: `import zoo` registers every object a run's model.keras holds."""
-    _, result = finished_run
-    probe = "import sys, keras, zoo; model = keras.saving.load_model(sys.argv[1]); print(type(model.loss).__name__)"
+def test_saved_runs_load_after_import_zoo_alone(finished_runs, tmp_path):
+    """Each model, its loss and its schedule: `import zoo` registers every object a run's model.keras holds."""
+    model_files = [
+        str(finished_runs.shared(translation, shared_runs.translation_settings(model)) / "model.keras")
+        for model in shared_runs.TRANSLATION_MODELS
+    ]
+    probe = "import sys, keras, zoo\nfor path in sys.argv[1:]: print(type(keras.saving.load_model(path).loss).__name__)"
     env = os.environ | {"PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    command = [sys.executable, "-c", probe, str(Path(result.run_dir) / "model.keras")]
-    completed = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env, cwd=Path(result.run_dir).parent)
+    completed = subprocess.run(
+        [sys.executable, "-c", probe, *model_files], capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path
+    )
     assert completed.returncode == 0, completed.stderr[-3000:]
-    assert completed.stdout.split()[-1] == "SmoothedSparseCrossentropy"
+    assert completed.stdout.split()[-len(model_files):] == ["SmoothedSparseCrossentropy"] * len(model_files)
 
 
 def test_translate_and_cli_use_the_run(finished_run, capsys):
