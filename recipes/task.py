@@ -304,12 +304,16 @@ class Task:
         tracing take seconds). What it returns is read, never changed."""
         return _loaded_run(self, str(run_dir), RunDirectory(run_dir).files_state())
 
-    def evaluate(self, run_dir, data_dir=None):
-        """The test metrics of a finished run's best model; `data_dir` replaces the run's data directory."""
-        config, model, prepared = self.loaded_run(run_dir)
+    def _with_test_split(self, loaded_run, data_dir):
+        """`(config, model, prepared, test)` of a loaded run, its test split read from `data_dir` when one is given."""
+        config, model, prepared = loaded_run
         if data_dir is not None:
             config = dataclasses.replace(config, data_dir=data_dir)
-        test = self.test_split(config, model, prepared)
+        return config, model, prepared, self.test_split(config, model, prepared)
+
+    def evaluate(self, run_dir, data_dir=None):
+        """The test metrics of a finished run's best model; `data_dir` replaces the run's data directory."""
+        config, model, prepared, test = self._with_test_split(self.loaded_run(run_dir), data_dir)
         return {**self.evaluation_report(model, test, prepared, config), f"test_{self.examples}": len(test)}
 
     def export(self, run_dir, format, output=None, data_dir=None):
@@ -319,10 +323,7 @@ class Task:
             `{"path", "format", "inputs", "largest_difference", "note"}`: where it went, the inputs'
             shapes and types, the artifact's largest difference from Keras, and what its inputs are.
         """
-        config, model, prepared = self.load_run(run_dir)
-        if data_dir is not None:
-            config.data_dir = data_dir
-        test = self.test_split(config, model, prepared)
+        config, model, prepared, test = self._with_test_split(self.load_run(run_dir), data_dir)  # its own model: converters add to it
         inputs, _ = next(iter(self.make_dataset(test, prepared, config)))
         sample = keras.tree.map_structure(keras.ops.convert_to_numpy, inputs)
         path = Path(output) if output is not None else export.default_path(run_dir, format)
