@@ -100,10 +100,7 @@ def inspect(run_dir, port=None):
     process, url = start_tensorboard(run_dir, port)
     print(f"TensorBoard: {url}  (Ctrl-C stops it)", flush=True)
     try:
-        while process.poll() is None:
-            # Wakes to take Ctrl-C: a signal that one of the backend's threads receives does not interrupt a
-            # main thread blocked in `wait()`, so the command would never see it.
-            time.sleep(0.2)
+        process.wait()
     except KeyboardInterrupt:
         pass
     finally:
