@@ -164,9 +164,15 @@ def test_inspect_lists_the_logs_serves_them_and_stops_on_ctrl_c(tmp_path, capsys
         with tf.summary.create_file_writer(str(tmp_path / log_dir)).as_default():
             tf.summary.scalar("epoch_loss", 1.0, step=0)
 
-    process = subprocess.Popen(
-        [sys.executable, "-m", "zoo", "inspect", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-    )
+    # As from a terminal, whose Ctrl-C reaches the command: a child inherits an ignored SIGINT, and the suite's
+    # process can be left ignoring it at the system level by what ran in it before (the command then never stopped).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "zoo", "inspect", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        )
+    finally:
+        signal.signal(signal.SIGINT, previous)
     try:
         lines = [process.stdout.readline() for _ in range(3)]
         assert lines[0].startswith(f"{tmp_path / 'attention'}: attention maps")
