@@ -300,7 +300,7 @@ class Task:
 
     def loaded_run(self, run_dir):
         """`load_run(run_dir)`, the same objects again while no file of the run changes (for the last two runs):
-        `evaluate` and `predict` called again reuse the model and the graphs Keras traced for it (loading and
+        `evaluate`, `predict` and `translate` called again reuse the model and the graphs traced for it (loading and
         tracing take seconds). What it returns is read, never changed."""
         return _loaded_run(self, str(run_dir), RunDirectory(run_dir).files_state())
 
@@ -323,7 +323,8 @@ class Task:
             `{"path", "format", "inputs", "largest_difference", "note"}`: where it went, the inputs'
             shapes and types, the artifact's largest difference from Keras, and what its inputs are.
         """
-        config, model, prepared, test = self._with_test_split(self.load_run(run_dir), data_dir)  # its own model: converters add to it
+        # A model of its own, not `loaded_run`'s: the converters add to the model they convert.
+        config, model, prepared, test = self._with_test_split(self.load_run(run_dir), data_dir)
         inputs, _ = next(iter(self.make_dataset(test, prepared, config)))
         sample = keras.tree.map_structure(keras.ops.convert_to_numpy, inputs)
         path = Path(output) if output is not None else export.default_path(run_dir, format)
