@@ -159,8 +159,8 @@ def make_tokenizer(vocabulary, config):
 
 
 def token_dataset(texts, targets, tokenizer, config, *, order=None):
-    """`tf.data` pipeline of `(token ids, target)`: (each epoch's `order`) -> tokenize -> truncate -> batch with
-    padding -> prefetch.
+    """`tf.data` pipeline of `(token ids, target)`: the texts tokenized and truncated at once (`tokens.token_table`)
+    -> (each epoch's `order`) -> batch with padding -> prefetch.
 
     `targets`: one per text, a class id or a distribution over the classes.
 
@@ -168,9 +168,9 @@ def token_dataset(texts, targets, tokenizer, config, *, order=None):
     so little time goes into padding; other batches keep the input order.
     """
     length = config.sequence_length
-    examples = (list(texts), np.asarray(targets))
-    dataset = example_dataset(examples, order)
-    dataset = dataset.map(lambda text, label: (tokenizer(text)[:length], label), num_parallel_calls=tf.data.AUTOTUNE)
+    table = tokens.token_table(tokenizer, texts, length)
+    dataset = example_dataset((table.ids, table.cut_lengths, np.asarray(targets)), order)
+    dataset = dataset.map(lambda ids, count, target: (ids[:count], target), num_parallel_calls=tf.data.AUTOTUNE)
     if order is not None:
         boundaries = [b for b in (8, 16, 24, 32, 48, 64, 96, 128) if b < length]
         dataset = tokens.bucket_by_length(
@@ -223,7 +223,7 @@ class TextClassification(ClassificationTask):
         vocabulary = run.keep_lines(run.vocabulary_file, lambda: learn_vocabulary(train.texts, config), resuming)
         prepared = Vocabulary(class_names, make_tokenizer(vocabulary, config))
         for split in splits.values():  # a text without tokens is refused before training
-            tokens.checked_token_ids(prepared.tokenizer, split.texts, split.origin)
+            tokens.checked_token_table(prepared.tokenizer, split.texts, split.origin, config.sequence_length)
         # A label the training split lacks is refused before training.
         label_ids = {name: self.label_ids(split, prepared, name) for name, split in splits.items()}
         prepared.train_targets = one_hot(label_ids["train"], len(class_names))
@@ -266,9 +266,9 @@ class TextClassification(ClassificationTask):
         """`[AttentionMapLogger]` of the first validation texts (padded to `sequence_length`)."""
         tokenizer = prepared.tokenizer
         texts = validation.texts[: config.attention_probes]
-        token_ids = [np.asarray(tokenizer(text))[: config.sequence_length] for text in texts]
-        probes = tokens.pad_token_ids(token_ids, width=config.sequence_length)
-        probe_tokens = [[tokenizer.id_to_token(int(t)) for t in ids] for ids in token_ids]
+        table = tokens.token_table(tokenizer, texts, config.sequence_length)
+        probes = np.pad(table.ids, [(0, 0), (0, config.sequence_length - table.ids.shape[1])])
+        probe_tokens = [[tokenizer.id_to_token(int(t)) for t in ids[:count]] for ids, count in zip(table.ids, table.cut_lengths)]
         description = "\n\n".join(f"example_{i}: " + " ".join(pieces) for i, pieces in enumerate(probe_tokens))
         return [
             AttentionMapLogger(run.path / ATTENTION_LOG_DIR, probes, text_classification_summaries(probe_tokens), description)
@@ -283,9 +283,9 @@ class TextClassification(ClassificationTask):
     def predictions(self, model, texts, prepared, config):
         """`ClassificationTask.predictions` of texts given by a user: a text without tokens is an error naming it,
         and texts longer than `sequence_length` are classified from their first tokens with a warning."""
-        tokens.checked_token_ids(
-            prepared.tokenizer, texts, lambda i: f"Text {i + 1} of {len(texts)}", limit=config.sequence_length,
-            limit_name="sequence_length",
+        tokens.checked_token_table(
+            prepared.tokenizer, texts, lambda i: f"Text {i + 1} of {len(texts)}", config.sequence_length,
+            width_name="sequence_length",
         )
         return super().predictions(model, texts, prepared, config)
 

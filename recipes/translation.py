@@ -161,7 +161,7 @@ class Tokenizers:
 
     def source_ids(self, sentences, max_length):
         """Padded `(n, <= max_length)` int32 source ids."""
-        return tokens.pad_token_ids([row[:max_length] for row in self.source(list(sentences))])
+        return tokens.token_table(self.source, sentences, max_length).ids
 
 
 def vocabulary_files(run, shared):
@@ -282,7 +282,9 @@ class Translation(Task):
             )
         for name, pairs in (splits or {}).items():  # a sentence without tokens is refused before training
             for side, sentences, tokenizer in (("source", pairs.sources, tokenizers.source), ("target", pairs.targets, tokenizers.target)):
-                tokens.checked_token_ids(tokenizer, sentences, lambda i: f"The {side} of {name} pair {i + 1} of {len(pairs)}")
+                tokens.checked_token_table(
+                    tokenizer, sentences, lambda i: f"The {side} of {name} pair {i + 1} of {len(pairs)}", config.max_length
+                )
         return tokenizers
 
     def make_dataset(self, pairs, tokenizers, config, *, order=None):
@@ -296,13 +298,15 @@ class Translation(Task):
         length = config.max_length
         start, end = tokenizers.start_id, tokenizers.end_id
 
-        def encode(source, target):
-            target_ids = tokenizers.target(target)[: length - 1]
-            packed = tf.concat([[start], target_ids, [end]], axis=0)
-            inputs = {"source_tokens": tokenizers.source(source)[:length], "target_tokens_in": packed[:-1]}
+        sources = tokens.token_table(tokenizers.source, pairs.sources, length)
+        targets = tokens.token_table(tokenizers.target, pairs.targets, length - 1)
+
+        def encode(source_ids, source_count, target_ids, target_count):
+            packed = tf.concat([[start], target_ids[:target_count], [end]], axis=0)
+            inputs = {"source_tokens": source_ids[:source_count], "target_tokens_in": packed[:-1]}
             return inputs, packed[1:]
 
-        examples = (list(pairs.sources), list(pairs.targets))
+        examples = (sources.ids, sources.cut_lengths, targets.ids, targets.cut_lengths)
         dataset = example_dataset(examples, order)
         dataset = dataset.map(encode, num_parallel_calls=tf.data.AUTOTUNE)
         boundaries = [b for b in (8, 12, 16, 20, 24, 32, 48, 64, 96) if b < length]
@@ -422,9 +426,9 @@ class Translation(Task):
     def predictions(self, model, sentences, tokenizers, config, beam_size=None):
         """`{"source", "translation"}` per sentence given by a user: a sentence without tokens is an error naming
         it, and sentences longer than `max_length` are translated from their first `max_length` tokens with a warning."""
-        tokens.checked_token_ids(
-            tokenizers.source, sentences, lambda i: f"Sentence {i + 1} of {len(sentences)}", limit=config.max_length,
-            limit_name="max_length",
+        tokens.checked_token_table(
+            tokenizers.source, sentences, lambda i: f"Sentence {i + 1} of {len(sentences)}", config.max_length,
+            width_name="max_length",
         )
         translations = self.translations(model, sentences, tokenizers, config, beam_size)
         return [{"source": s, "translation": t} for s, t in zip(sentences, translations)]

@@ -359,6 +359,29 @@ def test_a_vocabulary_learned_again_in_the_process_is_a_copy_of_the_first(rng, m
     assert len(calls) == 2  # other texts are learned
 
 
+def test_texts_are_tokenized_at_once_as_the_tokenizer_tokenizes_each_one(rng, monkeypatch):
+    words = [f"w{n}" for n in rng.integers(0, 10**6, size=30)]
+    texts = [" ".join(rng.choice(words, size=rng.integers(1, 20))) for _ in range(23)]
+    tokenizer = tokens.word_piece_tokenizer(
+        tokens.learn_word_piece_vocabulary(texts, 50, reserved_tokens=tc.RESERVED_TOKENS, lowercase=True), lowercase=True
+    )
+    expected = [list(tokenizer(text)) for text in texts]  # eagerly, one text at a time
+    monkeypatch.setattr(tokens, "TOKENIZER_BATCH", 5)  # several graph calls
+    width = int(np.median([len(ids) for ids in expected]))
+    table = tokens.token_table(tokenizer, texts, width)
+    assert table.ids.shape == (len(texts), width) and table.ids.dtype == np.int32
+    assert table.lengths.tolist() == [len(ids) for ids in expected]
+    assert [row[:count].tolist() for row, count in zip(table.ids, table.cut_lengths)] == [ids[:width] for ids in expected]
+    assert not any(row[count:].any() for row, count in zip(table.ids, table.cut_lengths))
+
+    config = tc.Config(sequence_length=width, batch_size=4)
+    batches = list(tc.token_dataset(texts, np.arange(len(texts)), tokenizer, config))
+    rows = [(row[row > 0].tolist(), int(label)) for ids, labels in batches for row, label in zip(ids.numpy(), labels.numpy())]
+    assert rows == [(ids[:width], label) for label, ids in enumerate(expected)]
+    batch_widths = [max(len(ids[:width]) for ids in expected[start : start + 4]) for start in range(0, len(texts), 4)]
+    assert [ids.shape[1] for ids, _ in batches] == batch_widths  # padded to the batch's longest text only
+
+
 def test_a_data_directory_named_two_ways_is_one_split(data_dir, monkeypatch):
     monkeypatch.setenv("ZOO_DATA_DIR", data_dir)
     named = Path(data_dir).resolve()

@@ -225,6 +225,26 @@ def test_vocabularies_are_read_when_resuming_learned_again_after_a_failed_start_
     assert run.vocabulary_file.read_text().splitlines() == shared.source.get_vocabulary()
 
 
+def test_each_pair_is_packed_from_its_tokens_cut_to_max_length(rng, tmp_path):
+    words = [f"w{n}" for n in rng.integers(0, 10**6, size=40)]
+    sentences = [" ".join(rng.choice(words, size=rng.integers(1, 14))) for _ in range(60)]
+    pairs = datasets.SentencePairs(sentences[:30], sentences[30:])
+    config = translation.Config(vocabulary_size=80, max_length=8, batch_size=7)
+    tokenizers = translation.TASK.prepare(RunDirectory(tmp_path), {"train": pairs}, config, resuming=False)
+    start, end = tokenizers.start_id, tokenizers.end_id
+    expected = {  # eagerly, one sentence at a time
+        tuple(tokenizers.source(source)[:8]): ([start, *tokenizers.target(target)[:7]], [*tokenizers.target(target)[:7], end])
+        for source, target in zip(pairs.sources, pairs.targets)
+    }
+    packed = {}
+    for inputs, target_out in translation.TASK.make_dataset(pairs, tokenizers, config):
+        for source, target_in, out in zip(*(keras.ops.convert_to_numpy(x) for x in (*inputs.values(), target_out))):
+            assert len(source) <= 8 and len(target_in) <= 8
+            source, target_in, out = (np.trim_zeros(x, "b").tolist() for x in (source, target_in, out))  # batch padding
+            packed[tuple(source)] = (target_in, out)
+    assert packed == expected
+
+
 def test_shared_embeddings_need_one_vocabulary():
     with pytest.raises(ValueError, match="source_vocab_size and target_vocab_size must be equal"):
         zoo.build("transformer_base", target_vocab_size=100)
