@@ -6,9 +6,11 @@ from pathlib import Path
 from typing import ClassVar
 
 import keras
+import numpy as np
 import pytest
+from event_files import read_summaries
 
-from recipes.training.callbacks import BestModelCheckpoint
+from recipes.training.callbacks import BestModelCheckpoint, WeightHistograms
 from recipes.training.run import RunDirectory, RunError
 
 
@@ -220,3 +222,19 @@ def test_a_model_file_cut_short_or_missing_is_named(tmp_path):
     run.model_file.write_bytes(whole[: len(whole) // 2])
     with pytest.raises(RunError, match=r"model.keras is not a .keras archive \(a zip file\): it was cut short or replaced\.$"):
         run.load_model()
+
+
+def test_weight_histograms_are_those_keras_tensorboard_writes(tmp_path, rng):
+    model = keras.Sequential([
+        keras.Input((6,)), keras.layers.Dense(8, name="hidden"), keras.layers.BatchNormalization(), keras.layers.Dense(3),
+        keras.layers.Dense(3, kernel_initializer="ones", trainable=False),  # histograms of one value
+    ])
+    model.compile("adam", "mse")
+    features, targets = rng.normal(size=(64, 6)), rng.normal(size=(64, 3))
+    callbacks = [keras.callbacks.TensorBoard(str(tmp_path / "keras"), histogram_freq=1), WeightHistograms(tmp_path / "ours")]
+    model.fit(features, targets, epochs=3, batch_size=16, callbacks=callbacks, verbose=0)
+    expected = read_summaries(tmp_path / "keras" / "train", "histograms")
+    written = read_summaries(tmp_path / "ours", "histograms")
+    assert len(expected) == 3 * 10 and written.keys() == expected.keys()  # 10 weights (4 of BatchNormalization), 3 epochs
+    for key, histogram in expected.items():
+        np.testing.assert_allclose(written[key], histogram, rtol=1e-6, err_msg=str(key))
