@@ -19,7 +19,6 @@ class TrainingDiverged(RunError):
     """The loss, a metric or a weight of a training run stopped being a finite number."""
 
 
-HISTOGRAM_METADATA = histogram_metadata.create_summary_metadata(display_name=None, description=None)
 LIKELY_CAUSES = (
     "Likely causes: a learning rate too high for the model (--set learning_rate=...), examples without any input "
     "(texts that tokenize to nothing: every key masked), token ids outside the model's vocabulary (their embedding "
@@ -137,6 +136,10 @@ def histogram_buckets(values, bucket_count=30):
     edges = np.linspace(low, high, bucket_count + 1)
     edges[-1] = high
     return np.stack([edges[:-1], edges[1:], counts], axis=1)
+
+
+# What marks a summary as a histogram for TensorBoard's dashboards (as `tf.summary.histogram` writes it).
+HISTOGRAM_METADATA = histogram_metadata.create_summary_metadata(display_name=None, description=None)
 
 
 class WeightHistograms(keras.callbacks.Callback):
