@@ -41,7 +41,8 @@ def test_attention_figure_has_a_panel_per_head_and_checks_its_labels(rng):
     panels = [ax for ax in figure.axes if ax.images]
     assert len(panels) == 3 and [ax.get_title() for ax in panels] == ["head 0", "head 1", "head 2"]
     np.testing.assert_array_equal(panels[1].images[0].get_array(), weights[1])
-    assert [label.get_text() for label in panels[0].get_xticklabels()] == list("vwxyz")
+    assert [label.get_text() for label in panels[0].texts] == list("abcdvwxyz")  # the first panel's rows and columns
+    assert [label.get_text() for label in panels[1].texts] == list("vwxyz")
     pixels = figures.figure_pixels(figure)
     assert pixels.ndim == 3 and pixels.shape[-1] == 3 and pixels.dtype == np.uint8
     with pytest.raises(ValueError, match="`rows` has 3 labels for 4 positions"):
