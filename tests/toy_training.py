@@ -54,12 +54,12 @@ class PrintEpoch(keras.callbacks.Callback):
 def train(run_dir, epochs, train_features=None, callbacks=(), patience=None, model=None):
     """Trains (or resumes) the toy run in `run_dir` for `epochs`; returns the model.
 
-    `train_features`: the training inputs (default: 256 random vectors); `callbacks` run before the run's own;
+    `train_features`: the training inputs (default: 128 random vectors, 4 batches); `callbacks` run before the run's own;
     `model`: a compiled model to train instead of `toy_model()`.
     """
     config = ToyConfig(epochs, patience=patience)
     keras.utils.set_random_seed(config.seed)
-    features, labels = toy_data(0, 256)
+    features, labels = toy_data(0, 128)
     features = features if train_features is None else train_features
     order = EpochOrder(config.seed)
     train_data = order.examples((features, labels)).batch(32)
