@@ -19,8 +19,8 @@ TEXT_CLASSIFICATION = {
     "epochs": 3, "learning_rate": 3e-3, "verbose": 0,
 }
 IMAGE_RECOGNITION = {
-    "model": "cbam_resnet20", "dataset": "fashion_mnist", "max_train_examples": 1000, "max_eval_examples": 500,
-    "batch_size": 64, "epochs": 3, "learning_rate": 0.05, "attention_probes": 2, "verbose": 0,
+    "model": "cbam_resnet20", "dataset": "fashion_mnist", "max_train_examples": 640, "max_eval_examples": 250,
+    "batch_size": 32, "epochs": 3, "learning_rate": 0.05, "attention_probes": 2, "verbose": 0,
 }
 TRANSLATION = {
     "max_train_examples": 500, "max_eval_examples": 40, "vocabulary_size": 600, "max_length": 24, "batch_size": 32,

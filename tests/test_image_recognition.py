@@ -25,22 +25,23 @@ from recipes.training.run import RunDirectory, RunError
 
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory, finished_runs):
-    """CBAM-ResNet-20, 3 epochs on 1,000 Fashion-MNIST images (the notebook's smoke run)."""
+    """CBAM-ResNet-20, 3 epochs on 640 Fashion-MNIST images (the notebook's smoke run)."""
     return finished_runs.copy(ir, shared_runs.IMAGE_RECOGNITION, tmp_path_factory.mktemp("fashion_mnist") / "run")
 
 
 @pytest.fixture(scope="module")
 def first_test_images(data_dir):
-    """The 500 test images the small runs are evaluated on, read independently of the recipe."""
+    """The test images the small runs are evaluated on, read independently of the recipe."""
     test = read_image_dataset("fashion_mnist", data_dir)["test"]
-    return test.images[:500], test.labels[:500]
+    count = shared_runs.IMAGE_RECOGNITION["max_eval_examples"]
+    return test.images[:count], test.labels[:count]
 
 
 def test_training_on_real_fashion_mnist_lowers_the_loss(finished_run):
     _, result = finished_run
     losses = result.metrics["train_loss_per_epoch"]
     assert losses[-1] < 0.7 * losses[0], losses
-    assert (result.metrics["train_images"], result.metrics["test_images"]) == (1000, 500)
+    assert (result.metrics["train_images"], result.metrics["test_images"]) == (640, 250)
 
 
 def test_metrics_agree_with_the_saved_model_on_raw_pixels(finished_run, first_test_images):
