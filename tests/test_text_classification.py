@@ -21,8 +21,11 @@ from recipes.classification import distillation_targets, one_hot
 from recipes.data import DataError, LabeledTexts, read_labeled_table, read_sst2, tokens
 from recipes.training.run import RunDirectory, RunError
 
-# Runs that test no attention logging.
-QUICK = {"max_train_examples": 300, "vocabulary_size": 1000, "batch_size": 32, "attention_probes": 0, "verbose": 0}
+# Runs of the Transformer classifier that test no attention logging: one encoder block, to trace less.
+QUICK = {
+    "max_train_examples": 300, "vocabulary_size": 1000, "batch_size": 32, "attention_probes": 0, "verbose": 0,
+    "model_options": {"num_layers": 1},
+}
 
 
 @pytest.fixture(scope="module")
