@@ -178,7 +178,7 @@ def test_random_erasing_follows_zhong_et_al_algorithm_1(rng):
     image's and its aspect ratio U(0.3, 1/0.3), each side rounded to whole pixels (Zhong et al., Alg. 1)."""
     probability, (height, width), images = float(rng.uniform(0.3, 0.9)), (48, 40), 400
     config = ir.Config(crop_padding=0, horizontal_flip=False, random_erasing=probability, seed=int(rng.integers(1 << 30)))
-    augment = ir.make_augmentation(config, (height, width, 3))
+    augment = tf.function(ir.make_augmentation(config, (height, width, 3)))  # a graph, as in the recipe's tf.data map
     boxes, erased_pixels = [], []
     for index in range(images):
         image = np.full((height, width, 3), 300.0)  # outside 0..255, so every erased pixel shows
