@@ -816,3 +816,48 @@ def test_sequence_and_mask_shape_errors_name_the_argument_and_the_shapes(rng, ma
     np.testing.assert_allclose(
         keras.ops.convert_to_numpy(layer(query, value, attention_mask=allowed)),
         keras.ops.convert_to_numpy(layer(query, value, attention_mask=np.repeat(allowed, 2, axis=0))), rtol=1e-6, atol=1e-6)
+
+
+QUERY_VALUE = {"query_shape": (2, 5, 8), "value_shape": (2, 6, 8)}
+INPUTS_MEMORY = {"inputs_shape": (2, 5, 8), "memory_shape": (2, 6, 8)}
+# Every public layer: (class, arguments, `input_shape` or `input_data`, output shape). Keras' harness cannot feed a
+# dict of inputs to its training check (it calls the layer with one argument): those layers go without it, as
+# Keras' own MultiHeadAttention test does.
+HARNESS_CASES = {
+    "additive": (layers.AdditiveAttention, {"units": 6}, {"input_shape": QUERY_VALUE}, (2, 5, 8)),
+    "luong_general": (layers.DotProductAttention, {"score_mode": "general"}, {"input_shape": QUERY_VALUE}, (2, 5, 8)),
+    "luong_concat": (layers.DotProductAttention, {"score_mode": "concat", "units": 6}, {"input_shape": QUERY_VALUE}, (2, 5, 8)),
+    "multi_head": (layers.MultiHeadAttention, {"num_heads": 2, "key_dim": 4}, {"input_shape": QUERY_VALUE}, (2, 5, 8)),
+    "pooling": (layers.AttentionPooling, {}, {"input_shape": (2, 5, 8)}, (2, 8)),
+    "se": (layers.SqueezeExcitation, {"ratio": 2}, {"input_shape": (2, 6, 6, 8)}, (2, 6, 6, 8)),
+    "eca": (layers.EfficientChannelAttention, {}, {"input_shape": (2, 6, 6, 8)}, (2, 6, 6, 8)),
+    "cbam": (layers.CBAM, {"ratio": 2}, {"input_shape": (2, 6, 6, 8)}, (2, 6, 6, 8)),
+    "bahdanau_decoder": (layers.BahdanauDecoder, {"units": 6}, {"input_shape": INPUTS_MEMORY}, (2, 5, 6 + 8 + 8)),  # [s; c; y]
+    "luong_decoder": (layers.LuongDecoder, {"units": 6}, {"input_shape": INPUTS_MEMORY}, (2, 5, 6)),
+    "encoder_block": (layers.TransformerEncoderBlock, {"num_heads": 2, "intermediate_dim": 16}, {"input_shape": (2, 5, 8)}, (2, 5, 8)),
+    "decoder_block": (layers.TransformerDecoderBlock, {"num_heads": 2, "intermediate_dim": 16}, {"input_shape": INPUTS_MEMORY}, (2, 5, 8)),
+    "sinusoidal": (layers.SinusoidalPositionEncoding, {}, {"input_shape": (2, 5, 8)}, (2, 5, 8)),
+    "position": (layers.PositionEmbedding, {"sequence_length": 8}, {"input_shape": (2, 5, 8)}, (2, 5, 8)),
+    "token": (layers.TokenEmbedding, {"input_dim": 50, "output_dim": 8}, {"input_data": "ids"}, (2, 5, 8)),
+    "token_and_position": (
+        layers.TokenAndPositionEmbedding, {"vocabulary_size": 50, "sequence_length": 8, "embedding_dim": 8}, {"input_data": "ids"}, (2, 5, 8),
+    ),
+    "patches": (layers.PatchEmbedding, {"patch_size": 2, "hidden_dim": 8}, {"input_shape": (2, 6, 6, 3)}, (2, 9, 8)),
+    "class_token": (layers.ClassToken, {}, {"input_shape": (2, 5, 8)}, (2, 6, 8)),
+    "position_2d": (layers.PositionEmbedding2D, {"grid_size": (3, 3)}, {"input_shape": (2, 10, 8)}, (2, 10, 8)),
+}
+
+
+@pytest.mark.parametrize("name", HARNESS_CASES)
+def test_keras_layer_harness_passes_mixed_precision_included(name, rng):
+    """Keras' own layer test (`run_layer_test`, which Keras runs on its layers): build, serialization, eager and
+    symbolic calls, a training step, and `mixed_float16`, whose symbolic output dtype must be the eager one."""
+    from keras.src.testing import TestCase  # the harness is not public API
+
+    layer_class, arguments, inputs, output_shape = HARNESS_CASES[name]
+    if inputs.get("input_data") == "ids":
+        inputs = {"input_data": rng.integers(0, 50, size=(2, 5)).astype("int32")}
+    TestCase().run_layer_test(
+        layer_class, init_kwargs=arguments, expected_output_shape=output_shape, supports_masking=None,
+        run_training_check=not isinstance(inputs.get("input_shape"), dict), **inputs,
+    )
