@@ -23,7 +23,8 @@ CATALOG_FILE = Path(__file__).with_name("catalog.json")
 
 
 @functools.cache
-def _catalog():
+def read_catalog():
+    """The entries of `catalog.json` by model name, as last written (read once per process; do not change them)."""
     return json.loads(CATALOG_FILE.read_text(encoding="utf-8"))
 
 
@@ -38,7 +39,7 @@ def list_models(pattern="*", task=None):
     if zoo is not None:
         return zoo.list_models(pattern, task=task)
     return sorted(
-        name for name, entry in _catalog().items()
+        name for name, entry in read_catalog().items()
         if fnmatch.fnmatch(name, pattern) and (task is None or entry["task"] == task)
     )
 
@@ -48,8 +49,8 @@ def describe(name):
 
     A name the catalog lacks goes to the registry, whose error lists the closest names.
     """
-    if _live_registry() is None and name in _catalog():
-        return _catalog()[name]
+    if _live_registry() is None and name in read_catalog():
+        return read_catalog()[name]
     return json.loads(json.dumps(importlib.import_module("zoo").describe(name)))
 
 
@@ -61,7 +62,7 @@ def recipe_module_name(task):
 def task_of(name):
     """`zoo.task_of(name)`, from the catalog while `zoo` is not imported."""
     zoo = _live_registry()
-    return zoo.task_of(name) if zoo is not None else _catalog()[name]["task"]
+    return zoo.task_of(name) if zoo is not None else read_catalog()[name]["task"]
 
 
 def task_names():
@@ -75,7 +76,7 @@ def write_catalog():
     zoo = importlib.import_module("zoo")
     entries = {name: zoo.describe(name) for name in zoo.list_models()}
     CATALOG_FILE.write_text(json.dumps(entries, indent=1) + "\n", encoding="utf-8")
-    _catalog.cache_clear()
+    read_catalog.cache_clear()
     return len(entries)
 
 

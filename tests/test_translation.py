@@ -19,13 +19,13 @@ from tensorboard_client import check_served
 import zoo
 from recipes import cli, decoding, translation
 from recipes import data as datasets
-from recipes.catalog import CATALOG_FILE
+from recipes.catalog import read_catalog
 from recipes.training.run import RunDirectory
 from zoo.translation import decoder_for
 
 TRANSLATION_MODELS = zoo.list_models(task="translation")
 # zoo.describe(name) of every model, without building each again: test_zoo checks the file equals the registry.
-DESCRIBED = json.loads(CATALOG_FILE.read_text(encoding="utf-8"))
+DESCRIBED = read_catalog()
 SMALL_VOCABULARIES = {"source_vocab_size": 60, "target_vocab_size": 60}
 SMALL_MODEL = {**SMALL_VOCABULARIES, "hidden_dim": 16, "num_heads": 2, "intermediate_dim": 32}
 

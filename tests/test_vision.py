@@ -1,16 +1,15 @@
 """Image models: the papers' parameter counts, shapes, attention placement, bad arguments."""
 
-import json
 
 import keras
 import numpy as np
 import pytest
 
 import zoo
-from recipes.catalog import CATALOG_FILE
+from recipes.catalog import read_catalog
 
 # zoo.describe(name) of every model, without building each again: test_zoo checks the file equals the registry.
-DESCRIBED = json.loads(CATALOG_FILE.read_text(encoding="utf-8"))
+DESCRIBED = read_catalog()
 
 # Trainable parameters at the papers' settings. Paper tables (rounded) and the exact counts of
 # the reference implementations (torchvision resnet50, timm seresnet50 / vit_base_patch16_224 /

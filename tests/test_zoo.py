@@ -8,7 +8,7 @@ import pytest
 
 import zoo
 from error_messages import raises_mentioning
-from recipes.catalog import CATALOG_FILE
+from recipes.catalog import read_catalog
 
 TEXT_MODELS = ["bilstm_attention", "transformer_classifier_small", "transformer_classifier_tiny"]
 TRANSLATION_MODELS = [
@@ -79,7 +79,7 @@ def test_describe_reports_the_built_model(name):
 @pytest.mark.backend_independent
 def test_the_command_lines_catalog_is_what_the_registry_describes():
     """recipes/catalog.json answers `zoo list` and `zoo describe` without Keras; a stale entry is a wrong answer."""
-    catalog = json.loads(CATALOG_FILE.read_text(encoding="utf-8"))
+    catalog = read_catalog()
     assert list(catalog) == zoo.list_models(), "models added or removed: run `python -m recipes.catalog`"
     for name, entry in catalog.items():
         assert entry == json.loads(json.dumps(zoo.describe(name))), f"{name} changed: run `python -m recipes.catalog`"
