@@ -48,14 +48,14 @@ class ClassificationTask(Task):
                 "outputs: the file was edited or replaced. Restore it: one class name per line, in the order of the outputs."
             )
 
-    def compile_model(self, model, config, steps_per_epoch):
+    def compile_options(self, config, steps_per_epoch):
         """`make_optimizer` on linear warmup then cosine decay to 0 (no weight decay on biases and norms),
         the cross-entropy with one-hot (or soft) targets, and top-1 `accuracy`."""
-        model.compile(
-            optimizer=self.make_optimizer(config, optimization.warmup_cosine_schedule(config, steps_per_epoch)),
-            loss=self.loss(config),
-            metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
-        )
+        return {
+            "optimizer": self.make_optimizer(config, optimization.warmup_cosine_schedule(config, steps_per_epoch)),
+            "loss": self.loss(config),
+            "metrics": [keras.metrics.CategoricalAccuracy(name="accuracy")],
+        }
 
     def run_files(self, run, config):
         return [run.labels_file]

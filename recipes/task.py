@@ -35,6 +35,7 @@ from recipes import export
 from recipes.catalog import recipe_module_name, task_names
 from recipes.training.callbacks import fit
 from recipes.training.epochs import EpochOrder
+from recipes.training.precision import PRECISIONS, dtype_policy, float32_twin, loss_scaled
 from recipes.training.run import RunDirectory
 
 
@@ -79,6 +80,11 @@ class BaseConfig:
     batch_size: int = setting(64, check_positive_int, help="examples per training step")
     epochs: int = setting(3, check_positive_int, help="passes over the training data")
     learning_rate: float = setting(None, check_number, "(0, inf)", optional=True, help="peak learning rate; None: the recipe's default")
+    precision: str = setting(
+        "float32", check_choice, PRECISIONS,
+        help="float32, or mixed precision: 16-bit computation on float32 weights, mixed_float16 with loss scaling "
+        "(recipes.training.precision)",
+    )
     attention_probes: int = setting(4, check_non_negative_int, help="validation examples whose attention is logged each epoch; 0: none")
     patience: int = setting(None, check_positive_int, optional=True, help="stop once this many epochs in a row did not improve the validation metric; None: off")
     seed: int = setting(1337, check_int, help="seed of the weights, the data order and the augmentation")
@@ -171,7 +177,7 @@ class Task:
       training, `order` (`recipes.training.epochs.EpochOrder`) gives the examples in each epoch's order
       (and random keys for augmentation), so a resumed run sees the data an uninterrupted one would;
     * `build_model(config, prepared, train)`: the zoo model sized to the data, then `config.model_options`;
-    * `compile_model(model, config, steps_per_epoch)`;
+    * `compile_options(config, steps_per_epoch)`: `model.compile`'s optimizer, loss and metrics;
     * `test_report(model, test, prepared, config)`: the test metrics `train` writes into `metrics.json`;
     * `predictions(model, inputs, prepared, config)`: one dict per input of `predict`;
 
@@ -238,6 +244,19 @@ class Task:
 
     # ---------------------------------------------------------------- template methods
 
+    def compiled_model(self, config, prepared, train, steps_per_epoch):
+        """`build_model` in `config.precision` (a mixed-precision model computes in 16 bits on float32 weights),
+        then `compile_model`."""
+        with dtype_policy(config.precision):
+            model = self.build_model(config, prepared, train)
+        self.compile_model(model, config, steps_per_epoch)
+        return model
+
+    def compile_model(self, model, config, steps_per_epoch):
+        """`model.compile` with the task's `compile_options`; a float16 model's optimizer scales the loss."""
+        options = self.compile_options(config, steps_per_epoch)
+        model.compile(**options | {"optimizer": loss_scaled(options["optimizer"], config.precision)})
+
     def train(self, config):
         """Trains `config.model` and writes the run directory; resumes an unfinished run.
 
@@ -260,8 +279,7 @@ class Task:
             order = EpochOrder(config.seed)
             train_data = self.make_dataset(splits["train"], prepared, config, order=order)
             validation_data = self.make_dataset(splits["validation"], prepared, config)
-            model = self.build_model(config, prepared, splits["train"])
-            self.compile_model(model, config, steps_per_epoch=int(train_data.cardinality()))
+            model = self.compiled_model(config, prepared, splits["train"], steps_per_epoch=int(train_data.cardinality()))
             fit(
                 model, train_data, validation_data, run, config, monitor=self.monitor, mode="max", epoch_order=order,
                 examples_per_epoch=len(splits["train"]), **self.fit_options(run, splits, prepared, config, train_data),
@@ -319,12 +337,18 @@ class Task:
     def export(self, run_dir, format, output=None, data_dir=None):
         """Writes a finished run's model as `format` (`recipes.export.FORMATS`), checked on its first test batch.
 
+        A mixed-precision run is written as its `float32_twin`, and compared with that.
+
         Returns:
             `{"path", "format", "inputs", "largest_difference", "note"}`: where it went, the inputs'
             shapes and types, the artifact's largest difference from Keras, and what its inputs are.
         """
         # A model of its own, not `loaded_run`'s: the converters add to the model they convert.
         config, model, prepared, test = self._with_test_split(self.load_run(run_dir), data_dir)
+        note = self.exported_inputs
+        if config.precision != "float32":  # TFLite and ONNX Runtime take float32 graphs
+            model = float32_twin(model)
+            note += f" It computes in float32, on the weights the run trained in {config.precision}."
         inputs, _ = next(iter(self.make_dataset(test, prepared, config)))
         sample = keras.tree.map_structure(keras.ops.convert_to_numpy, inputs)
         path = Path(output) if output is not None else export.default_path(run_dir, format)
@@ -334,7 +358,7 @@ class Task:
             "format": format,
             "inputs": {tensor.name: f"{tensor.dtype}{list(tensor.shape)}" for tensor in model.inputs},
             "largest_difference": difference,
-            "note": self.exported_inputs,
+            "note": note,
         }
 
     def predict(self, run_dir, inputs):

@@ -327,7 +327,7 @@ class Translation(Task):
             overrides["shared_embeddings"] = config.shared_vocabulary
         return self.zoo_model(config, **overrides)
 
-    def compile_model(self, model, config, steps_per_epoch):
+    def compile_options(self, config, steps_per_epoch):
         """Adam(0.9, 0.98, 1e-9); smoothed loss; token accuracy.
 
         The learning rate is `config.learning_rate` if set, else Eq. 3 for the
@@ -341,13 +341,13 @@ class Translation(Task):
             learning_rate = TransformerSchedule(model_config["hidden_dim"], config.warmup_steps)
         else:
             learning_rate = RNN_LEARNING_RATE
-        model.compile(
-            optimizer=keras.optimizers.Adam(
+        return {
+            "optimizer": keras.optimizers.Adam(
                 learning_rate, beta_1=0.9, beta_2=0.98, epsilon=1e-9, global_clipnorm=config.clip_norm
             ),
-            loss=SmoothedSparseCrossentropy(config.label_smoothing),
-            metrics=[keras.metrics.SparseCategoricalAccuracy(name="token_accuracy")],
-        )
+            "loss": SmoothedSparseCrossentropy(config.label_smoothing),
+            "metrics": [keras.metrics.SparseCategoricalAccuracy(name="token_accuracy")],
+        }
 
     def load_prepared(self, run, config):
         return self.prepare(run, None, config, resuming=True)

@@ -12,7 +12,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
-from toy_training import toy_model, train
+from toy_training import KillAfterEpoch, Killed, toy_model, train
 
 from recipes.training import callbacks as callbacks_module
 from recipes.training.callbacks import TrainingDiverged
@@ -36,7 +36,7 @@ def test_a_run_traces_its_training_step_once(tmp_path):
         return train_step(batch)
 
     model.train_step = traced_train_step
-    train(tmp_path / "run", 2, model=model)
+    train(tmp_path / "run", 2, make_model=lambda: model)
     assert len(traced_batches) == 1
 
 
@@ -94,16 +94,6 @@ class ScriptedScores(keras.callbacks.Callback):
         logs["val_accuracy"] = self.scores[epoch]
 
 
-class KillAfterEpoch(keras.callbacks.Callback):
-    def __init__(self, epoch):
-        super().__init__()
-        self.epoch = epoch
-
-    def on_epoch_end(self, epoch, logs=None):
-        if epoch == self.epoch:
-            raise Killed
-
-
 @pytest.mark.parametrize("killed_after", [None, 1, 2, 3, 4])
 def test_patience_stops_after_that_many_epochs_without_progress_in_a_resumed_run_too(tmp_path, monkeypatch, killed_after):
     """Best at epoch 2 (0.6); epochs 3, 4 and 5 do not beat it: with patience 3 training ends after epoch 5 of 8,
@@ -127,10 +117,6 @@ def test_metrics_files_are_strict_json_and_a_non_finite_number_is_named(tmp_path
     with pytest.raises(RunError, match=r"train_loss_per_epoch\[1\], nested\.value not finite"):
         write_json(path, {"accuracy": 0.5, "train_loss_per_epoch": [0.7, math.nan], "nested": {"value": -math.inf}})
     assert not path.exists()
-
-
-class Killed(BaseException):
-    """Stands for SIGKILL: nothing may catch it (it is no `Exception`)."""
 
 
 class FaultInjector:

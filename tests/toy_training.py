@@ -46,16 +46,32 @@ def toy_model():
     return model
 
 
+class Killed(BaseException):
+    """Stands for SIGKILL: nothing may catch it (it is no `Exception`)."""
+
+
+class KillAfterEpoch(keras.callbacks.Callback):
+    """Raises `Killed` at the end of epoch `epoch` (0-based); placed after the run's callbacks, once its backup holds it."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise Killed
+
+
 class PrintEpoch(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         print(f"epoch {epoch}", flush=True)
 
 
-def train(run_dir, epochs, train_features=None, callbacks=(), patience=None, model=None):
+def train(run_dir, epochs, train_features=None, callbacks=(), patience=None, make_model=toy_model):
     """Trains (or resumes) the toy run in `run_dir` for `epochs`; returns the model.
 
     `train_features`: the training inputs (default: 128 random vectors, 4 batches); `callbacks` run before the run's own;
-    `model`: a compiled model to train instead of `toy_model()`.
+    `make_model`: returns the compiled model to train, called after the run's seed is set.
     """
     config = ToyConfig(epochs, patience=patience)
     keras.utils.set_random_seed(config.seed)
@@ -64,7 +80,7 @@ def train(run_dir, epochs, train_features=None, callbacks=(), patience=None, mod
     order = EpochOrder(config.seed)
     train_data = order.examples((features, labels)).batch(32)
     validation_data = tf.data.Dataset.from_tensor_slices(toy_data(1, 64)).batch(32)
-    model = toy_model() if model is None else model
+    model = make_model()
     run = RunDirectory(run_dir)
     with run.locked():
         run.start(config.to_dict())

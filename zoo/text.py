@@ -15,7 +15,7 @@ def _token_input(sequence_length=None):
 
 def _classifier_head(x, num_classes, dropout):
     x = keras.layers.Dropout(dropout, name="head_dropout")(x)
-    return keras.layers.Dense(num_classes, name="logits")(x)
+    return keras.layers.Dense(num_classes, dtype="float32", name="logits")(x)  # float32 under mixed precision too
 
 
 @register(

@@ -12,6 +12,7 @@ from tensorboard.plugins.hparams import api as hparams_api
 from tensorboard.plugins.histogram import metadata as histogram_metadata
 
 from recipes.training.backup import CommitBackup, WriteBackup
+from recipes.training.optimization import averages_weights
 from recipes.training.run import RunError
 
 
@@ -300,7 +301,7 @@ def fit(model, train_data, validation_data, run, config, **callback_options):
         initial_epoch=epochs_done,
         epochs=config.epochs,
         callbacks=standard_callbacks(
-            run, config.to_dict(), swap_ema_weights=model.optimizer.use_ema, patience=patience, **callback_options
+            run, config.to_dict(), swap_ema_weights=averages_weights(model.optimizer), patience=patience, **callback_options
         ),
         shuffle=False,  # the recipes' pipelines shuffle
         verbose=(1 if sys.stdout.isatty() else 2) if config.verbose is None else config.verbose,

@@ -57,3 +57,9 @@ def make_optimizer(name, learning_rate, weight_decay, momentum=0.9, ema_momentum
         raise ValueError(f"Unknown optimizer {name!r}; choose one of {OPTIMIZERS}.")
     optimizer.exclude_from_weight_decay(var_names=NO_WEIGHT_DECAY)
     return optimizer
+
+
+def averages_weights(optimizer):
+    """Whether `optimizer` keeps a moving average of the weights (`make_optimizer`'s `ema_momentum`); for a
+    `keras.optimizers.LossScaleOptimizer` (float16 training), whether the optimizer it wraps does."""
+    return getattr(optimizer, "inner_optimizer", optimizer).use_ema
