@@ -17,6 +17,7 @@ class _TransformerBlock(TracedOutputSpec, keras.layers.Layer):
         intermediate_dim,
         key_dim=None,
         dropout=0.0,
+        attention_dropout=0.0,
         activation="relu",
         norm_first=False,
         layer_norm_epsilon=1e-5,
@@ -26,12 +27,13 @@ class _TransformerBlock(TracedOutputSpec, keras.layers.Layer):
         super().__init__(**kwargs)
         check_positive_int(num_heads=num_heads, intermediate_dim=intermediate_dim)
         check_positive_int(optional=True, key_dim=key_dim)
-        check_rate(dropout=dropout)
+        check_rate(dropout=dropout, attention_dropout=attention_dropout)
         check_number("(0, inf)", layer_norm_epsilon=layer_norm_epsilon)
         self.num_heads = num_heads
         self.intermediate_dim = intermediate_dim
         self.key_dim = key_dim
         self.dropout = dropout
+        self.attention_dropout = attention_dropout
         self.activation = keras.activations.get(activation)
         self.norm_first = norm_first
         self.layer_norm_epsilon = layer_norm_epsilon
@@ -53,7 +55,7 @@ class _TransformerBlock(TracedOutputSpec, keras.layers.Layer):
                     "choose num_heads dividing it or pass `key_dim`."
                 )
             key_dim = model_dim // self.num_heads
-        attention = MultiHeadAttention(self.num_heads, key_dim, dropout=self.dropout, name=name, **self._common())
+        attention = MultiHeadAttention(self.num_heads, key_dim, dropout=self.attention_dropout, name=name, **self._common())
         attention.build(query_shape, value_shape)
         return attention
 
@@ -105,6 +107,7 @@ class _TransformerBlock(TracedOutputSpec, keras.layers.Layer):
             "intermediate_dim": self.intermediate_dim,
             "key_dim": self.key_dim,
             "dropout": self.dropout,
+            "attention_dropout": self.attention_dropout,
             "activation": keras.activations.serialize(self.activation),
             "norm_first": self.norm_first,
             "layer_norm_epsilon": self.layer_norm_epsilon,
@@ -137,7 +140,10 @@ class TransformerEncoderBlock(_TransformerBlock):
         num_heads: attention heads.
         intermediate_dim: width of the feed-forward hidden layer (`d_ff`).
         key_dim: width of each head; defaults to `d_model / num_heads`.
-        dropout: rate on the attention weights and on both sublayer outputs.
+        dropout: rate on both sublayer outputs, before each residual sum (the paper's
+            "residual dropout", Section 5.4).
+        attention_dropout: rate on the attention weights (0, the paper's choice, keeps
+            training on the fused attention kernel; `layers.MultiHeadAttention`).
         activation: feed-forward activation.
         norm_first: pre-LN when True, post-LN (the paper's) when False.
         layer_norm_epsilon: epsilon of the layer normalizations.
@@ -169,7 +175,7 @@ class TransformerEncoderBlock(_TransformerBlock):
     def build(self, input_shape):
         self.attention = self._attention("self_attention", input_shape, input_shape)
         self.attention_norm = self._norm("self_attention_norm", input_shape)
-        self.attention_dropout = self._dropout()
+        self.attention_output_dropout = self._dropout()
         self.feedforward_norm = self._norm("feedforward_norm", input_shape)
         self._build_feedforward(input_shape)
 
@@ -186,7 +192,7 @@ class TransformerEncoderBlock(_TransformerBlock):
         x, scores = self._sublayer(
             inputs,
             self.attention_norm,
-            self.attention_dropout,
+            self.attention_output_dropout,
             lambda y: self.attention(
                 y,
                 y,
@@ -269,10 +275,10 @@ class TransformerDecoderBlock(_TransformerBlock):
         memory_shape = memory_shape or inputs_shape
         self.self_attention = self._attention("self_attention", inputs_shape, inputs_shape)
         self.self_attention_norm = self._norm("self_attention_norm", inputs_shape)
-        self.self_attention_dropout = self._dropout()
+        self.self_attention_output_dropout = self._dropout()
         self.cross_attention = self._attention("cross_attention", inputs_shape, memory_shape)
         self.cross_attention_norm = self._norm("cross_attention_norm", inputs_shape)
-        self.cross_attention_dropout = self._dropout()
+        self.cross_attention_output_dropout = self._dropout()
         self._build_feedforward(inputs_shape)
         self.feedforward_norm = self._norm("feedforward_norm", inputs_shape)
 
@@ -303,7 +309,7 @@ class TransformerDecoderBlock(_TransformerBlock):
         x, self_results = self._sublayer(
             inputs,
             self.self_attention_norm,
-            self.self_attention_dropout,
+            self.self_attention_output_dropout,
             lambda y: self.self_attention(
                 y,
                 y,
@@ -319,7 +325,7 @@ class TransformerDecoderBlock(_TransformerBlock):
         x, cross_results = self._sublayer(
             x,
             self.cross_attention_norm,
-            self.cross_attention_dropout,
+            self.cross_attention_output_dropout,
             lambda y: self.cross_attention(
                 y,
                 memory if memory_cache is None else None,

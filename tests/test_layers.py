@@ -179,6 +179,27 @@ def test_fused_path_equals_explicit_path(rng, make_layer, causal, monkeypatch):
     np.testing.assert_allclose(weights.sum(-1), np.broadcast_to(mask.any(-1), weights.shape[:-1]), atol=1e-6)
 
 
+@pytest.mark.parametrize("block", ["encoder", "decoder"])
+@pytest.mark.parametrize("dropout, attention_dropout", [(0.5, 0.0), (0.0, 0.5), (0.0, 0.0)])
+def test_attention_dropout_is_its_own_rate_and_without_it_training_runs_the_fused_kernel(
+    rng, block, dropout, attention_dropout, monkeypatch
+):
+    """`dropout` drops the sublayer outputs, `attention_dropout` the attention weights: a training step runs
+    the fused kernel unless the weights are dropped, and differs from inference when either rate is set."""
+    fused_calls, fused_kernel = [], keras.ops.dot_product_attention
+    monkeypatch.setattr(keras.ops, "dot_product_attention", lambda *a, **k: fused_calls.append(k) or fused_kernel(*a, **k))
+    make = layers.TransformerEncoderBlock if block == "encoder" else layers.TransformerDecoderBlock
+    layer = make(2, 16, dropout=dropout, attention_dropout=attention_dropout)
+    x = random(rng, 2, 6, 8)
+    inputs = (x,) if block == "encoder" else (x, random(rng, 2, 5, 8))
+    inference = to_numpy(layer(*inputs, training=False))
+    fused_calls.clear()
+    trained = to_numpy(layer(*inputs, training=True))
+    attention_layers = 1 if block == "encoder" else 2
+    assert len(fused_calls) == (0 if attention_dropout else attention_layers)
+    assert np.allclose(trained, inference) == (dropout == attention_dropout == 0.0)
+
+
 def test_dropout_applies_only_in_training(rng):
     layer = layers.MultiHeadAttention(2, 4, dropout=0.5)
     x = random(rng, 2, 6, 8)
@@ -706,7 +727,7 @@ LAYER_FACTORIES = {
     "AdditiveAttention": lambda: layers.AdditiveAttention(8, use_bias=False, dropout=0.1),
     "DotProductAttention": lambda: layers.DotProductAttention("concat", units=6),
     "MultiHeadAttention": lambda: layers.MultiHeadAttention(2, 4, value_dim=3, output_dim=5, use_bias=False),
-    "TransformerEncoderBlock": lambda: layers.TransformerEncoderBlock(2, 16, norm_first=True, dropout=0.2),
+    "TransformerEncoderBlock": lambda: layers.TransformerEncoderBlock(2, 16, norm_first=True, dropout=0.2, attention_dropout=0.1),
     "TransformerDecoderBlock": lambda: layers.TransformerDecoderBlock(4, 32, key_dim=8, activation="gelu"),
     "AttentionPooling": lambda: layers.AttentionPooling(units=5),
     "SqueezeExcitation": lambda: layers.SqueezeExcitation(ratio=8, use_bias=False),
@@ -744,6 +765,7 @@ POSITIVE = "a positive integer"
     (lambda: layers.MultiHeadAttention(num_heads=0, key_dim=4), "num_heads", [POSITIVE]),
     (lambda: layers.MultiHeadAttention(num_heads=2, key_dim=4, dropout=1.5), "dropout", ["[0, 1)"]),
     (lambda: layers.TransformerEncoderBlock(2, intermediate_dim=-1), "intermediate_dim", [POSITIVE]),
+    (lambda: layers.TransformerDecoderBlock(2, 8, attention_dropout=1.0), "attention_dropout", ["[0, 1)"]),
     (lambda: layers.TokenAndPositionEmbedding(10, 5, 4, position_encoding="rotary"), "position_encoding",
      ["'learned'", "'sinusoidal'"]),
     (lambda: layers.AttentionPooling(units="8"), "units", ["a positive integer or None"]),

@@ -6,10 +6,12 @@ import keras
 import numpy as np
 import pytest
 
+import layers
 import zoo
 from error_messages import raises_mentioning
 from recipes.catalog import read_catalog
 
+TRANSFORMER_BLOCKS = (layers.TransformerEncoderBlock, layers.TransformerDecoderBlock)
 TEXT_MODELS = ["bilstm_attention", "transformer_classifier_small", "transformer_classifier_tiny"]
 TRANSLATION_MODELS = [
     "seq2seq_bahdanau", "seq2seq_luong", "transformer_base", "transformer_big", "transformer_small", "transformer_tiny"
@@ -103,6 +105,21 @@ def test_overrides_reach_the_model():
 
 
 @pytest.mark.backend_independent
+@pytest.mark.parametrize("name", ["transformer_classifier_tiny", "transformer_tiny", "vit_small_images"])
+def test_attention_dropout_reaches_every_attention_layer_and_is_off_by_default(name):
+    """As in the papers (Vaswani et al., Section 5.4; Dosovitskiy et al., Appendix B.1), the attention weights are
+    not dropped unless asked; `dropout` stays on the blocks' residual updates."""
+    def rates(model):
+        attention = {layer.dropout for layer in model._flatten_layers() if isinstance(layer, layers.MultiHeadAttention)}
+        residual = {layer.dropout for layer in model._flatten_layers() if isinstance(layer, TRANSFORMER_BLOCKS)}
+        return attention, residual
+
+    default_dropout = zoo.default_config(name)["dropout"]
+    assert rates(zoo.build(name, num_layers=1)) == ({0.0}, {default_dropout})
+    assert rates(zoo.build(name, num_layers=1, attention_dropout=0.25, dropout=0.125)) == ({0.25}, {0.125})
+
+
+@pytest.mark.backend_independent
 def test_unknown_model_suggests_close_names():
     with pytest.raises(ValueError, match="Did you mean: bilstm_attention") as error:
         zoo.build("bilstm_atention")
@@ -136,6 +153,7 @@ def test_unknown_override_lists_valid_arguments():
     ("transformer_classifier_tiny", {"sequence_length": 0}, ["`sequence_length`", "a positive integer"]),
     ("seq2seq_bahdanau", {"attention_units": 0}, ["`attention_units`", "a positive integer"]),
     ("vit_small_images", {"dropout": 1.5}, ["`dropout`", "[0, 1)"]),
+    ("transformer_tiny", {"attention_dropout": 1.0}, ["`attention_dropout`", "[0, 1)"]),
 ])
 def test_invalid_override_values_are_explained(name, override, facts):
     """The message names the argument and what it may be; its wording is free."""

@@ -74,6 +74,7 @@ def transformer_classifier(
     num_heads=2,
     intermediate_dim=256,
     dropout=0.1,
+    attention_dropout=0.0,
     norm_first=False,
     pooling="mean",
 ):
@@ -85,6 +86,10 @@ def transformer_classifier(
     `pooling="mean"` averages the real (unpadded) positions; `"attention"` uses
     `layers.AttentionPooling`. `sequence_length` is the longest input the
     position table covers; token id 0 is padding. Outputs logits.
+    `dropout` acts on the embedding sums, on each block's sublayer outputs
+    before their residual sums (the paper's Section 5.4) and before the
+    classifier; `attention_dropout` on the attention weights, which the paper
+    leaves alone (0: training runs the fused attention kernel).
     """
     # `sequence_length` and `intermediate_dim` are checked by the layers that take them, under these names;
     # `vocab_size` and `hidden_dim` are `vocabulary_size` and `embedding_dim` there, `num_classes` Dense's `units`.
@@ -92,7 +97,7 @@ def transformer_classifier(
         vocab_size=vocab_size, num_classes=num_classes, hidden_dim=hidden_dim, num_layers=num_layers, num_heads=num_heads
     )
     check_heads_divide(hidden_dim, num_heads)
-    check_rate(dropout=dropout)
+    check_rate(dropout=dropout, attention_dropout=attention_dropout)
     if pooling not in POOLINGS:
         raise ValueError(f"`pooling` must be one of {POOLINGS}; received pooling={pooling!r}.")
     tokens = _token_input()
@@ -102,7 +107,12 @@ def transformer_classifier(
     x = keras.layers.Dropout(dropout, name="embedding_dropout")(x)
     for index in range(num_layers):
         x = layers.TransformerEncoderBlock(
-            num_heads, intermediate_dim, dropout=dropout, norm_first=norm_first, name=f"encoder_{index}"
+            num_heads,
+            intermediate_dim,
+            dropout=dropout,
+            attention_dropout=attention_dropout,
+            norm_first=norm_first,
+            name=f"encoder_{index}",
         )(x)
     if norm_first:
         x = keras.layers.LayerNormalization(epsilon=1e-5, name="final_norm")(x)

@@ -38,6 +38,7 @@ def transformer(
     num_heads=8,
     intermediate_dim=2048,
     dropout=0.1,
+    attention_dropout=0.0,
     shared_embeddings=True,
     tie_output_embedding=True,
     norm_first=False,
@@ -47,7 +48,10 @@ def transformer(
     """Encoder-decoder Transformer (Vaswani et al., 2017): N encoder and N decoder blocks.
 
     Embeddings are scaled by ``sqrt(d_model)`` and summed with the position
-    encoding (Section 3.4-3.5); dropout on the sums. `shared_embeddings` uses
+    encoding (Section 3.4-3.5). `dropout` acts on those sums and on each
+    sublayer's output before its residual sum (Section 5.4, "Residual Dropout");
+    `attention_dropout` on the attention weights, which the paper leaves alone
+    (0: training runs the fused attention kernel). `shared_embeddings` uses
     one table for source and target (a shared vocabulary, as the paper's
     37000-token English-German BPE vocabulary); `tie_output_embedding` makes the
     pre-softmax projection the transposed target table (Section 3.4), without a
@@ -73,7 +77,7 @@ def transformer(
         max_length=max_length,
     )
     check_heads_divide(hidden_dim, num_heads)
-    check_rate(dropout=dropout)
+    check_rate(dropout=dropout, attention_dropout=attention_dropout)
     if shared_embeddings and source_vocab_size != target_vocab_size:
         raise ValueError(
             "`shared_embeddings=True` needs one vocabulary: source_vocab_size and target_vocab_size must be equal; "
@@ -94,7 +98,13 @@ def transformer(
     source_tokens, target_tokens = _token_input("source_tokens"), _token_input("target_tokens_in")
     source_embedding = embedding(source_vocab_size, "source_embedding")
     target_embedding = source_embedding if shared_embeddings else embedding(target_vocab_size, "target_embedding")
-    block_options = {"num_heads": num_heads, "intermediate_dim": intermediate_dim, "dropout": dropout, "norm_first": norm_first}
+    block_options = {
+        "num_heads": num_heads,
+        "intermediate_dim": intermediate_dim,
+        "dropout": dropout,
+        "attention_dropout": attention_dropout,
+        "norm_first": norm_first,
+    }
 
     x = keras.layers.Dropout(dropout, name="source_dropout")(source_embedding(source_tokens))
     for index in range(num_layers):

@@ -216,6 +216,7 @@ def vision_transformer(
     num_heads=12,
     intermediate_dim=3072,
     dropout=0.0,
+    attention_dropout=0.0,
     input_shape=(224, 224, 3),
     num_classes=1000,
 ):
@@ -224,10 +225,10 @@ def vision_transformer(
     ``z_0 = [x_class; x_p E] + E_pos``; `num_layers` pre-LN encoder blocks
     (GELU MLP, LayerNorm epsilon 1e-6); the final LayerNorm of the class
     token's output goes to a linear classifier (Eq. 1-4). `dropout` acts on
-    the embeddings and, as `layers.TransformerEncoderBlock` places it, on the
-    attention weights and on each block's two residual updates; ViT's own
-    code drops the attention and MLP outputs and the MLP's hidden layer, not
-    the attention weights.
+    the embeddings and on each block's two residual updates (the paper's
+    Appendix B.1 also drops the MLP's hidden layer); `attention_dropout` on the
+    attention weights, which the paper and timm leave alone (0: training runs
+    the fused attention kernel).
 
     Trainable parameters at 224x224x3, 1000 classes: ViT-B/16 86.6M (paper:
     86M), DeiT-Ti 5.7M and DeiT-S 22.1M (Touvron et al., Table 1: 5M and 22M;
@@ -236,7 +237,7 @@ def vision_transformer(
     # `patch_size` and `intermediate_dim` are checked by the layers that take them, under these names.
     check_positive_int(hidden_dim=hidden_dim, num_layers=num_layers, num_heads=num_heads, num_classes=num_classes)
     check_heads_divide(hidden_dim, num_heads)
-    check_rate(dropout=dropout)  # Keras' Dropout, which sees it first, would call it `rate`
+    check_rate(dropout=dropout, attention_dropout=attention_dropout)  # Keras' Dropout would call it `rate`
     _check_input_shape(input_shape)
     images = keras.Input(shape=input_shape, name="images")
     patch_embedding = layers.PatchEmbedding(patch_size, hidden_dim, name="patch_embedding")
@@ -250,6 +251,7 @@ def vision_transformer(
             num_heads,
             intermediate_dim,
             dropout=dropout,
+            attention_dropout=attention_dropout,
             activation="gelu",
             norm_first=True,
             layer_norm_epsilon=1e-6,
