@@ -5,7 +5,7 @@ through small hooks; the flow itself is written once here:
 
     train:    run directory -> seed -> load_data -> prepare (vocabularies, labels, ... in the run
               directory) -> make_dataset -> build_model -> compile_model -> fit (callbacks, attention
-              probes, resumption) -> best model -> test_report -> metrics.json
+              probes, resumption; on one device or data parallel) -> best model -> test_report -> metrics.json
     load_run: stored config -> model.keras -> load_prepared
     evaluate: load_run -> test split -> evaluation_report
     export:   load_run -> first test batch -> recipes.export (written, run and compared with Keras)
@@ -34,6 +34,7 @@ from layers.validation import check_choice, check_int, check_non_negative_int, c
 from recipes import export
 from recipes.catalog import recipe_module_name, task_names
 from recipes.training.callbacks import fit
+from recipes.training.distribution import DISTRIBUTIONS, distributed
 from recipes.training.epochs import EpochOrder
 from recipes.training.precision import PRECISIONS, dtype_policy, float32_twin, loss_scaled
 from recipes.training.run import RunDirectory
@@ -85,6 +86,12 @@ class BaseConfig:
         help="float32, or mixed precision: 16-bit computation on float32 weights, mixed_float16 with loss scaling "
         "(recipes.training.precision)",
     )
+    distribution: str = setting(
+        None, check_choice, DISTRIBUTIONS, optional=True,
+        help="None: one device; data_parallel: a replica of the model on each local device (`devices`), each batch "
+        "split among them; batch_size stays the global batch (recipes.training.distribution)",
+    )
+    devices: int = setting(None, check_positive_int, optional=True, help="data_parallel's local devices; None: all")
     attention_probes: int = setting(4, check_non_negative_int, help="validation examples whose attention is logged each epoch; 0: none")
     patience: int = setting(None, check_positive_int, optional=True, help="stop once this many epochs in a row did not improve the validation metric; None: off")
     seed: int = setting(1337, check_int, help="seed of the weights, the data order and the augmentation")
@@ -101,6 +108,8 @@ class BaseConfig:
             if check is not None:
                 check(**{field.name: getattr(self, field.name)})
         refuse_recipe_model_options(self.model_options, self.model_options_set_by_recipe())
+        if self.devices is not None and self.distribution is None:
+            raise ValueError(f"`devices` needs distribution='data_parallel'; received devices={self.devices} and no distribution.")
         self.check_combination()
 
     def check_combination(self):
@@ -266,6 +275,7 @@ class Task:
             throughput. A finished run with the same config is not retrained: its result
             is returned. Another process training into the same run directory is a `RunError`.
         """
+        devices = distributed(config.distribution, config.devices)  # refused before anything is written
         run = RunDirectory(config.run_dir)
         with run.locked():  # one process trains a run directory at a time
             resuming = run.start(config.to_dict(), defaults=type(config).defaults())
@@ -279,11 +289,12 @@ class Task:
             order = EpochOrder(config.seed)
             train_data = self.make_dataset(splits["train"], prepared, config, order=order)
             validation_data = self.make_dataset(splits["validation"], prepared, config)
-            model = self.compiled_model(config, prepared, splits["train"], steps_per_epoch=int(train_data.cardinality()))
-            fit(
-                model, train_data, validation_data, run, config, monitor=self.monitor, mode="max", epoch_order=order,
-                examples_per_epoch=len(splits["train"]), **self.fit_options(run, splits, prepared, config, train_data),
-            )
+            with devices:  # one device, or data parallel on several
+                model = self.compiled_model(config, prepared, splits["train"], steps_per_epoch=int(train_data.cardinality()))
+                fit(
+                    model, train_data, validation_data, run, config, monitor=self.monitor, mode="max", epoch_order=order,
+                    examples_per_epoch=len(splits["train"]), **self.fit_options(run, splits, prepared, config, train_data),
+                )
             history = run.read_history()
 
             best = run.load_model()

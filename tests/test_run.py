@@ -86,6 +86,15 @@ def test_a_moved_run_resumes_and_records_where_it_is(tmp_path):
         moved.start({"model": "b", "run_dir": str(tmp_path / "elsewhere"), "verbose": 0})
 
 
+def test_a_run_resumes_on_another_number_of_devices(tmp_path):
+    run = RunDirectory(tmp_path / "run")
+    run.start({"model": "a", "distribution": "data_parallel", "devices": 8})
+    log_an_epoch(run)
+    assert run.start({"model": "a", "distribution": "data_parallel", "devices": 4})
+    assert run.start({"model": "a", "distribution": None, "devices": None})
+    assert run.read_config() == {"model": "a", "distribution": None, "devices": None}
+
+
 def test_a_run_started_before_an_option_existed_resumes_only_with_its_default(tmp_path):
     run = RunDirectory(tmp_path / "run")
     run.start({"model": "a", "epochs": 1})

@@ -43,8 +43,8 @@ class RunError(ValueError):
     """A run directory cannot be used as asked."""
 
 
-# Where and how verbosely a run trains, not what it trains: a resumed run may change them.
-NOT_COMPARED_ON_RESUME = frozenset({"run_dir", "verbose"})
+# Where, on how many devices and how verbosely a run trains, not what it trains: a resumed run may change them.
+NOT_COMPARED_ON_RESUME = frozenset({"run_dir", "verbose", "distribution", "devices"})
 
 
 @dataclasses.dataclass(frozen=True)
