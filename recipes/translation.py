@@ -185,7 +185,7 @@ def model_decoder(model):
     """`decoder_for(model)` compiled (`decoding.compiled`), once per model: the BLEU and attention callbacks
     decode with it every epoch, and `translate` every batch."""
     if model not in _DECODERS:
-        _DECODERS[model] = decoding.compiled(decoder_for(model))
+        _DECODERS[model] = decoding.compiled(decoder_for(model), model.variables)
     return _DECODERS[model]
 
 

@@ -19,7 +19,7 @@ TESTS = Path(__file__).parent
 # The files the JAX rerun reads, each with the tests it runs there (None: all but the markers' exclusions).
 # test_inspection.py: `zoo.attention_maps` re-runs a functional model's graph, the same Python on every backend;
 # the test of every attention kind runs that graph on JAX for each layer. test_translation.py: the Transformer's
-# cached decoding (the step function beam search and greedy decoding use), the loss and the schedule.
+# cached decoding (the step function beam search and greedy decoding use), its jitted form, the loss and the schedule.
 # The recipe itself, and its WordPiece vocabularies, use tf.data and TensorFlow tokenizers: they stay on TensorFlow.
 # The model-level causality and padding checks repeat the blocks' masking properties and implicit-mask tests
 # (test_masking_properties.py, test_layers.py), and on JAX each model-level test compiles every op of the model
@@ -29,7 +29,7 @@ JAX_RUN = {
     "test_masking_properties.py": None,
     "test_zoo.py": "round_trip",
     "test_inspection.py": "each_kind or without_attention",
-    "test_translation.py": "loss_averages or schedule or (cached and transformer])",
+    "test_translation.py": "loss_averages or schedule or ((cached or compiled_decoder) and transformer])",
 }
 # XLA's CPU backend without its expensive LLVM passes and with its older, simpler fusion emitters: the rerun calls
 # layers eagerly, so JAX compiles each op once per new shape, and compiling, not running, is most of its time
