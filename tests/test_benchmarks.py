@@ -1,10 +1,13 @@
-"""The benchmark runner: one run per seed, the mean and spread of the figures, the JSON record, the README row."""
+"""The benchmark runner: one run per seed, the mean and spread of the figures, the JSON record, the README row; and
+that the encoder speed benchmark times one network from both libraries."""
 
 import dataclasses
 import json
 import statistics
 from types import SimpleNamespace
 
+import keras
+import numpy as np
 import pytest
 from benchmark_scripts import load
 
@@ -159,3 +162,19 @@ def test_the_evaluation_set_is_named_from_the_config():
     assert results_table.image_recognition(images | {"config": {"dataset": "mnist", "test_dir": None}})[0] == "MNIST test"
     folders = {"dataset": "fashion_mnist", "test_dir": "/photos/test"}
     assert results_table.image_recognition(images | {"config": folders})[0] == "test (own data)"
+
+
+def test_the_encoder_benchmark_times_the_same_network_from_both_libraries(rng):
+    """The zoo's and keras_hub's contenders are one architecture: the same weights give the same logits."""
+    encoder_speed = load("encoder_speed")
+    shape = {"vocab_size": 50, "sequence_length": 12, "hidden_dim": 16, "num_layers": 2, "num_heads": 2,
+             "intermediate_dim": 32, "batch_size": 3}
+    models, _ = encoder_speed.contenders(shape, dropout=0.1, precision="float32")
+    weights = [rng.normal(0, 0.3, weight.shape) for weight in models["zoo"].get_weights()]
+    tokens = rng.integers(1, 50, size=(3, 12))  # no padding: the benchmark's batch has none
+    logits = {}
+    for name, model in models.items():
+        model.set_weights(weights)
+        logits[name] = keras.ops.convert_to_numpy(model(tokens, training=False))
+    np.testing.assert_allclose(logits["keras_hub"], logits["zoo"], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(logits["zoo_attention_dropout"], logits["zoo"], rtol=1e-6, atol=1e-6)
