@@ -17,10 +17,9 @@ import pytest
 import zoo
 
 from error_messages import raises_mentioning
-from toy_training import KillAfterEpoch, Killed, toy_model, train
+from toy_training import KillAfterEpoch, Killed, added_callbacks, toy_model, train
 from recipes import translation
 from recipes.task import get_task
-from recipes.training import callbacks as callbacks_module
 from recipes.training.epochs import EpochOrder
 from recipes.training.optimization import averages_weights, make_optimizer
 from recipes.training.precision import dtype_policy, float32_twin, loss_scaled
@@ -92,18 +91,15 @@ def toy_float16_model():
         return toy_model()
 
 
-def test_a_float16_run_resumes_with_its_loss_scale(tmp_path, monkeypatch):
+def test_a_float16_run_resumes_with_its_loss_scale(tmp_path):
     """The backup holds the loss scale and its count of finite steps with the optimizer's state: a run killed after
     its first epoch resumes to the weights and loss scale of a run that never stopped."""
     reference = train(tmp_path / "reference", 2, make_model=toy_float16_model)
     assert isinstance(reference.optimizer, keras.optimizers.LossScaleOptimizer)
     assert float(reference.optimizer.dynamic_scale) < 2.0**15  # a first step overflowed: the scale was halved
 
-    original = callbacks_module.standard_callbacks
-    monkeypatch.setattr(callbacks_module, "standard_callbacks", lambda *a, **k: original(*a, **k) + [KillAfterEpoch(0)])
-    with pytest.raises(Killed):
+    with added_callbacks(after=[KillAfterEpoch(0)]), pytest.raises(Killed):
         train(tmp_path / "killed", 2, make_model=toy_float16_model)
-    monkeypatch.setattr(callbacks_module, "standard_callbacks", original)
     resumed = train(tmp_path / "killed", 2, make_model=toy_float16_model)
 
     for name in ("dynamic_scale", "step_counter"):

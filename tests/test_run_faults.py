@@ -12,9 +12,8 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
-from toy_training import KillAfterEpoch, Killed, toy_model, train
+from toy_training import KillAfterEpoch, Killed, added_callbacks, toy_model, train
 
-from recipes.training import callbacks as callbacks_module
 from recipes.training.callbacks import TrainingDiverged
 from recipes.training.run import RunDirectory, RunError, write_json
 
@@ -95,17 +94,14 @@ class ScriptedScores(keras.callbacks.Callback):
 
 
 @pytest.mark.parametrize("killed_after", [None, 1, 2, 3, 4])
-def test_patience_stops_after_that_many_epochs_without_progress_in_a_resumed_run_too(tmp_path, monkeypatch, killed_after):
+def test_patience_stops_after_that_many_epochs_without_progress_in_a_resumed_run_too(tmp_path, killed_after):
     """Best at epoch 2 (0.6); epochs 3, 4 and 5 do not beat it: with patience 3 training ends after epoch 5 of 8,
     however often it was killed on the way (after epoch 5: once the stop was decided)."""
     scores = ScriptedScores([0.5, 0.6, 0.55, 0.6, 0.59, 0.9, 0.9, 0.9])
     run = RunDirectory(tmp_path / "run")
     if killed_after is not None:
-        original = callbacks_module.standard_callbacks
-        monkeypatch.setattr(callbacks_module, "standard_callbacks", lambda *a, **k: original(*a, **k) + [KillAfterEpoch(killed_after)])
-        with pytest.raises(Killed):
+        with added_callbacks(after=[KillAfterEpoch(killed_after)]), pytest.raises(Killed):
             train(run.path, 8, callbacks=[scores], patience=3)
-        monkeypatch.setattr(callbacks_module, "standard_callbacks", original)
     train(run.path, 8, callbacks=[scores], patience=3)
     assert run.read_history()["val_accuracy"] == [0.5, 0.6, 0.55, 0.6, 0.59]
     assert run.trained() and not run.backup_dir.exists()

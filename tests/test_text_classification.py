@@ -14,8 +14,8 @@ import tensorflow as tf
 import shared_runs
 from event_files import read_images
 from tensorboard_client import CLASSIFICATION_SCALARS, check_served
+from toy_training import added_callbacks
 
-from recipes.training import callbacks
 from recipes import text_classification as tc
 from recipes.classification import distillation_targets, one_hot
 from recipes.data import DataError, LabeledTexts, read_labeled_table, read_sst2, tokens
@@ -190,21 +190,19 @@ class StopAfterEpoch(keras.callbacks.Callback):
             raise KeyboardInterrupt
 
 
-def test_interrupted_run_resumes_where_it_stopped_and_ends_as_if_it_never_had(data_dir, tmp_path, monkeypatch, capsys):
+def test_interrupted_run_resumes_where_it_stopped_and_ends_as_if_it_never_had(data_dir, tmp_path, capsys):
     """Dropout, a shuffled and bucketed order, Adam: the resumed run's second epoch is the uninterrupted run's."""
     settings = dict(model="transformer_classifier_tiny", epochs=2, data_dir=data_dir, **QUICK)
     uninterrupted = tc.train(tc.Config(run_dir=str(tmp_path / "uninterrupted"), **settings)).metrics
     config = tc.Config(run_dir=str(tmp_path / "run"), **settings)
-    original = callbacks.standard_callbacks
-    monkeypatch.setattr(callbacks, "standard_callbacks", lambda *a, **k: original(*a, **k) + [StopAfterEpoch()])
-    with pytest.raises(KeyboardInterrupt):
+    with added_callbacks(after=[StopAfterEpoch()]), pytest.raises(KeyboardInterrupt):
         tc.train(config)
     assert RunDirectory(config.run_dir).backup_dir.exists()
     begun = []  # a restart from scratch would also log two epochs: the second run must begin at epoch 1
     recorder = keras.callbacks.LambdaCallback(on_epoch_begin=lambda epoch, logs: begun.append(epoch))
-    monkeypatch.setattr(callbacks, "standard_callbacks", lambda *a, **k: original(*a, **k) + [recorder])
     capsys.readouterr()
-    result = tc.train(config)
+    with added_callbacks(after=[recorder]):
+        result = tc.train(config)
     assert begun == [1]
     assert "resuming from epoch 2 of 2 (its backup holds epoch 1)" in capsys.readouterr().out
     np.testing.assert_allclose(result.metrics["train_loss_per_epoch"], uninterrupted["train_loss_per_epoch"], rtol=1e-4)
@@ -239,19 +237,14 @@ class WorseSecondEpoch(keras.callbacks.Callback):
         logs["val_accuracy"] = [0.9, 0.1][epoch]
 
 
-def test_weight_averaging_validates_saves_and_resumes_with_the_moving_average(data_dir, tmp_path, monkeypatch):
+def test_weight_averaging_validates_saves_and_resumes_with_the_moving_average(data_dir, tmp_path):
     config = tc.Config(model="transformer_classifier_tiny", epochs=2, run_dir=str(tmp_path / "run"), data_dir=data_dir,
                        ema_momentum=0.8, **QUICK)
     reference = WeightAverageReference(config.ema_momentum)
-    original = callbacks.standard_callbacks
-    monkeypatch.setattr(
-        callbacks, "standard_callbacks",
-        lambda *a, **k: [WorseSecondEpoch(), *original(*a, **k), reference, StopAfterEpoch()],
-    )
-    with pytest.raises(KeyboardInterrupt):
+    with added_callbacks(before=[WorseSecondEpoch()], after=[reference, StopAfterEpoch()]), pytest.raises(KeyboardInterrupt):
         tc.train(config)
-    monkeypatch.setattr(callbacks, "standard_callbacks", lambda *a, **k: [WorseSecondEpoch(), *original(*a, **k), reference])
-    tc.train(config)  # resumes from the trained weights, not the averaged ones: the average carries on
+    with added_callbacks(before=[WorseSecondEpoch()], after=[reference]):
+        tc.train(config)  # resumes from the trained weights, not the averaged ones: the average carries on
 
     for held, average in reference.at_epoch_end:
         for weight, expected in zip(held, average):

@@ -1,9 +1,11 @@
 """A small run through the recipes' training machinery (`recipes.training.callbacks.fit`, the run directory,
-its lock, backup and epoch order), for the fault tests; as a script it trains in its own process:
+its lock, backup and epoch order), for the fault tests, and callbacks that tests add around any run's own
+(`added_callbacks`, `KillAfterEpoch`); as a script it trains in its own process:
 
     python toy_training.py RUN_DIR EPOCHS WEIGHTS.npz    (prints "epoch N" as each epoch begins)
 """
 
+import contextlib
 import dataclasses
 import sys
 
@@ -11,6 +13,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from recipes.training import callbacks
 from recipes.training.callbacks import fit
 from recipes.training.epochs import EpochOrder
 from recipes.training.run import RunDirectory
@@ -60,6 +63,18 @@ class KillAfterEpoch(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if epoch == self.epoch:
             raise Killed
+
+
+@contextlib.contextmanager
+def added_callbacks(before=(), after=()):
+    """Within: every run's `fit` calls `before`, the run's standard callbacks, then `after` (which see the epoch's
+    backup and checkpoint written)."""
+    original = callbacks.standard_callbacks
+    callbacks.standard_callbacks = lambda *args, **kwargs: [*before, *original(*args, **kwargs), *after]
+    try:
+        yield
+    finally:
+        callbacks.standard_callbacks = original
 
 
 class PrintEpoch(keras.callbacks.Callback):
