@@ -17,6 +17,7 @@ import platform
 import re
 import shlex
 import sys
+import time
 from pathlib import Path
 
 import keras
@@ -54,6 +55,14 @@ def machine():
         "backend": keras.backend.backend(),
         "keras": keras.__version__,
     }
+
+
+def seconds_per_step(step, steps):
+    """The mean wall time of `steps` calls of `step()`."""
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return (time.perf_counter() - start) / steps
 
 
 def mean_over_seeds(runs):

@@ -21,16 +21,16 @@ so a slow spell of the host hits all alike. Writes
 """
 
 import argparse
+import functools
 import json
 import shlex
 import statistics
 import sys
-import time
 
 import keras
 import keras_hub
 import numpy as np
-from common import RESULTS, machine
+from common import RESULTS, machine, seconds_per_step
 
 import zoo
 from recipes.training.precision import PRECISIONS, dtype_policy
@@ -78,13 +78,6 @@ def contenders(shape, dropout, precision):
     return models, parameters["zoo"]
 
 
-def seconds_per_step(model, batch, steps):
-    start = time.perf_counter()
-    for _ in range(steps):
-        model.train_on_batch(*batch)
-    return (time.perf_counter() - start) / steps
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shape", choices=sorted(SHAPES), default="small")
@@ -106,7 +99,8 @@ def main(argv=None):
     for model in models.values():
         for _ in range(WARMUP_STEPS):
             model.train_on_batch(*batch)
-    rounds = [{name: seconds_per_step(model, batch, args.steps) for name, model in models.items()} for _ in range(args.rounds)]
+    steps = {name: functools.partial(model.train_on_batch, *batch) for name, model in models.items()}
+    rounds = [{name: seconds_per_step(step, args.steps) for name, step in steps.items()} for _ in range(args.rounds)]
     examples_per_second = {name: shape["batch_size"] / statistics.median(r[name] for r in rounds) for name in models}
     record = {
         "benchmark": "encoder_speed",

@@ -17,10 +17,9 @@ images/s, so slow spells of the host hit all models alike. The input pipeline
 import argparse
 import json
 import statistics
-import time
 
 import numpy as np
-from common import RESULTS, machine
+from common import RESULTS, machine, seconds_per_step
 
 from recipes import image_recognition
 
@@ -37,13 +36,6 @@ def training_step(model_name, batch):
     for _ in range(WARMUP_STEPS):
         model.train_on_batch(images, labels)
     return model, lambda: model.train_on_batch(images, labels)
-
-
-def seconds_per_step(step, steps):
-    start = time.perf_counter()
-    for _ in range(steps):
-        step()
-    return (time.perf_counter() - start) / steps
 
 
 def main(argv=None):

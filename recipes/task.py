@@ -275,7 +275,7 @@ class Task:
             throughput. A finished run with the same config is not retrained: its result
             is returned. Another process training into the same run directory is a `RunError`.
         """
-        devices = distributed(config.distribution, config.devices)  # refused before anything is written
+        placement = distributed(config.distribution, config.devices)  # refused before anything is written
         run = RunDirectory(config.run_dir)
         with run.locked():  # one process trains a run directory at a time
             resuming = run.start(config.to_dict(), defaults=type(config).defaults())
@@ -289,7 +289,7 @@ class Task:
             order = EpochOrder(config.seed)
             train_data = self.make_dataset(splits["train"], prepared, config, order=order)
             validation_data = self.make_dataset(splits["validation"], prepared, config)
-            with devices:  # one device, or data parallel on several
+            with placement:  # one device, or data parallel on several
                 model = self.compiled_model(config, prepared, splits["train"], steps_per_epoch=int(train_data.cardinality()))
                 fit(
                     model, train_data, validation_data, run, config, monitor=self.monitor, mode="max", epoch_order=order,
