@@ -59,11 +59,14 @@ def check_heads_divide(hidden_dim, num_heads):
         )
 
 
-def check_non_negative_int(**values):
-    """Raises `ValueError` naming the first argument that is not an integer >= 0."""
+def check_non_negative_int(optional=False, **values):
+    """Raises `ValueError` naming the first argument that is not an integer >= 0 (or None, with `optional=True`)."""
     for name, value in values.items():
+        if optional and value is None:
+            continue
         if not is_int(value) or value < 0:
-            raise ValueError(f"`{name}` must be a non-negative integer; received {name}={value!r}.")
+            allowed = "a non-negative integer" + (" or None" if optional else "")
+            raise ValueError(f"`{name}` must be {allowed}; received {name}={value!r}.")
 
 
 def check_number(interval, optional=False, **values):

@@ -34,7 +34,7 @@ from layers.validation import check_choice, check_int, check_non_negative_int, c
 from recipes import export
 from recipes.catalog import recipe_module_name, task_names
 from recipes.training.callbacks import fit
-from recipes.training.distribution import DISTRIBUTIONS, distributed
+from recipes.training.distribution import DISTRIBUTIONS, check_placement, distributed
 from recipes.training.epochs import EpochOrder
 from recipes.training.precision import PRECISIONS, dtype_policy, float32_twin, loss_scaled
 from recipes.training.run import RunDirectory
@@ -92,6 +92,12 @@ class BaseConfig:
         "split among them; batch_size stays the global batch (recipes.training.distribution)",
     )
     devices: int = setting(None, check_positive_int, optional=True, help="data_parallel's local devices; None: all")
+    processes: int = setting(
+        None, check_positive_int, optional=True,
+        help="data_parallel over several processes (hosts), every device of each; None: this process alone",
+    )
+    process_index: int = setting(None, check_non_negative_int, optional=True, help="this process among `processes`: 0 ... processes-1; 0 coordinates")
+    coordinator: str = setting(None, check_text, optional=True, help="HOST:PORT on which process 0 listens, for `processes`")
     attention_probes: int = setting(4, check_non_negative_int, help="validation examples whose attention is logged each epoch; 0: none")
     patience: int = setting(None, check_positive_int, optional=True, help="stop once this many epochs in a row did not improve the validation metric; None: off")
     seed: int = setting(1337, check_int, help="seed of the weights, the data order and the augmentation")
@@ -108,8 +114,7 @@ class BaseConfig:
             if check is not None:
                 check(**{field.name: getattr(self, field.name)})
         refuse_recipe_model_options(self.model_options, self.model_options_set_by_recipe())
-        if self.devices is not None and self.distribution is None:
-            raise ValueError(f"`devices` needs distribution='data_parallel'; received devices={self.devices} and no distribution.")
+        check_placement(self.distribution, self.devices, self.processes, self.process_index, self.coordinator)
         self.check_combination()
 
     def check_combination(self):
@@ -275,7 +280,7 @@ class Task:
             throughput. A finished run with the same config is not retrained: its result
             is returned. Another process training into the same run directory is a `RunError`.
         """
-        placement = distributed(config.distribution, config.devices)  # refused before anything is written
+        placement = distributed(config.distribution, config.devices, config.processes, config.process_index, config.coordinator)  # refused before anything is written
         run = RunDirectory(config.run_dir)
         with run.locked():  # one process trains a run directory at a time
             resuming = run.start(config.to_dict(), defaults=type(config).defaults())

@@ -7,7 +7,12 @@ starts); prints JSON.
   batches the devices share, length buckets and an epoch's last batch of 3 that they do not. Both runs' training
   losses, the devices that held their weights, the largest difference of their trained weights, and the message for
   more devices than the host has.
-* "image", "translation": a smoke run of each (their metrics), a prediction and a translation from the finished run.
+* "image", "translation": a smoke run of each (their metrics and run directories), a prediction and a translation from
+  the finished run.
+
+    python jax_recipes.py --process RUN_DIR PROCESSES PROCESS_INDEX COORDINATOR
+
+trains the image run data parallel over PROCESSES processes (each with its two devices), as process PROCESS_INDEX.
 """
 
 import json
@@ -64,8 +69,7 @@ def refusal(**arguments):
         return str(error)
 
 
-if __name__ == "__main__":
-    root = sys.argv[1]
+def main(root):
     one_losses, one_weights, one_devices = trained(f"{root}/one")
     two_losses, two_weights, two_devices = trained(f"{root}/two", distribution="data_parallel", devices=2)
     image = image_recognition.train(image_recognition.Config(run_dir=f"{root}/image", **IMAGE))
@@ -79,6 +83,21 @@ if __name__ == "__main__":
             "largest_weight_difference": max(float(np.abs(a - b).max()) for a, b in zip(one_weights, two_weights)),
             "three_devices": refusal(devices=3),
         },
-        "image": {**image.metrics, "prediction": image_recognition.predict(image.run_dir, pixels[None])},
+        "image": {**image.metrics, "run_dir": image.run_dir, "prediction": image_recognition.predict(image.run_dir, pixels[None])},
         "translation": {**translated.metrics, "translated": translation.translate(translated.run_dir, ["Ein Hund rennt."])},
     }))
+
+
+def one_of_processes(run_dir, processes, process_index, coordinator):
+    """The image run (`IMAGE`) data parallel over `processes` processes, this one `process_index`."""
+    image_recognition.train(image_recognition.Config(
+        run_dir=run_dir, **IMAGE, distribution="data_parallel", processes=processes, process_index=process_index,
+        coordinator=coordinator,
+    ))
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "--process":  # --process RUN_DIR PROCESSES PROCESS_INDEX COORDINATOR
+        one_of_processes(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5])
+    else:
+        main(sys.argv[1])

@@ -44,7 +44,7 @@ class RunError(ValueError):
 
 
 # Where, on how many devices and how verbosely a run trains, not what it trains: a resumed run may change them.
-NOT_COMPARED_ON_RESUME = frozenset({"run_dir", "verbose", "distribution", "devices"})
+NOT_COMPARED_ON_RESUME = frozenset({"run_dir", "verbose", "distribution", "devices", "processes", "process_index", "coordinator"})
 
 
 @dataclasses.dataclass(frozen=True)
