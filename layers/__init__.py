@@ -9,13 +9,16 @@ Every attention layer shares one call convention::
 and honours implicit Keras masks (from `mask_zero=True` embeddings). Every layer
 that takes `return_attention_scores` declares what its weights are, in
 `attention_kinds` ("self", "cross", "alignment", "pooling", "channel",
-"spatial"; see `zoo.attention_maps`).
+"spatial", "projected", "window"; see `zoo.attention_maps`). The efficient
+layers (`LinformerAttention`, `SlidingWindowAttention`, `PerformerAttention`)
+cost O(n) in the sequence length, not O(n^2).
 """
 
 from layers.additive import AdditiveAttention
 from layers.base import SingleHeadAttention
 from layers.channel import CBAM, EfficientChannelAttention, SqueezeExcitation
 from layers.dot_product import DotProductAttention
+from layers.efficient import LinformerAttention, PerformerAttention, SlidingWindowAttention
 from layers.multi_head import MultiHeadAttention
 from layers.patches import ClassToken, PatchEmbedding, PositionEmbedding2D
 from layers.pooling import AttentionPooling
@@ -31,13 +34,16 @@ __all__ = [
     "ClassToken",
     "DotProductAttention",
     "EfficientChannelAttention",
+    "LinformerAttention",
     "LuongDecoder",
     "MultiHeadAttention",
     "PatchEmbedding",
+    "PerformerAttention",
     "PositionEmbedding",
     "PositionEmbedding2D",
     "SingleHeadAttention",
     "SinusoidalPositionEncoding",
+    "SlidingWindowAttention",
     "SqueezeExcitation",
     "TokenAndPositionEmbedding",
     "TokenEmbedding",

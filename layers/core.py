@@ -62,6 +62,15 @@ def _check_mask_shape(name, mask, expected, broadcast=False):
         raise ValueError(f"`{name}` must have shape {tuple(expected)}; received shape {tuple(mask.shape)}.")
 
 
+def check_padding_masks(query, key, *, query_mask=None, value_mask=None):
+    """Raises `ValueError` unless `query_mask` is `(batch, T_q)` and `value_mask` `(batch, T_k)` for the
+    `(batch, T, ...)` tensors `query` and `key` (sizes unknown while tracing are not compared)."""
+    if query_mask is not None:
+        _check_mask_shape("query_mask", query_mask, (query.shape[0], query.shape[1]))
+    if value_mask is not None:
+        _check_mask_shape("value_mask", value_mask, (key.shape[0], key.shape[1]))
+
+
 def combine_masks(
     query,
     key,
@@ -86,6 +95,7 @@ def combine_masks(
         A boolean tensor broadcastable to `(batch, T_q, T_k)`, or `None` when no
         mask applies. A mask of another shape gives `ValueError`.
     """
+    check_padding_masks(query, key, query_mask=query_mask, value_mask=value_mask)
     batch, query_length, key_length = query.shape[0], query.shape[1], key.shape[1]
     mask = None
 
@@ -94,10 +104,8 @@ def combine_masks(
         return new if mask is None else ops.logical_and(mask, new)
 
     if query_mask is not None:
-        _check_mask_shape("query_mask", query_mask, (batch, query_length))
         mask = merge(ops.expand_dims(query_mask, -1))
     if value_mask is not None:
-        _check_mask_shape("value_mask", value_mask, (batch, key_length))
         mask = merge(ops.expand_dims(value_mask, -2))
     if attention_mask is not None:
         _check_mask_shape("attention_mask", attention_mask, (batch, query_length, key_length), broadcast=True)

@@ -159,6 +159,14 @@ class MultiHeadAttention(TracedOutputSpec, keras.layers.Layer):
         y = ops.einsum(equation, x, kernel)
         return y if bias is None else y + bias
 
+    def project_heads(self, x, which):
+        """`x` through the `which` ("query", "key" or "value") projection, split into heads: `(batch, T, H, d)`."""
+        return self._project(x, getattr(self, f"{which}_kernel"), getattr(self, f"{which}_bias"), _SPLIT_HEADS)
+
+    def merge_heads(self, context):
+        """The output projection of the heads' contexts `(batch, T, H, d_v)`: `(batch, T, output_dim)`."""
+        return self._project(context, self.output_kernel, self.output_bias, "btnh,nhd->btd")
+
     def project_key_value(self, value, key=None):
         """The cache of `value` (and `key`, default `value`): `(batch, 2, T, H, d_k)`.
 
@@ -172,13 +180,7 @@ class MultiHeadAttention(TracedOutputSpec, keras.layers.Layer):
                 f"key_dim={self.key_dim}."
             )
         key = value if key is None else key
-        return ops.stack(
-            [
-                self._project(key, self.key_kernel, self.key_bias, _SPLIT_HEADS),
-                self._project(value, self.value_kernel, self.value_bias, _SPLIT_HEADS),
-            ],
-            axis=1,
-        )
+        return ops.stack([self.project_heads(key, "key"), self.project_heads(value, "value")], axis=1)
 
     def call(
         self,
@@ -201,8 +203,7 @@ class MultiHeadAttention(TracedOutputSpec, keras.layers.Layer):
         core.check_sequences(query, query if value is None else value, key)
         if cache is None:
             key = value if key is None else key
-            projected_key = self._project(key, self.key_kernel, self.key_bias, _SPLIT_HEADS)
-            projected_value = self._project(value, self.value_kernel, self.value_bias, _SPLIT_HEADS)
+            projected_key, projected_value = self.project_heads(key, "key"), self.project_heads(value, "value")
         else:
             if value is not None:
                 cache = ops.concatenate([cache, self.project_key_value(value, key)], axis=2)
@@ -217,7 +218,7 @@ class MultiHeadAttention(TracedOutputSpec, keras.layers.Layer):
             use_causal_mask=use_causal_mask,
         )
         context, weights = core.scaled_dot_product(
-            self._project(query, self.query_kernel, self.query_bias, _SPLIT_HEADS),
+            self.project_heads(query, "query"),
             projected_key,
             projected_value,
             mask,
@@ -226,7 +227,7 @@ class MultiHeadAttention(TracedOutputSpec, keras.layers.Layer):
             training=training,
             return_attention_scores=return_attention_scores,
         )
-        output = self._project(context, self.output_kernel, self.output_bias, "btnh,nhd->btd")
+        output = self.merge_heads(context)
         results = (output,) + ((cache,) if cache is not None else ()) + ((weights,) if return_attention_scores else ())
         return results if len(results) > 1 else output
 

@@ -1,10 +1,49 @@
-"""Transformer encoder and decoder blocks built on `layers.MultiHeadAttention`."""
+"""Transformer encoder and decoder blocks built on `layers.MultiHeadAttention` (or, in the encoder, one of the
+efficient attention layers of `layers.efficient`)."""
+
+import inspect
 
 import keras
 
+from layers.efficient import LinformerAttention, PerformerAttention, SlidingWindowAttention
 from layers.multi_head import MultiHeadAttention
 from layers.symbolic import TracedOutputSpec
-from layers.validation import check_number, check_positive_int, check_rate
+from layers.validation import check_choice, check_number, check_positive_int, check_rate
+
+# The encoder's `attention` kinds: full attention O(n^2), or an efficient layer, O(n k), O(n w), O(n m).
+ATTENTION_LAYERS = {
+    "full": MultiHeadAttention,
+    "linformer": LinformerAttention,
+    "window": SlidingWindowAttention,
+    "performer": PerformerAttention,
+}
+
+
+def attention_options(kind):
+    """`(required, optional)`: the names of the options of attention `kind` (`ATTENTION_LAYERS`), those its layer
+    takes beyond what a block sets itself (heads, widths, dropout, initializer)."""
+    parameters = list(inspect.signature(ATTENTION_LAYERS[kind].__init__).parameters.values())
+    own = set(inspect.signature(MultiHeadAttention.__init__).parameters)
+    options = [parameter for parameter in parameters if parameter.name not in own]
+    return (
+        tuple(option.name for option in options if option.default is inspect.Parameter.empty),
+        tuple(option.name for option in options if option.default is not inspect.Parameter.empty),
+    )
+
+
+def check_attention(attention, options):
+    """Raises `ValueError` unless `attention` is a kind of `ATTENTION_LAYERS` and `options` (a dict) holds its
+    required options and no other: the message names what is missing or unknown and what the kind takes."""
+    check_choice(tuple(ATTENTION_LAYERS), attention=attention)
+    if not isinstance(options, dict):
+        raise ValueError(f"`attention_options` must be a dict of options of attention={attention!r}; received {options!r}.")
+    required, optional = attention_options(attention)
+    takes = f"attention={attention!r} takes {list(required + optional) or 'no options'}" + (f", of which {list(required)} are required" if required else "")
+    unknown = sorted(set(options) - set(required + optional))
+    missing = [name for name in required if name not in options]
+    if unknown or missing:
+        problem = f"unknown options {unknown}" if unknown else f"missing options {missing}"
+        raise ValueError(f"`attention_options` has {problem}: {takes}; received attention_options={options}.")
 
 
 class _TransformerBlock(TracedOutputSpec, keras.layers.Layer):
@@ -44,7 +83,7 @@ class _TransformerBlock(TracedOutputSpec, keras.layers.Layer):
         # A config, not the instance: each sublayer builds its own initializer.
         return {"dtype": self.dtype_policy, "kernel_initializer": keras.initializers.serialize(self.kernel_initializer)}
 
-    def _attention(self, name, query_shape, value_shape):
+    def _attention(self, name, query_shape, value_shape, kind="full", options=None):
         model_dim = query_shape[-1]
         key_dim = self.key_dim
         if key_dim is None:
@@ -55,7 +94,9 @@ class _TransformerBlock(TracedOutputSpec, keras.layers.Layer):
                     "choose num_heads dividing it or pass `key_dim`."
                 )
             key_dim = model_dim // self.num_heads
-        attention = MultiHeadAttention(self.num_heads, key_dim, dropout=self.attention_dropout, name=name, **self._common())
+        attention = ATTENTION_LAYERS[kind](
+            self.num_heads, key_dim, dropout=self.attention_dropout, name=name, **(options or {}), **self._common()
+        )
         attention.build(query_shape, value_shape)
         return attention
 
@@ -148,13 +189,21 @@ class TransformerEncoderBlock(_TransformerBlock):
         norm_first: pre-LN when True, post-LN (the paper's) when False.
         layer_norm_epsilon: epsilon of the layer normalizations.
         kernel_initializer: initializer of all kernels.
+        attention: the self-attention: "full" (`MultiHeadAttention`, O(n^2)), or an
+            efficient layer of `layers.efficient` for long sequences: "linformer"
+            (O(n k)), "window" (O(n w)), "performer" (O(n m)).
+        attention_options: that layer's own arguments, e.g. `{"max_length": 4096,
+            "projected_length": 256}` (Linformer, `max_length` required), `{"window": 128}`,
+            `{"num_features": 256}`; `attention_mask` and, for Linformer, causal
+            masks are not theirs to take.
 
     Call arguments:
         inputs: `(batch, T, d_model)`.
         mask: `(batch, T)` boolean padding mask; defaults to the implicit Keras mask.
         attention_mask: `(batch, T, T)` boolean, False where `i` may not attend to `j`.
         use_causal_mask: forbid attention to later positions.
-        return_attention_scores: also return the weights `(batch, heads, T, T)`.
+        return_attention_scores: also return the weights `(batch, heads, T, T)` (Linformer:
+            `(batch, heads, T, k)`; window: its compact `(batch, heads, T, W)`).
         training: Python bool; enables dropout.
 
     Returns:
@@ -167,13 +216,29 @@ class TransformerEncoderBlock(_TransformerBlock):
     >>> y, scores = block(x, return_attention_scores=True)
     >>> tuple(scores.shape)
     (2, 4, 10, 10)
+    >>> local = TransformerEncoderBlock(4, 64, attention="window", attention_options={"window": 3})
+    >>> tuple(local(x, return_attention_scores=True)[1].shape)
+    (2, 4, 10, 7)
     """
 
-    # What the weights are, for `zoo.attention_maps`: `(batch, heads, T, T)`.
+    # What the weights are, for `zoo.attention_maps`: `(batch, heads, T, T)`; an efficient attention's own layout
+    # (the instance's `attention_kinds`) with `attention="linformer"` or `"window"`.
     attention_kinds = ("self",)
 
+    def __init__(self, num_heads, intermediate_dim, *, attention="full", attention_options=None, **kwargs):
+        super().__init__(num_heads, intermediate_dim, **kwargs)
+        attention_options = {} if attention_options is None else attention_options
+        check_attention(attention, attention_options)
+        self.attention_type = attention
+        self.attention_options = dict(attention_options)
+        kinds = ATTENTION_LAYERS[attention].attention_kinds
+        if not callable(kinds):  # full and Performer attention decide per call: a block attends over its input
+            self.attention_kinds = tuple(kinds)
+
     def build(self, input_shape):
-        self.attention = self._attention("self_attention", input_shape, input_shape)
+        self.attention = self._attention(
+            "self_attention", input_shape, input_shape, self.attention_type, self.attention_options
+        )
         self.attention_norm = self._norm("self_attention_norm", input_shape)
         self.attention_output_dropout = self._dropout()
         self.feedforward_norm = self._norm("feedforward_norm", input_shape)
@@ -210,6 +275,9 @@ class TransformerEncoderBlock(_TransformerBlock):
 
     def compute_output_shape(self, input_shape):
         return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "attention": self.attention_type, "attention_options": self.attention_options}
 
 
 @keras.saving.register_keras_serializable(package="layers")

@@ -237,3 +237,54 @@ def random_padding_mask(rng, batch, length):
     """Random right padding; every sequence keeps at least one real step."""
     lengths = rng.integers(1, length + 1, size=batch)
     return np.arange(length)[None, :] < lengths[:, None]
+
+
+def _heads(x, kernel, bias, h):
+    return x @ kernel[:, h] + bias[h]
+
+
+def linformer(query, key, value, weights, key_projection, value_projection, query_mask, value_mask):
+    """Wang et al. 2020, Eq. 7: head_h = softmax(q_h (E_h k_h)^T / sqrt(d)) F_h v_h, with the padded keys and values
+    set to 0 and E_h, F_h cut to the sequence's length; `key_projection` / `value_projection` are `(H, k, n)`.
+    Padded queries attend to nothing (context 0, output the output bias), as in `multi_head`, whose `weights` these are."""
+    w_q, b_q, w_k, b_k, w_v, b_v, w_o, b_o = weights
+    length = key.shape[1]
+    output = np.zeros(query.shape[:2] + (w_o.shape[-1],))
+    for b in range(query.shape[0]):
+        for h in range(w_q.shape[1]):
+            q = _heads(query[b], w_q, b_q, h)
+            k = _heads(key[b], w_k, b_k, h) * value_mask[b][:, None]
+            v = _heads(value[b], w_v, b_v, h) * value_mask[b][:, None]
+            projected_k, projected_v = key_projection[h][:, :length] @ k, value_projection[h][:, :length] @ v
+            a = softmax(q @ projected_k.T / np.sqrt(q.shape[-1]))
+            output[b] += (a @ projected_v * query_mask[b][:, None]) @ w_o[h]
+    return output + b_o
+
+
+def band_mask(length, window, causal):
+    """`(T, T)`: True where |i - j| <= window (causal: 0 <= i - j <= window)."""
+    offsets = np.arange(length)[:, None] - np.arange(length)[None, :]
+    return (offsets >= 0) & (offsets <= window) if causal else np.abs(offsets) <= window
+
+
+def favor_plus(query, key, value, weights, features, query_mask, value_mask, causal):
+    """Choromanski et al. 2021, Lemma 1 and Eq. 4-5: phi(x) = exp(W x - |x|^2 / 2) / sqrt(m) of x = q / d^(1/4) and
+    k / d^(1/4); context_i = sum_j phi(q_i).phi(k_j) v_j / sum_j phi(q_i).phi(k_j) over the real keys (j <= i when
+    causal), in float64 without any stabilizer. Padded queries attend to nothing, as in `multi_head`."""
+    w_q, b_q, w_k, b_k, w_v, b_v, w_o, b_o = weights
+    features = features.astype(np.float64)
+
+    def phi(x):
+        x = x / x.shape[-1] ** 0.25
+        return np.exp(x @ features.T - (x * x).sum(-1, keepdims=True) / 2) / np.sqrt(features.shape[0])
+
+    output = np.zeros(query.shape[:2] + (w_o.shape[-1],))
+    for b in range(query.shape[0]):
+        for h in range(w_q.shape[1]):
+            kernel = phi(_heads(query[b], w_q, b_q, h)) @ phi(_heads(key[b], w_k, b_k, h)).T
+            kernel = kernel * value_mask[b][None, :]
+            if causal:
+                kernel = np.tril(kernel)
+            context = kernel / kernel.sum(-1, keepdims=True) @ _heads(value[b], w_v, b_v, h)
+            output[b] += (context * query_mask[b][:, None]) @ w_o[h]
+    return output + b_o

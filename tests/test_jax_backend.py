@@ -26,6 +26,7 @@ TESTS = Path(__file__).parent
 # again (20-50 s a test on a 2-core machine).
 JAX_RUN = {
     "test_layers.py": None,
+    "test_efficient.py": None,
     "test_masking_properties.py": None,
     "test_zoo.py": "round_trip",
     "test_inspection.py": "each_kind or without_attention",

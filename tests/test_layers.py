@@ -857,6 +857,13 @@ HARNESS_CASES = {
     "bahdanau_decoder": (layers.BahdanauDecoder, {"units": 6}, {"input_shape": INPUTS_MEMORY}, (2, 5, 6 + 8 + 8)),  # [s; c; y]
     "luong_decoder": (layers.LuongDecoder, {"units": 6}, {"input_shape": INPUTS_MEMORY}, (2, 5, 6)),
     "encoder_block": (layers.TransformerEncoderBlock, {"num_heads": 2, "intermediate_dim": 16}, {"input_shape": (2, 5, 8)}, (2, 5, 8)),
+    "linformer": (layers.LinformerAttention, {"num_heads": 2, "key_dim": 4, "max_length": 8, "projected_length": 3}, {"input_shape": QUERY_VALUE}, (2, 5, 8)),
+    "sliding_window": (layers.SlidingWindowAttention, {"num_heads": 2, "key_dim": 4, "window": 2}, {"input_shape": {"query_shape": (2, 6, 8), "value_shape": (2, 6, 8)}}, (2, 6, 8)),
+    "performer": (layers.PerformerAttention, {"num_heads": 2, "key_dim": 4, "num_features": 8}, {"input_shape": QUERY_VALUE}, (2, 5, 8)),
+    "window_encoder_block": (
+        layers.TransformerEncoderBlock, {"num_heads": 2, "intermediate_dim": 16, "attention": "window", "attention_options": {"window": 2}},
+        {"input_shape": (2, 5, 8)}, (2, 5, 8),
+    ),
     "decoder_block": (layers.TransformerDecoderBlock, {"num_heads": 2, "intermediate_dim": 16}, {"input_shape": INPUTS_MEMORY}, (2, 5, 8)),
     "sinusoidal": (layers.SinusoidalPositionEncoding, {}, {"input_shape": (2, 5, 8)}, (2, 5, 8)),
     "position": (layers.PositionEmbedding, {"sequence_length": 8}, {"input_shape": (2, 5, 8)}, (2, 5, 8)),

@@ -16,7 +16,7 @@ from keras import ops, tree
 from layers.multi_head import self_or_cross_attention
 
 # The kinds of attention map, each with its layout (documented in `attention_maps`).
-KINDS = ("self", "cross", "alignment", "pooling", "channel", "spatial")
+KINDS = ("self", "cross", "alignment", "pooling", "channel", "spatial", "projected", "window")
 
 # model -> what `_with_attention_weights` built on it, while the model lives: a logger probing every
 # epoch builds it once (the symbolic calls cost seconds on a deep model).
@@ -144,6 +144,10 @@ def attention_maps(model, inputs):
     * `"pooling"`: `(batch, T)`, `AttentionPooling`'s weights over the steps.
     * `"channel"`: `(batch, C)`, SE, ECA and CBAM's channel weights.
     * `"spatial"`: `(batch, H, W)`, CBAM's spatial map.
+    * `"projected"`: `(batch, heads, T_q, k)`, `LinformerAttention`'s weights
+      over its `k` keys projected along the sequence (no position of their own).
+    * `"window"`: `(batch, heads, T, W)`, `SlidingWindowAttention`'s compact
+      layout; `layers.efficient.window_weights_as_matrix` gives `(batch, heads, T, T)`.
     * `"unknown"` (or `"unknown_0"`, `"unknown_1"`, ... in the order returned):
       a layer of another library that takes `return_attention_scores` but
       declares nothing.

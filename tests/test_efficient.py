@@ -1,0 +1,251 @@
+"""Efficient attention (layers/efficient.py) against NumPy written from the papers' equations, on fresh random data:
+Linformer (Wang et al. 2020, Eq. 7), sliding windows (full attention under the band mask), Performer (Choromanski et
+al. 2021, Lemma 1, and its approximation of softmax attention)."""
+
+import keras
+import numpy as np
+import pytest
+
+import numpy_reference as ref
+from error_messages import raises_mentioning
+from layers import TransformerEncoderBlock
+from layers.efficient import (
+    LinformerAttention, PerformerAttention, SlidingWindowAttention, orthogonal_random_features, window_weights_as_matrix,
+)
+
+WIDTH, HEADS, KEY_DIM = 12, 3, 4
+
+
+def sequences(rng, batch=2, length=11):
+    """A query and a value sequence `(batch, length, WIDTH)`, and random right padding of each."""
+    query, value = (rng.normal(size=(batch, length, WIDTH)).astype("float32") for _ in range(2))
+    return query, value, ref.random_padding_mask(rng, batch, length), ref.random_padding_mask(rng, batch, length)
+
+
+def numpy_of(x):
+    return keras.ops.convert_to_numpy(x)
+
+
+@pytest.mark.parametrize("sharing", ["none", "headwise", "key_value"])
+def test_linformer_computes_the_papers_projected_attention(sharing, rng):
+    query, value, query_mask, value_mask = sequences(rng)
+    layer = LinformerAttention(HEADS, KEY_DIM, max_length=16, projected_length=5, sharing=sharing)
+    output = layer(query, value, query_mask=query_mask, value_mask=value_mask)
+    weights = layer.get_weights()
+    projections = [np.broadcast_to(p, (HEADS, 5, 16)) for p in weights[8:]]
+    key_projection, value_projection = projections if len(projections) == 2 else projections * 2
+    expected = ref.linformer(query, value, value, weights[:8], key_projection, value_projection, query_mask, value_mask)
+    np.testing.assert_allclose(numpy_of(output), expected, rtol=1e-5, atol=1e-5)
+    assert len(weights) == 8 + (1 if sharing == "key_value" else 2)
+
+
+def test_linformer_outputs_do_not_depend_on_padding(rng):
+    """Padded keys are zeroed before the projection: the real steps of a padded sequence get the outputs of the
+    sequence without its padding, whatever the padding holds."""
+    layer = LinformerAttention(HEADS, KEY_DIM, max_length=20, projected_length=6)
+    real = rng.normal(size=(1, 7, WIDTH)).astype("float32")
+    padded = np.concatenate([real, rng.normal(size=(1, 5, WIDTH)).astype("float32") * 100], axis=1)
+    mask = np.arange(12)[None] < 7
+    alone = layer(real, real)
+    with_padding = layer(padded, padded, query_mask=mask, value_mask=mask)
+    np.testing.assert_allclose(numpy_of(with_padding)[:, :7], numpy_of(alone), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("window, length", [(3, 11), (4, 8), (1, 9), (16, 10)])
+def test_sliding_window_equals_full_attention_under_the_band_mask(window, length, causal, rng):
+    query, value, query_mask, value_mask = sequences(rng, length=length)
+    layer = SlidingWindowAttention(HEADS, KEY_DIM, window=window)
+    output, weights = layer(query, query, query_mask=query_mask, value_mask=query_mask, use_causal_mask=causal, return_attention_scores=True)
+    mask = ref.full_mask(2, length, length, query_mask, query_mask) & ref.band_mask(length, window, causal)[None]
+    expected, expected_weights = ref.multi_head(query, query, query, layer.get_weights(), mask)
+    np.testing.assert_allclose(numpy_of(output), expected, rtol=1e-5, atol=1e-5)
+    assert weights.shape == (2, HEADS, length, (1 if causal else 2) * window + 1)
+    np.testing.assert_allclose(window_weights_as_matrix(numpy_of(weights), window), expected_weights, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_performer_computes_favor_plus_features_of_lemma_1(causal, rng):
+    query, value, query_mask, value_mask = sequences(rng)
+    if causal:
+        value, value_mask = query, query_mask
+    layer = PerformerAttention(HEADS, KEY_DIM, num_features=16, seed=int(rng.integers(1 << 30)))
+    output = layer(query, value, query_mask=query_mask, value_mask=value_mask, use_causal_mask=causal)
+    weights = layer.get_weights()
+    expected = ref.favor_plus(query, value, value, weights[:8], weights[8], query_mask, value_mask, causal)
+    np.testing.assert_allclose(numpy_of(output), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_performer_features_are_orthogonal_gaussian_rows(rng):
+    layer = PerformerAttention(HEADS, KEY_DIM, num_features=10, seed=int(rng.integers(1 << 30)))
+    layer.build((None, None, WIDTH), (None, None, WIDTH))
+    features = numpy_of(layer.random_features)
+    for block in (features[0:4], features[4:8], features[8:10]):  # blocks of key_dim rows
+        gram = block @ block.T
+        np.testing.assert_allclose(gram - np.diag(np.diag(gram)), 0.0, atol=1e-4)
+
+
+def test_performer_features_are_marginally_standard_normal(rng):
+    """Lemma 1 needs w ~ N(0, I): 4096 rows of width 4 average 0 and have covariance I (within 5 standard errors)."""
+    features = numpy_of(orthogonal_random_features(4096, 4, int(rng.integers(1 << 30))))
+    assert np.abs(features.mean(axis=0)).max() < 5 / np.sqrt(4096)
+    assert np.abs(np.cov(features.T) - np.eye(4)).max() < 5 * np.sqrt(2 / 4096)
+
+
+def test_performer_error_against_softmax_attention_falls_as_features_grow(rng):
+    """FAVOR+ is unbiased with variance falling as 1/m (Choromanski et al. 2021, Lemma 2): the mean relative error
+    against exact softmax attention over 6 draws of features and data is smaller at each step of m = 8, 64, 512.
+    The inputs are scaled to projections of moderate norm: the variance grows as exp(|q + k|^2 / sqrt(d)), and at
+    twice this scale the mean error still stood near 0.2 at m = 4096 (measured)."""
+    errors = {m: [] for m in (8, 64, 512)}
+    for _ in range(6):
+        query, value, query_mask, value_mask = sequences(rng, batch=1, length=20)
+        query, value = query / 2, value / 2
+        for m in errors:
+            layer = PerformerAttention(HEADS, KEY_DIM, num_features=m, seed=int(rng.integers(1 << 30)))
+            output = numpy_of(layer(query, value, value_mask=value_mask))
+            exact, _ = ref.multi_head(query, value, value, layer.get_weights()[:8], ref.full_mask(1, 20, 20, value_mask=value_mask))
+            errors[m].append(np.linalg.norm(output - exact) / np.linalg.norm(exact))
+    means = [np.mean(errors[m]) for m in sorted(errors)]
+    assert means[0] > means[1] > means[2], means
+    assert means[2] < 0.5 * means[0], means
+
+
+@pytest.mark.parametrize("make_layer", [
+    lambda: SlidingWindowAttention(HEADS, KEY_DIM, window=3),
+    lambda: PerformerAttention(HEADS, KEY_DIM, num_features=32, seed=3),
+], ids=["window", "performer"])
+def test_causal_outputs_never_depend_on_later_steps(make_layer, rng):
+    layer = make_layer()
+    x = rng.normal(size=(2, 12, WIDTH)).astype("float32")
+    changed = x.copy()
+    changed[:, 7:] = rng.normal(size=(2, 5, WIDTH)) * 10
+    before, after = (numpy_of(layer(y, y, use_causal_mask=True)) for y in (x, changed))
+    np.testing.assert_allclose(after[:, :7], before[:, :7], rtol=1e-5, atol=1e-6)
+    assert not np.allclose(after[:, 7:], before[:, 7:])
+
+
+LAYERS = {
+    "linformer": lambda **options: LinformerAttention(HEADS, KEY_DIM, max_length=16, projected_length=4, sharing="headwise", **options),
+    "window": lambda **options: SlidingWindowAttention(HEADS, KEY_DIM, window=2, **options),
+    "performer": lambda **options: PerformerAttention(HEADS, KEY_DIM, num_features=8, seed=5, **options),
+}
+
+
+@pytest.mark.parametrize("name", LAYERS)
+def test_implicit_masks_are_the_explicit_ones(name, rng):
+    ids = rng.integers(1, 30, size=(2, 9))
+    ids[0, 5:] = 0
+    embedded = keras.layers.Embedding(30, WIDTH, mask_zero=True)(ids)
+    layer = LAYERS[name]()
+    implicit = layer(embedded, embedded)
+    mask = ids != 0
+    explicit = layer(embedded, embedded, query_mask=mask, value_mask=mask)
+    np.testing.assert_allclose(numpy_of(implicit), numpy_of(explicit), rtol=1e-6, atol=1e-6)
+    without = layer(keras.ops.convert_to_tensor(numpy_of(embedded)), keras.ops.convert_to_tensor(numpy_of(embedded)))
+    assert not np.allclose(numpy_of(without)[0], numpy_of(explicit)[0], atol=1e-4)
+
+
+@pytest.mark.parametrize("name", LAYERS)
+def test_round_trip_through_a_keras_file(name, rng, tmp_path):
+    inputs = keras.Input((10, WIDTH))
+    model = keras.Model(inputs, LAYERS[name]()(inputs, inputs))
+    path = tmp_path / "model.keras"
+    model.save(path)
+    x = rng.normal(size=(2, 10, WIDTH)).astype("float32")
+    np.testing.assert_allclose(numpy_of(keras.saving.load_model(path)(x)), numpy_of(model(x)), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", LAYERS)
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+def test_sixteen_bit_policies_stay_finite_and_near_float32(name, policy, rng):
+    """Near float32 on inputs of unit scale; finite on inputs 30 times larger, whose logits (up to ~1e3) put
+    float16's masking constant and the Performer's exponentials to the test (logits beyond float16's 65504 overflow
+    in the scores' einsum here as in `MultiHeadAttention`)."""
+    mask = np.arange(16)[None] < np.array([[16], [9]])
+    exact, mixed = LAYERS[name](), LAYERS[name](dtype=policy)
+    for scale, compared in ((1.0, True), (30.0, False)):
+        x = (rng.normal(size=(2, 16, WIDTH)) * scale).astype("float32")
+        if not mixed.built:
+            exact(x, x), mixed(x, x)
+            mixed.set_weights(exact.get_weights())
+        exact_output, mixed_output = (numpy_of(layer(x, x, query_mask=mask, value_mask=mask)).astype("float32") for layer in (exact, mixed))
+        assert np.isfinite(mixed_output).all()
+        if compared:
+            tolerance = 0.05 if policy == "mixed_bfloat16" else 0.01
+            assert np.abs(mixed_output - exact_output).max() < tolerance * np.abs(exact_output).max()
+
+
+@pytest.mark.backend_independent
+@pytest.mark.parametrize("make_call, mentioned", [
+    (lambda x: LinformerAttention(2, 4, max_length=16)(x, x, use_causal_mask=True), ("LinformerAttention", "causal", "later")),
+    (lambda x: LinformerAttention(2, 4, max_length=8)(x, x), ("max_length=8", "received 10")),
+    (lambda x: SlidingWindowAttention(2, 4, window=2)(x, x, attention_mask=np.ones((1, 10, 10), bool)), ("attention_mask", "n^2")),
+    (lambda x: SlidingWindowAttention(2, 4, window=2)(x[:, :6], x), ("same length", "6 queries and 10 keys")),
+    (lambda x: PerformerAttention(2, 4, dropout=0.1), ("`dropout` must be 0", "dropout=0.1")),
+    (lambda x: LinformerAttention(2, 4, max_length=16, sharing="layers"), ("`sharing`", "'headwise'", "'layers'")),
+    (lambda x: SlidingWindowAttention(2, 4, window=0), ("`window`", "positive integer")),
+    (lambda x: PerformerAttention(2, 4, num_features=0), ("`num_features`", "positive integer")),
+    (lambda x: LinformerAttention(2, 4, max_length=16).project_key_value(x), ("no key/value cache",)),
+])
+def test_what_an_efficient_layer_cannot_do_is_refused_with_what_it_can(make_call, mentioned):
+    x = np.zeros((1, 10, 8), "float32")
+    with raises_mentioning(*mentioned):
+        make_call(x)
+
+
+def test_performer_redraws_its_features_in_training_only_when_asked(rng):
+    x = rng.normal(size=(1, 6, WIDTH)).astype("float32")
+    fixed = PerformerAttention(HEADS, KEY_DIM, num_features=8, seed=1)
+    redrawing = PerformerAttention(HEADS, KEY_DIM, num_features=8, seed=1, redraw_features=True)
+    fixed(x, x), redrawing(x, x)
+    redrawing.set_weights(fixed.get_weights())
+    first, second = (numpy_of(redrawing(x, x, training=True)) for _ in range(2))
+    assert not np.allclose(first, second)
+    np.testing.assert_allclose(numpy_of(redrawing(x, x, training=False)), numpy_of(fixed(x, x, training=True)), rtol=1e-6)
+
+
+def test_an_encoder_block_with_a_window_covering_the_sequence_is_the_full_block(rng):
+    x = rng.normal(size=(2, 9, WIDTH)).astype("float32")
+    mask = ref.random_padding_mask(rng, 2, 9)
+    full = TransformerEncoderBlock(HEADS, 16)
+    local = TransformerEncoderBlock(HEADS, 16, attention="window", attention_options={"window": 8})
+    full(x), local(x)
+    local.set_weights(full.get_weights())
+    for causal in (False, True):
+        np.testing.assert_allclose(
+            numpy_of(local(x, mask=mask, use_causal_mask=causal)), numpy_of(full(x, mask=mask, use_causal_mask=causal)), rtol=1e-5, atol=1e-5
+        )
+    narrow = TransformerEncoderBlock(HEADS, 16, attention="window", attention_options={"window": 2})
+    narrow(x)
+    narrow.set_weights(full.get_weights())
+    assert not np.allclose(numpy_of(narrow(x)), numpy_of(full(x)), atol=1e-3)
+
+
+@pytest.mark.parametrize("attention, options", [
+    ("linformer", {"max_length": 12, "projected_length": 4, "sharing": "key_value"}),
+    ("window", {"window": 2}),
+    ("performer", {"num_features": 8, "seed": 2}),
+])
+def test_an_encoder_block_keeps_its_attention_through_a_keras_file(attention, options, rng, tmp_path):
+    inputs = keras.Input((12, WIDTH))
+    block = TransformerEncoderBlock(HEADS, 16, attention=attention, attention_options=options)
+    model = keras.Model(inputs, block(inputs))
+    model.save(tmp_path / "model.keras")
+    loaded = keras.saving.load_model(tmp_path / "model.keras")
+    x = rng.normal(size=(2, 12, WIDTH)).astype("float32")
+    np.testing.assert_allclose(numpy_of(loaded(x)), numpy_of(model(x)), rtol=1e-6, atol=1e-6)
+    assert type(loaded.layers[-1].attention) is type(block.attention)
+
+
+@pytest.mark.backend_independent
+@pytest.mark.parametrize("arguments, mentioned", [
+    ({"attention": "local"}, ("`attention`", "'window'", "'local'")),
+    ({"attention": "linformer"}, ("missing options ['max_length']", "attention='linformer' takes", "'projected_length'")),
+    ({"attention": "window", "attention_options": {"windw": 3}}, ("unknown options ['windw']", "takes ['window']")),
+    ({"attention_options": {"window": 3}}, ("unknown options ['window']", "attention='full' takes no options")),
+    ({"attention": "window", "attention_options": 3}, ("`attention_options` must be a dict", "received 3")),
+])
+def test_an_encoder_block_refuses_attention_it_cannot_build(arguments, mentioned):
+    with raises_mentioning(*mentioned):
+        TransformerEncoderBlock(HEADS, 16, **arguments)
