@@ -129,6 +129,7 @@ class LinformerAttention(_LongSequenceAttention):
     """
 
     causal_refusal = "its projection along the sequence mixes every position, later ones included."
+    cost = "O(n k)"
 
     def __init__(self, num_heads, key_dim, max_length, projected_length=256, sharing="none", **kwargs):
         super().__init__(num_heads, key_dim, **kwargs)
@@ -200,11 +201,11 @@ def _blocked(x, block, blocks, before=0, after=0, fill=0):
     return ops.reshape(padded, (ops.shape(x)[0], before + blocks + after, block, *x.shape[2:]))
 
 
-def _neighbourhoods(x, block, blocks, after, fill=0):
-    """`(batch, blocks, (2 + after) * block, ...)`: for each block of `block` steps of `x` `(batch, T, ...)`, the
-    steps of the block before it, its own and (with `after=1`) the one after it; steps outside `x` are `fill`."""
-    padded = _blocked(x, block, blocks, before=1, after=after, fill=fill)
-    return ops.concatenate([padded[:, i : i + blocks] for i in range(2 + after)], axis=2)
+def _neighbourhoods(x, block, blocks, before, after, fill=0):
+    """`(batch, blocks, (before + 1 + after) * block, ...)`: for each block of `block` steps of `x` `(batch, T, ...)`,
+    the steps of the `before` blocks before it, its own and the `after` blocks after it; steps outside `x` are `fill`."""
+    padded = _blocked(x, block, blocks, before=before, after=after, fill=fill)
+    return ops.concatenate([padded[:, i : i + blocks] for i in range(before + 1 + after)], axis=2)
 
 
 @keras.saving.register_keras_serializable(package="layers")
@@ -212,10 +213,10 @@ class SlidingWindowAttention(_LongSequenceAttention):
     """Sliding-window (local) multi-head self-attention: query ``i`` attends to keys ``j`` with ``|i - j| <= w``
     (``i - w <= j <= i`` when causal), ``head_h = softmax_{j in window(i)}(q_i . k_j / sqrt(d_k)) v_j``.
 
-    Computed in blocks of `window` queries, each against its own block and its neighbours (Beltagy et al., 2020,
-    Section 3.2's "sliding chunks"), so time and memory grow as O(n w), not as a full matrix with a band mask; the
-    numbers are those of full attention under the band mask. Queries and keys are one sequence (self-attention:
-    `T_q == T_k`).
+    Computed in blocks of `block_size` queries, each against the keys of its block and of the neighbouring blocks
+    its window reaches (Beltagy et al., 2020, Section 3.2's "sliding chunks"), so time and memory grow as O(n w), not
+    as a full matrix with a band mask; the numbers are those of full attention under the band mask. Queries and keys
+    are one sequence (self-attention: `T_q == T_k`).
 
     Paper: Beltagy, Peters, Cohan, "Longformer: The Long-Document Transformer", arXiv:2004.05150, 2020.
 
@@ -223,6 +224,8 @@ class SlidingWindowAttention(_LongSequenceAttention):
         num_heads, key_dim, value_dim, dropout, use_bias, output_dim, kernel_initializer, bias_initializer: as
             `MultiHeadAttention`.
         window: `w`, the keys attended on each side of a query (one side when causal).
+        block_size: queries per block (at most `w`): a block of `b` queries scores `b + 2 b ceil(w / b)` keys (causal:
+            `b + b ceil(w / b)`), so a smaller block wastes less outside the band and runs more, smaller products.
 
     Call arguments: as `MultiHeadAttention`, without `attention_mask` and `cache`.
 
@@ -240,10 +243,13 @@ class SlidingWindowAttention(_LongSequenceAttention):
     ((2, 100, 32), (2, 4, 100, 17))
     """
 
-    def __init__(self, num_heads, key_dim, window=256, **kwargs):
+    cost = "O(n w)"
+
+    def __init__(self, num_heads, key_dim, window=256, block_size=128, **kwargs):
         super().__init__(num_heads, key_dim, **kwargs)
-        check_positive_int(window=window)
+        check_positive_int(window=window, block_size=block_size)
         self.window = window
+        self.block_size = block_size
 
     # What the weights are, for `zoo.attention_maps`: the compact layout `(batch, heads, T, W)`.
     attention_kinds = ("window",)
@@ -254,20 +260,24 @@ class SlidingWindowAttention(_LongSequenceAttention):
                 f"{type(self).__name__} attends within one sequence: the query and the keys must have the same "
                 f"length; received {query.shape[1]} queries and {key.shape[1]} keys."
             )
-        block, after = self.window, 0 if use_causal_mask else 1
+        window = self.window
+        block = min(window, self.block_size)
+        before = -(-window // block)  # the blocks a query block reaches on each side
+        after = 0 if use_causal_mask else before
         length = ops.shape(query)[1]
         blocks = (length + block - 1) // block
         if value_mask is None:
             value_mask = ops.ones(ops.shape(key)[:2], dtype="bool")
         queries = _blocked(query, block, blocks)
-        keys = _neighbourhoods(key, block, blocks, after)
-        values = _neighbourhoods(value, block, blocks, after)
-        # Key c of a block's neighbourhood is position (block index - 1) * w + c: query r of the block may see it
-        # when 0 <= c - r <= (1 + after) * w, its offset from the query being c - r - w.
-        offsets = np.arange((2 + after) * block)[None, :] - np.arange(block)[:, None]
-        band = (offsets >= 0) & (offsets <= (1 + after) * block)
-        keys_allowed = _neighbourhoods(value_mask, block, blocks, after, False)
-        mask = ops.logical_and(band[None, None], keys_allowed[:, :, None, :])  # (batch, blocks, w, (2+after) w)
+        keys = _neighbourhoods(key, block, blocks, before, after)
+        values = _neighbourhoods(value, block, blocks, before, after)
+        # Key c of a block's neighbourhood is position (block index - before) * block + c: query r of the block is
+        # `offset = c - before * block - r` steps before it, and may see it when -window <= offset <= window (0 when
+        # causal).
+        offsets = np.arange((before + 1 + after) * block)[None, :] - before * block - np.arange(block)[:, None]
+        band = (offsets >= -window) & (offsets <= (0 if use_causal_mask else window))
+        keys_allowed = _neighbourhoods(value_mask, block, blocks, before, after, False)
+        mask = ops.logical_and(band[None, None], keys_allowed[:, :, None, :])  # (batch, blocks, block, neighbourhood)
         scores = ops.einsum("bnqhd,bnkhd->bhnqk", queries, keys) * ops.cast(1.0 / math.sqrt(self.key_dim), query.dtype)
         weights = core.masked_softmax(scores, mask[:, None])
         dropped = self._dropout_layer(weights, training=training)
@@ -275,14 +285,16 @@ class SlidingWindowAttention(_LongSequenceAttention):
         context = ops.reshape(context, (ops.shape(query)[0], blocks * block, *context.shape[3:]))[:, :length]
         if not return_attention_scores:
             return context, None
-        # The compact layout: offset o = c - r of query r, for o = 0 ... (1 + after) w.
-        diagonal = np.arange(block)[:, None] + np.arange((1 + after) * block + 1)[None, :]
-        compact = ops.take_along_axis(weights, ops.convert_to_tensor(diagonal[None, None, None]), axis=-1)
-        compact = ops.reshape(compact, (*ops.shape(compact)[:2], blocks * block, (1 + after) * block + 1))
+        # The compact layout: key i - window + o of query i, for o = 0 ... window (+ window when not causal), is
+        # column c = o - window + before * block + r of query r's row.
+        width = window + 1 if use_causal_mask else 2 * window + 1
+        columns = np.arange(block)[:, None] + np.arange(width)[None, :] + before * block - window
+        compact = ops.take_along_axis(weights, ops.convert_to_tensor(columns[None, None, None]), axis=-1)
+        compact = ops.reshape(compact, (*ops.shape(compact)[:2], blocks * block, width))
         return context, compact[:, :, :length]
 
     def get_config(self):
-        return {**super().get_config(), "window": self.window}
+        return {**super().get_config(), "window": self.window, "block_size": self.block_size}
 
 
 def window_weights_as_matrix(weights, window):
@@ -392,6 +404,8 @@ class PerformerAttention(_LongSequenceAttention):
     >>> tuple(attention(x, x, use_causal_mask=True).shape)
     (2, 300, 32)
     """
+
+    cost = "O(n m)"
 
     def __init__(self, num_heads, key_dim, num_features=256, redraw_features=False, seed=None, **kwargs):
         super().__init__(num_heads, key_dim, **kwargs)

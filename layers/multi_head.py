@@ -96,6 +96,9 @@ class MultiHeadAttention(TracedOutputSpec, keras.layers.Layer):
     ((2, 10, 32), (2, 4, 10, 10))
     """
 
+    # Time and memory against the sequence length n (queries and keys), for `zoo.describe`.
+    cost = "O(n^2)"
+
     def __init__(
         self,
         num_heads,

@@ -31,6 +31,20 @@ def attention_options(kind):
     )
 
 
+def sized_attention_options(attention, options, sequence_length):
+    """`options` of attention `attention`, with Linformer's `max_length` set to `sequence_length` unless given: a
+    model's builder knows its longest sequence (its position table, its patches)."""
+    options = dict(options or {})
+    if attention == "linformer":
+        options.setdefault("max_length", sequence_length)
+    return options
+
+
+def attention_description(attention, options):
+    """`{"kind", "cost", "options"}` of attention `attention`, for `zoo.describe`."""
+    return {"kind": attention, "cost": ATTENTION_LAYERS[attention].cost, "options": dict(options or {})}
+
+
 def check_attention(attention, options):
     """Raises `ValueError` unless `attention` is a kind of `ATTENTION_LAYERS` and `options` (a dict) holds its
     required options and no other: the message names what is missing or unknown and what the kind takes."""

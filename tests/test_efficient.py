@@ -52,10 +52,11 @@ def test_linformer_outputs_do_not_depend_on_padding(rng):
 
 
 @pytest.mark.parametrize("causal", [False, True])
-@pytest.mark.parametrize("window, length", [(3, 11), (4, 8), (1, 9), (16, 10)])
-def test_sliding_window_equals_full_attention_under_the_band_mask(window, length, causal, rng):
+@pytest.mark.parametrize("window, length, block_size", [(3, 11, 128), (4, 8, 128), (1, 9, 128), (16, 10, 128), (5, 13, 2), (7, 12, 3)])
+def test_sliding_window_equals_full_attention_under_the_band_mask(window, length, block_size, causal, rng):
+    """Blocks of the window's size, and blocks smaller than it (a block then reaches several blocks on each side)."""
     query, value, query_mask, value_mask = sequences(rng, length=length)
-    layer = SlidingWindowAttention(HEADS, KEY_DIM, window=window)
+    layer = SlidingWindowAttention(HEADS, KEY_DIM, window=window, block_size=block_size)
     output, weights = layer(query, query, query_mask=query_mask, value_mask=query_mask, use_causal_mask=causal, return_attention_scores=True)
     mask = ref.full_mask(2, length, length, query_mask, query_mask) & ref.band_mask(length, window, causal)[None]
     expected, expected_weights = ref.multi_head(query, query, query, layer.get_weights(), mask)
@@ -242,10 +243,25 @@ def test_an_encoder_block_keeps_its_attention_through_a_keras_file(attention, op
 @pytest.mark.parametrize("arguments, mentioned", [
     ({"attention": "local"}, ("`attention`", "'window'", "'local'")),
     ({"attention": "linformer"}, ("missing options ['max_length']", "attention='linformer' takes", "'projected_length'")),
-    ({"attention": "window", "attention_options": {"windw": 3}}, ("unknown options ['windw']", "takes ['window']")),
+    ({"attention": "window", "attention_options": {"windw": 3}}, ("unknown options ['windw']", "takes ['window', 'block_size']")),
     ({"attention_options": {"window": 3}}, ("unknown options ['window']", "attention='full' takes no options")),
     ({"attention": "window", "attention_options": 3}, ("`attention_options` must be a dict", "received 3")),
 ])
 def test_an_encoder_block_refuses_attention_it_cannot_build(arguments, mentioned):
     with raises_mentioning(*mentioned):
         TransformerEncoderBlock(HEADS, 16, **arguments)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_sliding_window_equals_keras_multi_head_attention_with_its_sliding_window(causal, rng):
+    """Keras 3.15's `MultiHeadAttention(sliding_window=s)` attends within s - 1 positions as a dense mask: with
+    s = w + 1 and the same weights, the same numbers."""
+    x = rng.normal(size=(2, 13, WIDTH)).astype("float32")
+    window = int(rng.integers(1, 6))
+    ours = SlidingWindowAttention(HEADS, KEY_DIM, window=window)
+    theirs = keras.layers.MultiHeadAttention(HEADS, KEY_DIM, sliding_window=window + 1)
+    ours(x, x), theirs(x, x)
+    theirs.set_weights(ours.get_weights())
+    np.testing.assert_allclose(
+        numpy_of(ours(x, x, use_causal_mask=causal)), numpy_of(theirs(x, x, use_causal_mask=causal)), rtol=1e-5, atol=1e-5
+    )

@@ -21,6 +21,8 @@ TESTS = Path(__file__).parent
 # the test of every attention kind runs that graph on JAX for each layer. test_translation.py: the Transformer's
 # cached decoding (the step function beam search and greedy decoding use), its jitted form, the loss and the schedule.
 # The recipe itself, and its WordPiece vocabularies, use tf.data and TensorFlow tokenizers: they stay on TensorFlow.
+# test_efficient.py: the efficient attention layers' numerics. test_benchmarks.py: the attention scaling benchmark
+# compiles JAX steps, so its test runs here only.
 # The model-level causality and padding checks repeat the blocks' masking properties and implicit-mask tests
 # (test_masking_properties.py, test_layers.py), and on JAX each model-level test compiles every op of the model
 # again (20-50 s a test on a 2-core machine).
@@ -31,6 +33,7 @@ JAX_RUN = {
     "test_zoo.py": "round_trip",
     "test_inspection.py": "each_kind or without_attention",
     "test_translation.py": "loss_averages or schedule or ((cached or compiled_decoder) and transformer])",
+    "test_benchmarks.py": "scaling_benchmark",
 }
 # XLA's CPU backend without its expensive LLVM passes and with its older, simpler fusion emitters: the rerun calls
 # layers eagerly, so JAX compiles each op once per new shape, and compiling, not running, is most of its time

@@ -12,7 +12,12 @@ from error_messages import raises_mentioning
 from recipes.catalog import read_catalog
 
 TRANSFORMER_BLOCKS = (layers.TransformerEncoderBlock, layers.TransformerDecoderBlock)
-TEXT_MODELS = ["bilstm_attention", "transformer_classifier_small", "transformer_classifier_tiny"]
+TEXT_MODELS = [
+    "bilstm_attention", "linformer_classifier_small", "performer_classifier_small", "transformer_classifier_small",
+    "transformer_classifier_tiny", "window_transformer_classifier_small",
+]
+EFFICIENT_TEXT_MODELS = ["linformer_classifier_small", "performer_classifier_small", "window_transformer_classifier_small"]
+EFFICIENT_VISION_MODELS = ["vit_small_images_linformer", "vit_small_images_performer", "vit_small_images_window"]
 TRANSLATION_MODELS = [
     "seq2seq_bahdanau", "seq2seq_luong", "transformer_base", "transformer_big", "transformer_small", "transformer_tiny"
 ]
@@ -20,23 +25,24 @@ TRANSLATION_MODELS = [
 VISION_MODELS = [
     "cbam_resnet20", "cbam_resnet50", "eca_resnet20", "eca_resnet50", "resnet20", "resnet50", "resnet56",
     "se_resnet110", "se_resnet20", "se_resnet50", "se_resnet56",
-    "vit_base_patch16", "vit_small_images", "vit_small_patch16", "vit_tiny_patch16",
+    "vit_base_patch16", "vit_small_images", *EFFICIENT_VISION_MODELS, "vit_small_patch16", "vit_tiny_patch16",
 ]
 # Round trips the JAX rerun (test_jax_backend.py) leaves out: one model of each builder keeps its round trip there,
 # and a model left out differs from it only in OTHER_SETTINGS_SAME_CODE (its attention block's numerics are
 # test_layers.py's, on JAX too); test_the_round_trips_left_out_on_jax_repeat_a_builder_kept_there checks that from
 # their configurations. On JAX every op of a model's first call compiles (30-50 s for a ResNet).
 COVERED_ON_JAX = {
-    "transformer_classifier_small": "transformer_classifier_tiny",
+    **dict.fromkeys(["transformer_classifier_small", *EFFICIENT_TEXT_MODELS], "transformer_classifier_tiny"),
     **dict.fromkeys(["resnet20", "resnet56", "se_resnet56", "se_resnet110", "eca_resnet20", "cbam_resnet20"], "se_resnet20"),
     **dict.fromkeys(["se_resnet50", "eca_resnet50", "cbam_resnet50"], "resnet50"),
-    **dict.fromkeys(["vit_base_patch16", "vit_small_patch16", "vit_small_images"], "vit_tiny_patch16"),
+    **dict.fromkeys(["vit_base_patch16", "vit_small_patch16", "vit_small_images", *EFFICIENT_VISION_MODELS], "vit_tiny_patch16"),
 }
 # What a model left out on JAX may set otherwise than the model kept: sizes, input and output shapes, the dropout
-# rate (inactive in the round trip), and the attention block with its channel reduction.
+# rate (inactive in the round trip), and the attention (a residual block's module with its channel reduction, an
+# encoder's efficient attention with its options: test_layers.py's and test_efficient.py's numerics, on JAX too).
 OTHER_SETTINGS_SAME_CODE = {
     "depth", "hidden_dim", "num_layers", "num_heads", "intermediate_dim", "patch_size", "input_shape", "num_classes",
-    "dropout", "attention", "reduction",
+    "dropout", "attention", "attention_options", "reduction",
 }
 
 
@@ -60,7 +66,7 @@ def test_the_round_trips_left_out_on_jax_repeat_a_builder_kept_there():
 @pytest.mark.backend_independent
 def test_list_models_filters_by_pattern_and_task():
     assert zoo.list_models(task="text-classification") == TEXT_MODELS
-    assert zoo.list_models("transformer_classifier_*") == TEXT_MODELS[1:]
+    assert zoo.list_models("transformer_classifier_*") == ["transformer_classifier_small", "transformer_classifier_tiny"]
     assert zoo.list_models(task="translation") == TRANSLATION_MODELS
     assert zoo.list_models(task="image-recognition") == VISION_MODELS
     assert zoo.list_models(task="no-such-task") == []
@@ -212,3 +218,17 @@ def test_vision_keras_round_trip_gives_identical_outputs(name, rng, tmp_path):
     np.testing.assert_array_equal(
         keras.ops.convert_to_numpy(model(images)), keras.ops.convert_to_numpy(restored(images))
     )
+
+
+@pytest.mark.backend_independent
+@pytest.mark.parametrize("name", EFFICIENT_TEXT_MODELS + EFFICIENT_VISION_MODELS)
+def test_an_efficient_model_says_its_attention_and_cost_and_every_block_uses_it(name):
+    description = zoo.describe(name)
+    kind = description["attention"]["kind"]
+    assert description["attention"]["cost"] == {"linformer": "O(n k)", "window": "O(n w)", "performer": "O(n m)"}[kind]
+    blocks = [layer for layer in zoo.build(name).layers if isinstance(layer, layers.TransformerEncoderBlock)]
+    assert blocks and all(block.attention_type == kind for block in blocks)
+    expected_class = {"linformer": layers.LinformerAttention, "window": layers.SlidingWindowAttention, "performer": layers.PerformerAttention}
+    assert all(type(block.attention) is expected_class[kind] for block in blocks)
+    full = "transformer_classifier_small" if name in EFFICIENT_TEXT_MODELS else "vit_small_images"
+    assert zoo.describe(full)["attention"] == {"kind": "full", "cost": "O(n^2)", "options": {}}

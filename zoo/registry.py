@@ -120,18 +120,23 @@ def describe(name):
 
     Builds the model at its defaults to count parameters.
     """
+    from layers.transformer import attention_description  # the registry itself needs no Keras
+
     entry = _entry(name)
     model = build(name)
 
     def tensors(ts):
         return {t.name: {"shape": list(t.shape), "dtype": str(t.dtype)} for t in ts}
 
+    configuration = entry.configuration()
     return {
         "name": name,
         "task": entry.task,
         "paper": entry.paper,
         "summary": inspect.getdoc(entry.builder).splitlines()[0],
-        "defaults": entry.configuration(),
+        **({"attention": attention_description(configuration["attention"], configuration["attention_options"])}
+           if "attention_options" in configuration else {}),
+        "defaults": configuration,
         "parameters": model.count_params(),
         "trainable_parameters": sum(int(math.prod(weight.shape)) for weight in model.trainable_weights),
         "inputs": tensors(model.inputs),

@@ -3,6 +3,7 @@
 import keras
 
 import layers
+from layers.transformer import sized_attention_options
 from layers.validation import check_heads_divide, check_positive_int, check_rate
 from zoo.registry import register
 
@@ -77,6 +78,8 @@ def transformer_classifier(
     attention_dropout=0.0,
     norm_first=False,
     pooling="mean",
+    attention="full",
+    attention_options=None,
 ):
     """Token + learned position embedding -> N Transformer encoder blocks -> pooling -> classifier.
 
@@ -90,6 +93,10 @@ def transformer_classifier(
     before their residual sums (the paper's Section 5.4) and before the
     classifier; `attention_dropout` on the attention weights, which the paper
     leaves alone (0: training runs the fused attention kernel).
+    `attention` picks each block's self-attention (`layers.TransformerEncoderBlock`):
+    "full", or for long inputs "linformer" (Wang et al., 2020), "window" (local
+    attention, Beltagy et al., 2020) or "performer" (Choromanski et al., 2021),
+    with `attention_options` (Linformer's `max_length` is `sequence_length`).
     """
     # `sequence_length` and `intermediate_dim` are checked by the layers that take them, under these names;
     # `vocab_size` and `hidden_dim` are `vocabulary_size` and `embedding_dim` there, `num_classes` Dense's `units`.
@@ -112,6 +119,8 @@ def transformer_classifier(
             dropout=dropout,
             attention_dropout=attention_dropout,
             norm_first=norm_first,
+            attention=attention,
+            attention_options=sized_attention_options(attention, attention_options, sequence_length),
             name=f"encoder_{index}",
         )(x)
     if norm_first:
@@ -132,3 +141,14 @@ register(
     num_heads=4,
     intermediate_dim=1024,
 )(transformer_classifier)
+
+# The small classifier with each efficient attention: costs O(n k), O(n w), O(n m) instead of O(n^2).
+for _name, _attention, _options, _paper in (
+    ("linformer_classifier_small", "linformer", {"projected_length": 64}, "Wang et al. 2020, Linformer: Self-Attention with Linear Complexity"),
+    ("window_transformer_classifier_small", "window", {"window": 16}, "Beltagy et al. 2020, Longformer (sliding-window attention)"),
+    ("performer_classifier_small", "performer", {"num_features": 256}, "Choromanski et al. 2021, Rethinking Attention with Performers"),
+):
+    register(
+        _name, task=TASK, paper=f"{_paper}; encoder of Vaswani et al. 2017", hidden_dim=256, num_layers=4, num_heads=4,
+        intermediate_dim=1024, attention=_attention, attention_options=_options,
+    )(transformer_classifier)

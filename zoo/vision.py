@@ -6,10 +6,13 @@ everywhere. The papers count trainable weights: `describe(name)` reports them
 as "trainable_parameters" ("parameters" adds the batch-norm statistics).
 """
 
+import math
+
 import keras
 from keras import ops
 
 import layers
+from layers.transformer import sized_attention_options
 from layers.validation import check_heads_divide, check_positive_int, check_rate, is_int
 from zoo.registry import register
 
@@ -219,6 +222,8 @@ def vision_transformer(
     attention_dropout=0.0,
     input_shape=(224, 224, 3),
     num_classes=1000,
+    attention="full",
+    attention_options=None,
 ):
     """Vision Transformer (Dosovitskiy et al., 2021): patches + class token + positions -> pre-LN encoder.
 
@@ -228,7 +233,10 @@ def vision_transformer(
     the embeddings and on each block's two residual updates (the paper's
     Appendix B.1 also drops the MLP's hidden layer); `attention_dropout` on the
     attention weights, which the paper and timm leave alone (0: training runs
-    the fused attention kernel).
+    the fused attention kernel). `attention` picks each block's self-attention
+    over the patch sequence (class token first, then the patches row by row):
+    "full", "linformer", "window" or "performer" with `attention_options`
+    (`layers.TransformerEncoderBlock`; Linformer's `max_length` is the token count).
 
     Trainable parameters at 224x224x3, 1000 classes: ViT-B/16 86.6M (paper:
     86M), DeiT-Ti 5.7M and DeiT-S 22.1M (Touvron et al., Table 1: 5M and 22M;
@@ -255,6 +263,8 @@ def vision_transformer(
             activation="gelu",
             norm_first=True,
             layer_norm_epsilon=1e-6,
+            attention=attention,
+            attention_options=sized_attention_options(attention, attention_options, 1 + math.prod(grid)),
             name=f"encoder_{index}",
         )(x)
     x = keras.layers.LayerNormalization(epsilon=1e-6, name="encoder_norm")(x)
@@ -281,3 +291,15 @@ register(
     input_shape=(28, 28, 1),
     num_classes=10,
 )(vision_transformer)
+
+# vit_small_images with each efficient attention over its 50 tokens (49 patches of a 28x28 image, the class token).
+for _attention, _options, _paper in (
+    ("linformer", {"projected_length": 16}, "Wang et al. 2020, Linformer"),
+    ("window", {"window": 7}, "Beltagy et al. 2020, Longformer (sliding-window attention, 7 tokens: a row of patches)"),
+    ("performer", {"num_features": 128}, "Choromanski et al. 2021, Performers (FAVOR+)"),
+):
+    register(
+        f"vit_small_images_{_attention}", task=TASK, paper=f"{VIT}, with 4x4 patches; {_paper}", patch_size=4,
+        hidden_dim=192, num_layers=6, num_heads=3, intermediate_dim=384, dropout=0.1, input_shape=(28, 28, 1),
+        num_classes=10, attention=_attention, attention_options=_options,
+    )(vision_transformer)
