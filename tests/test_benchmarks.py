@@ -178,3 +178,19 @@ def test_the_encoder_benchmark_times_the_same_network_from_both_libraries(rng):
         logits[name] = keras.ops.convert_to_numpy(model(tokens, training=False))
     np.testing.assert_allclose(logits["keras_hub"], logits["zoo"], rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(logits["zoo_attention_dropout"], logits["zoo"], rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.skipif(keras.backend.backend() != "jax", reason="the scaling benchmark compiles JAX steps: the JAX rerun runs it")
+def test_the_scaling_benchmark_stops_a_contender_over_its_budget_and_compares_the_others():
+    attention_scaling = load("attention_scaling")
+    options = SimpleNamespace(
+        contenders=["full_explicit", "window"], lengths=[32, 64, 128], heads=2, key_dim=4, window=4, repeats=1,
+        time_budget_s=60.0, memory_budget_gb=0.0,  # refined below: full attention's plan at 64 is over the budget
+    )
+    footprint = attention_scaling.measure(lambda n: attention_scaling.attention_layer("full_explicit", options, n), 64, options)
+    options.memory_budget_gb = (footprint["bytes"] - 1) / 2**30
+    results = attention_scaling.scaling(options)
+    assert list(results["full_explicit"]) == [32, 64] and "stopped" in results["full_explicit"][64]
+    assert list(results["window"]) == [32, 64, 128] and all("seconds" in r for r in results["window"].values())
+    assert set(attention_scaling.ratios_at(results, 32, "full_explicit")) == {"window"}
+    assert attention_scaling.ratios_at(results, 64, "full_explicit") == {}
