@@ -231,8 +231,8 @@ class SlidingWindowAttention(_LongSequenceAttention):
 
     Returns:
         `(batch, T, output_dim)`, and with `return_attention_scores=True` the weights in a compact layout
-        `(batch, H, T, 2w + 1)` (causal: `w + 1`): entry ``[..., i, o]`` is the weight of key ``i - w + o`` (0 where
-        that key is outside the sequence). `window_weights_as_matrix` expands them to `(batch, H, T, T)`.
+        `(batch, H, T, 2w + 1)`: entry ``[..., i, o]`` is the weight of key ``i - w + o`` (0 where that key is outside
+        the sequence, or after the query when causal). `window_weights_as_matrix` expands them to `(batch, H, T, T)`.
 
     Example:
 
@@ -240,7 +240,7 @@ class SlidingWindowAttention(_LongSequenceAttention):
     >>> x = keras.random.normal((2, 100, 32))
     >>> y, weights = attention(x, x, use_causal_mask=True, return_attention_scores=True)
     >>> tuple(y.shape), tuple(weights.shape)
-    ((2, 100, 32), (2, 4, 100, 17))
+    ((2, 100, 32), (2, 4, 100, 33))
     """
 
     cost = "O(n w)"
@@ -285,11 +285,13 @@ class SlidingWindowAttention(_LongSequenceAttention):
         context = ops.reshape(context, (ops.shape(query)[0], blocks * block, *context.shape[3:]))[:, :length]
         if not return_attention_scores:
             return context, None
-        # The compact layout: key i - window + o of query i, for o = 0 ... window (+ window when not causal), is
-        # column c = o - window + before * block + r of query r's row.
-        width = window + 1 if use_causal_mask else 2 * window + 1
+        # The compact layout: key i - window + o of query i, for o = 0 ... 2 window, is column
+        # c = o - window + before * block + r of query r's row; a causal neighbourhood ends at the query (0 after).
+        width = 2 * window + 1
         columns = np.arange(block)[:, None] + np.arange(width)[None, :] + before * block - window
-        compact = ops.take_along_axis(weights, ops.convert_to_tensor(columns[None, None, None]), axis=-1)
+        reached = columns < (before + 1 + after) * block
+        compact = ops.take_along_axis(weights, ops.convert_to_tensor(np.where(reached, columns, 0)[None, None, None]), axis=-1)
+        compact = ops.where(reached, compact, ops.zeros_like(compact))
         compact = ops.reshape(compact, (*ops.shape(compact)[:2], blocks * block, width))
         return context, compact[:, :, :length]
 
@@ -297,11 +299,12 @@ class SlidingWindowAttention(_LongSequenceAttention):
         return {**super().get_config(), "window": self.window, "block_size": self.block_size}
 
 
-def window_weights_as_matrix(weights, window):
-    """The weights of `SlidingWindowAttention` as `(..., T, T)` (NumPy), from its compact layout `(..., T, W)` in
-    which ``[..., i, o]`` is the weight of key ``i - window + o``; keys outside every window get 0."""
+def window_weights_as_matrix(weights):
+    """The weights of `SlidingWindowAttention` as `(..., T, T)` (NumPy), from its compact layout `(..., T, 2w + 1)`
+    in which ``[..., i, o]`` is the weight of key ``i - w + o``; keys outside every window get 0."""
     weights = np.asarray(weights)
     length, width = weights.shape[-2], weights.shape[-1]
+    window = (width - 1) // 2
     matrix = np.zeros(weights.shape[:-1] + (length,), weights.dtype)
     for offset in range(width):
         rows = np.arange(length)

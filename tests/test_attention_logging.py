@@ -9,6 +9,7 @@ import zoo
 from recipes import translation
 from recipes.reporting import figures
 from recipes.training.run import RunDirectory
+from layers.efficient import window_weights_as_matrix
 from recipes.reporting.attention_logging import AttentionMapLogger, image_summaries, patch_grid, text_classification_summaries
 
 EXACT = 0.5 / 255 + 1e-6  # an exact map's pixel is its weight rounded to 8 bits
@@ -50,6 +51,34 @@ def test_logged_self_attention_equals_the_layer_scores(tmp_path, rng):
             np.testing.assert_allclose(image, scores[i, head, :n, :n], atol=EXACT)
         assert_figure(images[f"self_attention_figure/encoder_0/example_{i}", 1])
     assert read_texts(tmp_path)["probes", 0] == "example_0: ..."
+
+
+@pytest.mark.parametrize("attention, options, logged", [
+    ("window", {"window": 2}, "self_attention"), ("linformer", {"projected_length": 3}, "projected_attention"),
+])
+def test_efficient_attention_is_logged_in_its_own_layout(attention, options, logged, tmp_path, rng):
+    """A sliding window's compact weights as the tokens x tokens map they stand for; Linformer's weights as tokens x
+    projected keys."""
+    model = zoo.build(
+        "transformer_classifier_tiny", vocab_size=60, sequence_length=9, num_layers=1, num_heads=2, attention=attention,
+        attention_options=options,
+    )
+    probes = rng.integers(1, 60, size=(2, 9))
+    probes[1, 5:] = 0
+    tokens = [[f"w{t}" for t in row[:n]] for row, n in zip(probes, [9, 5])]
+    log_epochs(AttentionMapLogger(tmp_path, probes, text_classification_summaries(tokens)), model)
+    _, maps = zoo.attention_maps(model, probes)
+    weights = maps["encoder_0"]["window" if attention == "window" else "projected"]
+    expected = window_weights_as_matrix(weights) if attention == "window" else weights
+    images = read_images(tmp_path)
+    for i, n in enumerate([9, 5]):
+        for head in range(2):
+            image = images[f"{logged}/encoder_0/head_{head}/example_{i}", 0]
+            assert image.shape == ((n, n) if attention == "window" else (n, 3))
+            np.testing.assert_allclose(image, expected[i, head, :n, : image.shape[1]], atol=EXACT)
+        assert_figure(images[f"{logged}_figure/encoder_0/example_{i}", 0])
+    if attention == "window":  # outside the window of 2, nothing
+        assert np.all(images["self_attention/encoder_0/head_0/example_0", 0][0, 3:] == 0)
 
 
 def test_attention_pooling_row_per_probe(tmp_path, rng):

@@ -61,8 +61,8 @@ def test_sliding_window_equals_full_attention_under_the_band_mask(window, length
     mask = ref.full_mask(2, length, length, query_mask, query_mask) & ref.band_mask(length, window, causal)[None]
     expected, expected_weights = ref.multi_head(query, query, query, layer.get_weights(), mask)
     np.testing.assert_allclose(numpy_of(output), expected, rtol=1e-5, atol=1e-5)
-    assert weights.shape == (2, HEADS, length, (1 if causal else 2) * window + 1)
-    np.testing.assert_allclose(window_weights_as_matrix(numpy_of(weights), window), expected_weights, rtol=1e-5, atol=1e-6)
+    assert weights.shape == (2, HEADS, length, 2 * window + 1)
+    np.testing.assert_allclose(window_weights_as_matrix(numpy_of(weights)), expected_weights, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("causal", [False, True])

@@ -18,6 +18,7 @@ import numpy as np
 import tensorflow as tf
 from matplotlib.figure import Figure
 
+from layers.efficient import window_weights_as_matrix
 from recipes.reporting import figures
 from zoo import attention_maps, attention_rollout
 
@@ -106,16 +107,22 @@ def text_classification_summaries(probe_tokens):
     """Summaries of a text classifier for probe sentences of word pieces `probe_tokens` (one list each).
 
     Self-attention `(batch, heads, T, T)` of each Transformer block: the tokens
-    x tokens map of every head ("self_attention/..."); attention pooling
-    `(batch, T)`: one row over the tokens ("attention_pooling/...").
+    x tokens map of every head ("self_attention/..."; a sliding window's compact
+    weights expanded to it); Linformer's weights over its projected keys: tokens
+    x projected keys ("projected_attention/..."); attention pooling `(batch, T)`:
+    one row over the tokens ("attention_pooling/...").
     """
 
     def summaries(inputs, outputs, maps):
         for layer, kinds in maps.items():
+            if "window" in kinds:
+                kinds = {**kinds, "self": window_weights_as_matrix(kinds["window"])}
             for i, tokens in enumerate(probe_tokens):
                 n = len(tokens)
                 if "self" in kinds:
                     yield from attention_summaries("self_attention", layer, i, kinds["self"][i, :, :n, :n], tokens, tokens)
+                if "projected" in kinds:
+                    yield from attention_summaries("projected_attention", layer, i, kinds["projected"][i, :, :n], tokens, None)
                 if "pooling" in kinds:
                     yield from attention_summaries("attention_pooling", layer, i, kinds["pooling"][i, None, :n], None, tokens)
 
