@@ -63,13 +63,15 @@ def compiled_step(layer, call_options, x):
     """The jitted gradient step of `layer` on `x` (self-attention; a block takes `x` alone), compiled for `x`."""
     import jax
 
-    arguments = (x,) if isinstance(layer, layers.TransformerEncoderBlock) else (x, x)
-    layer(*arguments, **call_options)  # builds the weights
+    def inputs(x):
+        return (x,) if isinstance(layer, layers.TransformerEncoderBlock) else (x, x)
+
+    layer(*inputs(x), **call_options)  # builds the weights
     trainable = [variable.value for variable in layer.trainable_variables]
     frozen = [variable.value for variable in layer.non_trainable_variables]
 
     def loss(trainable, x):
-        outputs, _ = layer.stateless_call(trainable, frozen, *((x,) if len(arguments) == 1 else (x, x)), **call_options)
+        outputs, _ = layer.stateless_call(trainable, frozen, *inputs(x), **call_options)
         output = outputs[0] if isinstance(outputs, (tuple, list)) else outputs
         return keras.ops.sum(keras.ops.square(output))
 

@@ -132,14 +132,9 @@ def transformer_classifier(
     return keras.Model(tokens, _classifier_head(x, num_classes, dropout))
 
 
+SMALL = {"hidden_dim": 256, "num_layers": 4, "num_heads": 4, "intermediate_dim": 1024}
 register(
-    "transformer_classifier_small",
-    task=TASK,
-    paper="Vaswani et al. 2017, Attention Is All You Need (encoder only)",
-    hidden_dim=256,
-    num_layers=4,
-    num_heads=4,
-    intermediate_dim=1024,
+    "transformer_classifier_small", task=TASK, paper="Vaswani et al. 2017, Attention Is All You Need (encoder only)", **SMALL
 )(transformer_classifier)
 
 # The small classifier with each efficient attention: costs O(n k), O(n w), O(n m) instead of O(n^2).
@@ -149,6 +144,6 @@ for _name, _attention, _options, _paper in (
     ("performer_classifier_small", "performer", {"num_features": 256}, "Choromanski et al. 2021, Rethinking Attention with Performers"),
 ):
     register(
-        _name, task=TASK, paper=f"{_paper}; encoder of Vaswani et al. 2017", hidden_dim=256, num_layers=4, num_heads=4,
-        intermediate_dim=1024, attention=_attention, attention_options=_options,
+        _name, task=TASK, paper=f"{_paper}; encoder of Vaswani et al. 2017", **SMALL, attention=_attention,
+        attention_options=_options,
     )(transformer_classifier)

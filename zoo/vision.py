@@ -278,19 +278,13 @@ register("vit_tiny_patch16", task=TASK, paper=f"{DEIT}: DeiT-Ti", hidden_dim=192
 register("vit_small_patch16", task=TASK, paper=f"{DEIT}: DeiT-S", hidden_dim=384, num_heads=6, intermediate_dim=1536)(
     vision_transformer
 )
-register(
-    "vit_small_images",
-    task=TASK,
-    paper=f"{VIT}, with 4x4 patches for 28x28 and 32x32 images",
-    patch_size=4,
-    hidden_dim=192,
-    num_layers=6,
-    num_heads=3,
-    intermediate_dim=384,
-    dropout=0.1,
-    input_shape=(28, 28, 1),
-    num_classes=10,
-)(vision_transformer)
+SMALL_IMAGES = {
+    "patch_size": 4, "hidden_dim": 192, "num_layers": 6, "num_heads": 3, "intermediate_dim": 384, "dropout": 0.1,
+    "input_shape": (28, 28, 1), "num_classes": 10,
+}
+register("vit_small_images", task=TASK, paper=f"{VIT}, with 4x4 patches for 28x28 and 32x32 images", **SMALL_IMAGES)(
+    vision_transformer
+)
 
 # vit_small_images with each efficient attention over its 50 tokens (49 patches of a 28x28 image, the class token).
 for _attention, _options, _paper in (
@@ -299,7 +293,6 @@ for _attention, _options, _paper in (
     ("performer", {"num_features": 128}, "Choromanski et al. 2021, Performers (FAVOR+)"),
 ):
     register(
-        f"vit_small_images_{_attention}", task=TASK, paper=f"{VIT}, with 4x4 patches; {_paper}", patch_size=4,
-        hidden_dim=192, num_layers=6, num_heads=3, intermediate_dim=384, dropout=0.1, input_shape=(28, 28, 1),
-        num_classes=10, attention=_attention, attention_options=_options,
+        f"vit_small_images_{_attention}", task=TASK, paper=f"{VIT}, with 4x4 patches; {_paper}", **SMALL_IMAGES,
+        attention=_attention, attention_options=_options,
     )(vision_transformer)
