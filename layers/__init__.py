@@ -18,7 +18,7 @@ from layers.additive import AdditiveAttention
 from layers.base import SingleHeadAttention
 from layers.channel import CBAM, EfficientChannelAttention, SqueezeExcitation
 from layers.dot_product import DotProductAttention
-from layers.efficient import LinformerAttention, PerformerAttention, SlidingWindowAttention
+from layers.efficient import LinformerAttention, LinformerProjection, PerformerAttention, SlidingWindowAttention
 from layers.multi_head import MultiHeadAttention
 from layers.patches import ClassToken, PatchEmbedding, PositionEmbedding2D
 from layers.pooling import AttentionPooling
@@ -35,6 +35,7 @@ __all__ = [
     "DotProductAttention",
     "EfficientChannelAttention",
     "LinformerAttention",
+    "LinformerProjection",
     "LuongDecoder",
     "MultiHeadAttention",
     "PatchEmbedding",

@@ -33,7 +33,8 @@ class _LongSequenceAttention(MultiHeadAttention):
 
     def attend_heads(self, query, key, value, value_mask, use_causal_mask, training, return_attention_scores):
         """`(context, weights)`: the heads' contexts `(batch, T_q, H, d_v)` from their queries, keys and values
-        `(batch, T, H, d)`; `value_mask` is `(batch, T_k)` boolean or None; `weights` None unless requested."""
+        `(batch, T, H, d)`; `value_mask` is `(batch, T_k)` boolean or None; `weights` None unless requested. A
+        subclass may take more call arguments as keywords (Linformer's `shared_projection`)."""
         raise NotImplementedError
 
     def call(
@@ -48,6 +49,7 @@ class _LongSequenceAttention(MultiHeadAttention):
         use_causal_mask=False,
         return_attention_scores=False,
         training=None,
+        **attend_options,
     ):
         name = type(self).__name__
         if attention_mask is not None:
@@ -69,6 +71,7 @@ class _LongSequenceAttention(MultiHeadAttention):
             use_causal_mask,
             training,
             return_attention_scores,
+            **attend_options,
         )
         if query_mask is not None:
             real = ops.cast(query_mask, "bool")
@@ -89,7 +92,59 @@ def _zero_padded(x, mask):
 
 # ---------------------------------------------------------------------------------------------------- Linformer
 
-LINFORMER_SHARING = ("none", "headwise", "key_value")
+LINFORMER_SHARING = ("none", "headwise", "key_value", "layerwise")
+
+
+def _projection_initializer(max_length, projected_length):
+    """Uniform in ``±sqrt(3 / (n + k))``, the reference implementation's (fairseq: `xavier_uniform_`, gain 1/sqrt(2))."""
+    limit = math.sqrt(3.0 / (max_length + projected_length))
+    return keras.initializers.RandomUniform(-limit, limit)
+
+
+@keras.saving.register_keras_serializable(package="layers")
+class LinformerProjection(keras.layers.Layer):
+    """The one ``(k, n)`` projection ``E`` that every `LinformerAttention(sharing="layerwise")` of a model shares
+    (Wang et al., 2020, Section 4: one matrix for all layers, heads, keys and values).
+
+    Called on any tensor of the model (only to place it in the functional graph), it returns ``E``, which each
+    layer takes as its `shared_projection` call argument; a functional model then saves ``E`` once and keeps it
+    shared when loaded. `zoo` builders wire it through `layers.transformer.encoder_stack`.
+
+    Example:
+
+    >>> x = keras.Input((100, 32))
+    >>> projection = LinformerProjection(max_length=100, projected_length=16)(x)
+    >>> attention = LinformerAttention(4, 8, max_length=100, projected_length=16, sharing="layerwise")
+    >>> y = attention(x, x, shared_projection=projection)
+    >>> tuple(projection.shape), tuple(y.shape)
+    ((16, 100), (None, 100, 32))
+    """
+
+    def __init__(self, max_length, projected_length=256, **kwargs):
+        super().__init__(**kwargs)
+        check_positive_int(max_length=max_length, projected_length=projected_length)
+        self.max_length = max_length
+        self.projected_length = projected_length
+        self.supports_masking = True  # the input's mask is not this output's: `compute_mask` gives none
+
+    def build(self, input_shape):
+        self.projection = self.add_weight(
+            name="projection",
+            shape=(self.projected_length, self.max_length),
+            initializer=_projection_initializer(self.max_length, self.projected_length),
+        )
+
+    def call(self, inputs):
+        return ops.convert_to_tensor(self.projection)
+
+    def compute_output_shape(self, input_shape):
+        return (self.projected_length, self.max_length)
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def get_config(self):
+        return {**super().get_config(), "max_length": self.max_length, "projected_length": self.projected_length}
 
 
 @keras.saving.register_keras_serializable(package="layers")
@@ -102,6 +157,8 @@ class LinformerAttention(_LongSequenceAttention):
     `n`). Padded keys and values are set to 0 before the projection, so padding never changes an output. The
     projection mixes all positions, future ones included: causal use is refused. ``E`` and ``F`` start uniform in
     ``±sqrt(3 / (n + k))``, the reference implementation's (fairseq: `xavier_uniform_` with gain ``1/sqrt(2)``).
+    With `sharing="layerwise"` the layer holds no ``E``: each call takes the model's one ``E = F``
+    (`LinformerProjection`) as `shared_projection`.
 
     Paper: Wang, Li, Khabsa, Fang, Ma, "Linformer: Self-Attention with Linear Complexity", arXiv:2006.04768, 2020.
 
@@ -111,9 +168,12 @@ class LinformerAttention(_LongSequenceAttention):
         max_length: `n`, the longest key sequence.
         projected_length: `k`, the rows keys and values are projected to (the paper's 128 or 256).
         sharing: the paper's parameter sharing (Section 4): "none" (``E_h``, ``F_h`` per head), "headwise" (one
-            ``E``, one ``F`` for all heads), "key_value" (one ``E = F`` for all heads).
+            ``E``, one ``F`` for all heads), "key_value" (one ``E = F`` for all heads), "layerwise" (one ``E = F``
+            for all heads and all layers of a model, given at each call).
 
-    Call arguments: as `MultiHeadAttention`, without `attention_mask`, `cache` and `use_causal_mask=True`.
+    Call arguments: as `MultiHeadAttention`, without `attention_mask`, `cache` and `use_causal_mask=True`;
+        `shared_projection`: with `sharing="layerwise"` (and only then), the model's ``E``
+        `(projected_length, max_length)`, the output of a `LinformerProjection`.
 
     Returns:
         `(batch, T_q, output_dim)`, and with `return_attention_scores=True` the weights
@@ -141,11 +201,12 @@ class LinformerAttention(_LongSequenceAttention):
 
     def build(self, query_shape, value_shape, key_shape=None):
         super().build(query_shape, value_shape, key_shape)
+        if self.sharing == "layerwise":
+            return
         shape = (self.projected_length, self.max_length)
         if self.sharing == "none":
             shape = (self.num_heads, *shape)
-        limit = math.sqrt(3.0 / (self.max_length + self.projected_length))
-        initializer = keras.initializers.RandomUniform(-limit, limit)
+        initializer = _projection_initializer(self.max_length, self.projected_length)
         self.key_projection = self.add_weight(name="key_projection", shape=shape, initializer=initializer)
         self.value_projection = (
             self.key_projection
@@ -167,9 +228,35 @@ class LinformerAttention(_LongSequenceAttention):
         equation = "nks,bsnh->bknh" if self.sharing == "none" else "ks,bsnh->bknh"
         return ops.einsum(equation, ops.cast(projection, x.dtype), x)
 
-    def attend_heads(self, query, key, value, value_mask, use_causal_mask, training, return_attention_scores):
-        key = self._project_sequence(self.key_projection, _zero_padded(key, value_mask))
-        value = self._project_sequence(self.value_projection, _zero_padded(value, value_mask))
+    def _projections(self, shared_projection):
+        """`(E, F)`: the layer's own, or with `sharing="layerwise"` the model's `shared_projection` twice."""
+        name = type(self).__name__
+        if self.sharing != "layerwise":
+            if shared_projection is not None:
+                raise ValueError(
+                    f"{name}(sharing={self.sharing!r}) projects with its own weights; `shared_projection` is for "
+                    'sharing="layerwise".'
+                )
+            return self.key_projection, self.value_projection
+        expected = (self.projected_length, self.max_length)
+        if shared_projection is None:
+            raise ValueError(
+                f'{name}(sharing="layerwise") takes the model\'s projection at each call: pass shared_projection=E, '
+                f"E of shape {expected}, the output of LinformerProjection({self.max_length}, {self.projected_length})."
+            )
+        if tuple(shared_projection.shape) != expected:
+            raise ValueError(
+                f"`shared_projection` must have shape (projected_length, max_length) = {expected}; received "
+                f"{tuple(shared_projection.shape)}."
+            )
+        return shared_projection, shared_projection
+
+    def attend_heads(
+        self, query, key, value, value_mask, use_causal_mask, training, return_attention_scores, shared_projection=None
+    ):
+        key_projection, value_projection = self._projections(shared_projection)
+        key = self._project_sequence(key_projection, _zero_padded(key, value_mask))
+        value = self._project_sequence(value_projection, _zero_padded(value, value_mask))
         context, weights = core.scaled_dot_product(
             query,
             key,

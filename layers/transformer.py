@@ -5,7 +5,7 @@ import inspect
 
 import keras
 
-from layers.efficient import LinformerAttention, PerformerAttention, SlidingWindowAttention
+from layers.efficient import LinformerAttention, LinformerProjection, PerformerAttention, SlidingWindowAttention
 from layers.multi_head import MultiHeadAttention
 from layers.symbolic import TracedOutputSpec
 from layers.validation import check_choice, check_number, check_positive_int, check_rate
@@ -31,13 +31,28 @@ def attention_options(kind):
     )
 
 
-def sized_attention_options(attention, options, sequence_length):
-    """`options` of attention `attention`, with Linformer's `max_length` set to `sequence_length` unless given: a
-    model's builder knows its longest sequence (its position table, its patches)."""
-    options = dict(options or {})
+def encoder_stack(
+    x, num_layers, num_heads, intermediate_dim, *, sequence_length, attention="full", attention_options=None, **block_options
+):
+    """`num_layers` `TransformerEncoderBlock`s ("encoder_0", ...) applied to the functional tensor `x`.
+
+    A model's builder knows its longest sequence (its position table, its patches): Linformer's `max_length` is
+    `sequence_length` unless given. With Linformer's `sharing="layerwise"` one `LinformerProjection`
+    ("linformer_projection") gives every block the same ``E``. `block_options`: the blocks' other arguments.
+    """
+    options = dict(attention_options or {})
+    shared = {}
     if attention == "linformer":
         options.setdefault("max_length", sequence_length)
-    return options
+        if options.get("sharing") == "layerwise":
+            sizes = {name: options[name] for name in ("max_length", "projected_length") if name in options}
+            shared["shared_projection"] = LinformerProjection(**sizes, name="linformer_projection")(x)
+    for index in range(num_layers):
+        block = TransformerEncoderBlock(
+            num_heads, intermediate_dim, attention=attention, attention_options=options, name=f"encoder_{index}", **block_options
+        )
+        x = block(x, **shared)
+    return x
 
 
 def attention_description(attention, options):
@@ -219,6 +234,8 @@ class TransformerEncoderBlock(_TransformerBlock):
         return_attention_scores: also return the weights `(batch, heads, T, T)` (Linformer:
             `(batch, heads, T, k)`; window: its compact `(batch, heads, T, W)`).
         training: Python bool; enables dropout.
+        shared_projection: Linformer with `sharing="layerwise"`: the model's projection (`LinformerProjection`;
+            `encoder_stack` wires it).
 
     Returns:
         `(batch, T, d_model)`, and the attention weights on request.
@@ -267,7 +284,10 @@ class TransformerEncoderBlock(_TransformerBlock):
         use_causal_mask=False,
         return_attention_scores=False,
         training=None,
+        shared_projection=None,
     ):
+        # Only Linformer's layerwise sharing takes the model's projection; other attention takes no such argument.
+        shared = {} if shared_projection is None else {"shared_projection": shared_projection}
         x, scores = self._sublayer(
             inputs,
             self.attention_norm,
@@ -281,6 +301,7 @@ class TransformerEncoderBlock(_TransformerBlock):
                 use_causal_mask=use_causal_mask,
                 return_attention_scores=return_attention_scores,
                 training=training,
+                **shared,
             ),
             training,
         )

@@ -9,6 +9,7 @@ import pytest
 import numpy_reference as ref
 from error_messages import raises_mentioning
 from layers import TransformerEncoderBlock
+from layers.transformer import encoder_stack
 from layers.efficient import (
     LinformerAttention, PerformerAttention, SlidingWindowAttention, orthogonal_random_features, window_weights_as_matrix,
 )
@@ -37,6 +38,42 @@ def test_linformer_computes_the_papers_projected_attention(sharing, rng):
     expected = ref.linformer(query, value, value, weights[:8], key_projection, value_projection, query_mask, value_mask)
     np.testing.assert_allclose(numpy_of(output), expected, rtol=1e-5, atol=1e-5)
     assert len(weights) == 8 + (1 if sharing == "key_value" else 2)
+
+
+def test_linformer_layerwise_projects_keys_and_values_by_the_projection_it_is_given(rng):
+    query, value, query_mask, value_mask = sequences(rng)
+    layer = LinformerAttention(HEADS, KEY_DIM, max_length=16, projected_length=5, sharing="layerwise")
+    projection = rng.normal(size=(5, 16)).astype("float32")
+    output = layer(query, value, query_mask=query_mask, value_mask=value_mask, shared_projection=projection)
+    weights = layer.get_weights()
+    assert len(weights) == 8  # the projection is the model's, not the layer's
+    heads = np.broadcast_to(projection, (HEADS, 5, 16))
+    expected = ref.linformer(query, value, value, weights, heads, heads, query_mask, value_mask)
+    np.testing.assert_allclose(numpy_of(output), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_layerwise_sharing_gives_every_block_of_a_model_one_projection(rng, tmp_path):
+    """Wang et al. 2020, Section 4: one E = F for all layers. The model equals one whose blocks share E = F within
+    each block (`sharing="key_value"`) holding copies of that E, and keeps the one E through a .keras file."""
+    def model(sharing):
+        inputs = keras.Input((10, WIDTH))
+        options = {"projected_length": 4, "sharing": sharing}
+        return keras.Model(inputs, encoder_stack(inputs, 3, HEADS, 16, sequence_length=10, attention="linformer", attention_options=options))
+
+    shared, separate = model("layerwise"), model("key_value")
+    projections = [w for w in shared.weights if "projection" in w.path]
+    assert [w.path for w in projections] == ["linformer_projection/projection"]
+    assert separate.count_params() - shared.count_params() == 2 * 4 * 10
+    projection = projections[0].numpy()
+    for index in range(3):
+        block = shared.get_layer(f"encoder_{index}").get_weights()
+        separate.get_layer(f"encoder_{index}").set_weights(block[:8] + [projection] + block[8:])
+    x = rng.normal(size=(2, 10, WIDTH)).astype("float32")
+    np.testing.assert_allclose(numpy_of(shared(x)), numpy_of(separate(x)), rtol=1e-5, atol=1e-5)
+    shared.save(tmp_path / "model.keras")
+    loaded = keras.saving.load_model(tmp_path / "model.keras")
+    assert [w.path for w in loaded.weights if "projection" in w.path] == ["linformer_projection/projection"]
+    np.testing.assert_allclose(numpy_of(loaded(x)), numpy_of(shared(x)), rtol=1e-6, atol=1e-6)
 
 
 def test_linformer_outputs_do_not_depend_on_padding(rng):
@@ -188,6 +225,12 @@ def test_sixteen_bit_policies_stay_finite_and_near_float32(name, policy, rng):
     (lambda x: SlidingWindowAttention(2, 4, window=0), ("`window`", "positive integer")),
     (lambda x: PerformerAttention(2, 4, num_features=0), ("`num_features`", "positive integer")),
     (lambda x: LinformerAttention(2, 4, max_length=16).project_key_value(x), ("no key/value cache",)),
+    (lambda x: LinformerAttention(2, 4, max_length=16, sharing="layerwise")(x, x), ("shared_projection=E", "(256, 16)", "LinformerProjection(16, 256)")),
+    (lambda x: LinformerAttention(2, 4, max_length=16)(x, x, shared_projection=np.zeros((256, 16), "float32")), ("own weights", '"layerwise"')),
+    (
+        lambda x: LinformerAttention(2, 4, max_length=16, projected_length=4, sharing="layerwise")(x, x, shared_projection=np.zeros((5, 16), "float32")),
+        ("(projected_length, max_length) = (4, 16)", "received (5, 16)"),
+    ),
 ])
 def test_what_an_efficient_layer_cannot_do_is_refused_with_what_it_can(make_call, mentioned):
     x = np.zeros((1, 10, 8), "float32")

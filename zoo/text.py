@@ -3,7 +3,7 @@
 import keras
 
 import layers
-from layers.transformer import sized_attention_options
+from layers.transformer import encoder_stack
 from layers.validation import check_heads_divide, check_positive_int, check_rate
 from zoo.registry import register
 
@@ -96,7 +96,8 @@ def transformer_classifier(
     `attention` picks each block's self-attention (`layers.TransformerEncoderBlock`):
     "full", or for long inputs "linformer" (Wang et al., 2020), "window" (local
     attention, Beltagy et al., 2020) or "performer" (Choromanski et al., 2021),
-    with `attention_options` (Linformer's `max_length` is `sequence_length`).
+    with `attention_options` (Linformer's `max_length` is `sequence_length`; its `sharing="layerwise"`
+    gives all blocks one projection, `layers.transformer.encoder_stack`).
     """
     # `sequence_length` and `intermediate_dim` are checked by the layers that take them, under these names;
     # `vocab_size` and `hidden_dim` are `vocabulary_size` and `embedding_dim` there, `num_classes` Dense's `units`.
@@ -112,17 +113,18 @@ def transformer_classifier(
         tokens
     )
     x = keras.layers.Dropout(dropout, name="embedding_dropout")(x)
-    for index in range(num_layers):
-        x = layers.TransformerEncoderBlock(
-            num_heads,
-            intermediate_dim,
-            dropout=dropout,
-            attention_dropout=attention_dropout,
-            norm_first=norm_first,
-            attention=attention,
-            attention_options=sized_attention_options(attention, attention_options, sequence_length),
-            name=f"encoder_{index}",
-        )(x)
+    x = encoder_stack(
+        x,
+        num_layers,
+        num_heads,
+        intermediate_dim,
+        sequence_length=sequence_length,
+        attention=attention,
+        attention_options=attention_options,
+        dropout=dropout,
+        attention_dropout=attention_dropout,
+        norm_first=norm_first,
+    )
     if norm_first:
         x = keras.layers.LayerNormalization(epsilon=1e-5, name="final_norm")(x)
     if pooling == "mean":

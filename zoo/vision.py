@@ -12,7 +12,7 @@ import keras
 from keras import ops
 
 import layers
-from layers.transformer import sized_attention_options
+from layers.transformer import encoder_stack
 from layers.validation import check_heads_divide, check_positive_int, check_rate, is_int
 from zoo.registry import register
 
@@ -236,7 +236,8 @@ def vision_transformer(
     the fused attention kernel). `attention` picks each block's self-attention
     over the patch sequence (class token first, then the patches row by row):
     "full", "linformer", "window" or "performer" with `attention_options`
-    (`layers.TransformerEncoderBlock`; Linformer's `max_length` is the token count).
+    (`layers.TransformerEncoderBlock`; Linformer's `max_length` is the token count; `sharing="layerwise"`
+    gives all blocks one projection).
 
     Trainable parameters at 224x224x3, 1000 classes: ViT-B/16 86.6M (paper:
     86M), DeiT-Ti 5.7M and DeiT-S 22.1M (Touvron et al., Table 1: 5M and 22M;
@@ -254,19 +255,20 @@ def vision_transformer(
     x = layers.ClassToken(name="class_token")(x)
     x = layers.PositionEmbedding2D(grid, name="position_embedding")(x)
     x = keras.layers.Dropout(dropout, name="embedding_dropout")(x)
-    for index in range(num_layers):
-        x = layers.TransformerEncoderBlock(
-            num_heads,
-            intermediate_dim,
-            dropout=dropout,
-            attention_dropout=attention_dropout,
-            activation="gelu",
-            norm_first=True,
-            layer_norm_epsilon=1e-6,
-            attention=attention,
-            attention_options=sized_attention_options(attention, attention_options, 1 + math.prod(grid)),
-            name=f"encoder_{index}",
-        )(x)
+    x = encoder_stack(
+        x,
+        num_layers,
+        num_heads,
+        intermediate_dim,
+        sequence_length=1 + math.prod(grid),
+        attention=attention,
+        attention_options=attention_options,
+        dropout=dropout,
+        attention_dropout=attention_dropout,
+        activation="gelu",
+        norm_first=True,
+        layer_norm_epsilon=1e-6,
+    )
     x = keras.layers.LayerNormalization(epsilon=1e-6, name="encoder_norm")(x)
     class_output = x[:, 0]
     return keras.Model(images, keras.layers.Dense(num_classes, dtype="float32", name="logits")(class_output))
