@@ -22,6 +22,8 @@ setup(
         "tensorboard",
         "sacrebleu>=2.4",
         "matplotlib>=3.8",
+        # Time series: the UCR/UEA datasets its wheel bundles, its loaders of the archives and of .ts files.
+        "aeon>=1.6,<2",
     ],
     extras_require={
         # `zoo export --format onnx`: the converter Keras uses on TensorFlow, and the runtime that checks its file.
