@@ -24,6 +24,7 @@ from layers.patches import ClassToken, PatchEmbedding, PositionEmbedding2D
 from layers.pooling import AttentionPooling
 from layers.positional import PositionEmbedding, SinusoidalPositionEncoding, TokenAndPositionEmbedding, TokenEmbedding
 from layers.recurrent import BahdanauDecoder, LuongDecoder
+from layers.series import MaskedConv1D, SeriesPadding, SeriesStandardization
 from layers.transformer import TransformerDecoderBlock, TransformerEncoderBlock
 
 __all__ = [
@@ -37,11 +38,14 @@ __all__ = [
     "LinformerAttention",
     "LinformerProjection",
     "LuongDecoder",
+    "MaskedConv1D",
     "MultiHeadAttention",
     "PatchEmbedding",
     "PerformerAttention",
     "PositionEmbedding",
     "PositionEmbedding2D",
+    "SeriesPadding",
+    "SeriesStandardization",
     "SingleHeadAttention",
     "SinusoidalPositionEncoding",
     "SlidingWindowAttention",

@@ -65,10 +65,14 @@ def task_of(name):
     return zoo.task_of(name) if zoo is not None else read_catalog()[name]["task"]
 
 
+def model_tasks():
+    """The tasks of the zoo's models, sorted."""
+    return sorted({task_of(name) for name in list_models()})
+
+
 def task_names():
     """The tasks of the zoo's models that have a recipe module, sorted."""
-    tasks = {task_of(name) for name in list_models()}
-    return sorted(task for task in tasks if importlib.util.find_spec(recipe_module_name(task)) is not None)
+    return [task for task in model_tasks() if importlib.util.find_spec(recipe_module_name(task)) is not None]
 
 
 def write_catalog():

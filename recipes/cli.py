@@ -240,7 +240,7 @@ def make_parser():
 
     listing = commands.add_parser("list", help="list registered models", parents=[common])
     listing.add_argument("pattern", nargs="?", default="*", help="shell-style pattern, e.g. 'transformer*'")
-    listing.add_argument("--task", choices=tasks, help="only models of this task")
+    listing.add_argument("--task", choices=catalog.model_tasks(), help="only models of this task")
     listing.set_defaults(handler=command_list)
 
     describe = commands.add_parser("describe", help="task, paper, configuration and size of a model", parents=[common])

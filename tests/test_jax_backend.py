@@ -21,7 +21,7 @@ TESTS = Path(__file__).parent
 # the test of every attention kind runs that graph on JAX for each layer. test_translation.py: the Transformer's
 # cached decoding (the step function beam search and greedy decoding use), its jitted form, the loss and the schedule.
 # The recipe itself, and its WordPiece vocabularies, use tf.data and TensorFlow tokenizers: they stay on TensorFlow.
-# test_efficient.py: the efficient attention layers' numerics. test_benchmarks.py: the attention scaling benchmark
+# test_efficient.py, test_series_layers.py: the efficient attention and series layers' numerics. test_benchmarks.py: the attention scaling benchmark
 # compiles JAX steps, so its test runs here only.
 # The model-level causality and padding checks repeat the blocks' masking properties and implicit-mask tests
 # (test_masking_properties.py, test_layers.py), and on JAX each model-level test compiles every op of the model
@@ -29,6 +29,7 @@ TESTS = Path(__file__).parent
 JAX_RUN = {
     "test_layers.py": None,
     "test_efficient.py": None,
+    "test_series_layers.py": "not time_series_models",
     "test_masking_properties.py": None,
     "test_zoo.py": "round_trip",
     "test_inspection.py": "each_kind or without_attention",

@@ -1,6 +1,6 @@
 """Time-series data (recipes/data/series.py): the real UCR/UEA files aeon bundles against the archives' published
 summaries (series, lengths, classes, channels of the official splits), padding of variable lengths, your own files,
-z-normalization against a NumPy computation, and the errors."""
+and the errors."""
 
 import shutil
 
@@ -99,21 +99,6 @@ def test_your_own_ts_files_with_channels_and_lengths(tmp_path):
     np.testing.assert_array_equal(splits["train"].labels, [1, 0])
     expected = np.array([[[1, 4], [2, 5], [3, 6]], [[7, 9], [8, 10], [np.nan, np.nan]]], "float32")
     np.testing.assert_array_equal(splits["train"].values, expected)
-
-
-def test_z_normalization_of_each_series_and_channel_over_its_real_steps(rng):
-    values = rng.normal(3.0, 5.0, size=(4, 9, 2)).astype("float32")
-    values[1, 6:] = np.nan
-    values[2, :, 1] = 7.0  # constant: shifted only
-    values[2, 5:] = np.nan
-    normalized = series.z_normalized(values)
-    for index, length in enumerate(series.series_lengths(values)):
-        real = values[index, :length].astype("float64")
-        std = real.std(axis=0)
-        expected = (real - real.mean(axis=0)) / np.where(std > 0, std, 1.0)
-        np.testing.assert_allclose(normalized[index, :length], expected, rtol=1e-5, atol=1e-6)
-        assert np.isnan(normalized[index, length:]).all()
-    np.testing.assert_array_equal(normalized[2, :5, 1], 0.0)
 
 
 @pytest.mark.parametrize("files, mentioned", [

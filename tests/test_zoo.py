@@ -27,6 +27,10 @@ VISION_MODELS = [
     "se_resnet110", "se_resnet20", "se_resnet50", "se_resnet56",
     "vit_base_patch16", "vit_small_images", *EFFICIENT_VISION_MODELS, "vit_small_patch16", "vit_tiny_patch16",
 ]
+TIME_SERIES_MODELS = [
+    "eca_fcn", "eca_resnet1d", "resnet1d", "se_fcn", "se_resnet1d", "series_bilstm_attention", "series_linformer",
+    "series_performer", "series_transformer", "series_window_transformer",
+]
 # Round trips the JAX rerun (test_jax_backend.py) leaves out: one model of each builder keeps its round trip there,
 # and a model left out differs from it only in OTHER_SETTINGS_SAME_CODE (its attention block's numerics are
 # test_layers.py's, on JAX too); test_the_round_trips_left_out_on_jax_repeat_a_builder_kept_there checks that from
@@ -36,13 +40,16 @@ COVERED_ON_JAX = {
     **dict.fromkeys(["resnet20", "resnet56", "se_resnet56", "se_resnet110", "eca_resnet20", "cbam_resnet20"], "se_resnet20"),
     **dict.fromkeys(["se_resnet50", "eca_resnet50", "cbam_resnet50"], "resnet50"),
     **dict.fromkeys(["vit_base_patch16", "vit_small_patch16", "vit_small_images", *EFFICIENT_VISION_MODELS], "vit_tiny_patch16"),
+    "eca_fcn": "se_fcn",
+    **dict.fromkeys(["resnet1d", "eca_resnet1d"], "se_resnet1d"),
+    **dict.fromkeys(["series_linformer", "series_performer", "series_window_transformer"], "series_transformer"),
 }
 # What a model left out on JAX may set otherwise than the model kept: sizes, input and output shapes, the dropout
 # rate (inactive in the round trip), and the attention (a residual block's module with its channel reduction, an
 # encoder's efficient attention with its options: test_layers.py's and test_efficient.py's numerics, on JAX too).
 OTHER_SETTINGS_SAME_CODE = {
     "depth", "hidden_dim", "num_layers", "num_heads", "intermediate_dim", "patch_size", "input_shape", "num_classes",
-    "dropout", "attention", "attention_options", "reduction",
+    "dropout", "attention", "attention_options", "reduction", "sequence_length",
 }
 
 
@@ -51,7 +58,7 @@ def marking_covered_on_jax(names):
 
 
 def test_every_model_has_a_round_trip_test():
-    assert sorted(TEXT_MODELS + TRANSLATION_MODELS + VISION_MODELS) == zoo.list_models()
+    assert sorted(TEXT_MODELS + TRANSLATION_MODELS + VISION_MODELS + TIME_SERIES_MODELS) == zoo.list_models()
 
 
 @pytest.mark.backend_independent
@@ -69,6 +76,7 @@ def test_list_models_filters_by_pattern_and_task():
     assert zoo.list_models("transformer_classifier_*") == ["transformer_classifier_small", "transformer_classifier_tiny"]
     assert zoo.list_models(task="translation") == TRANSLATION_MODELS
     assert zoo.list_models(task="image-recognition") == VISION_MODELS
+    assert zoo.list_models(task="time-series-classification") == TIME_SERIES_MODELS
     assert zoo.list_models(task="no-such-task") == []
 
 
@@ -218,6 +226,17 @@ def test_vision_keras_round_trip_gives_identical_outputs(name, rng, tmp_path):
     np.testing.assert_array_equal(
         keras.ops.convert_to_numpy(model(images)), keras.ops.convert_to_numpy(restored(images))
     )
+
+
+@pytest.mark.parametrize("name", marking_covered_on_jax(TIME_SERIES_MODELS))
+def test_time_series_keras_round_trip_gives_identical_outputs(name, rng, tmp_path):
+    model = zoo.build(name, num_channels=2, num_classes=3)
+    series = rng.standard_normal((3, 20, 2)).astype("float32")
+    series[1, 13:] = np.nan  # padding
+    path = tmp_path / f"{name}.keras"
+    model.save(path)
+    restored = keras.saving.load_model(path)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(model(series)), keras.ops.convert_to_numpy(restored(series)))
 
 
 @pytest.mark.backend_independent

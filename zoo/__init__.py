@@ -10,7 +10,7 @@
 `keras.saving.load_model("RUN_DIR/model.keras")` needs nothing else.
 """
 
-from zoo import objectives, text, translation, vision  # noqa: F401  (registers the models, and the losses and schedules saved runs hold)
+from zoo import objectives, text, time_series, translation, vision  # noqa: F401  (registers the models, and the losses and schedules saved runs hold)
 from zoo.inspection import attention_maps, attention_rollout
 from zoo.registry import build, default_config, describe, list_models, register, task_of
 

@@ -24,7 +24,7 @@ from recipes.data.pairs import (
 )
 from recipes.data.series import (
     BUNDLED as BUNDLED_SERIES_DATASETS, LabeledSeries, read_series_dataset, read_series_file, read_series_files,
-    series_lengths, z_normalized,
+    series_lengths,
 )
 from recipes.data.sources import DATA_DIR_VARIABLE, DataError, absolute_paths, resolve_data_dir, split_off_validation
 from recipes.data.texts import LabeledTexts, read_labeled_table, read_sst2
@@ -35,5 +35,5 @@ __all__ = [
     "parse_direction", "read_idx", "read_image_dataset", "read_image_folder", "read_image_folder_like",
     "read_image_folders", "read_labeled_table", "read_lines_of", "read_multi30k", "read_parallel_files",
     "read_sentence_pair_table", "read_series_dataset", "read_series_file", "read_series_files", "read_sst2",
-    "read_spa_eng", "resolve_data_dir", "series_lengths", "split_lines", "split_off_validation", "z_normalized",
+    "read_spa_eng", "resolve_data_dir", "series_lengths", "split_lines", "split_off_validation",
 ]

@@ -243,15 +243,3 @@ def read_series_file(path):
 def read_series_files(train_file, test_file):
     """`{"train", "test"}` `LabeledSeries` of your own two files; the classes are the training file's labels."""
     return labeled_splits(read_series_file(train_file), read_series_file(test_file), sources=(str(train_file), str(test_file)))
-
-
-# ---------------------------------------------------------------- normalization
-
-
-def z_normalized(values, epsilon=1e-8):
-    """Each series and channel of `values` `(N, T, C)` shifted and scaled to mean 0 and standard deviation 1 over its
-    real steps, ``(x - mean) / std``, as the UCR archive's series are (Dau et al., 2019, Section 2); a constant one
-    (``std < epsilon``) is only shifted to 0. Padding stays NaN."""
-    mean = np.nanmean(values, axis=1, keepdims=True)
-    std = np.nanstd(values, axis=1, keepdims=True)
-    return ((values - mean) / np.where(std < epsilon, 1.0, std)).astype("float32")
