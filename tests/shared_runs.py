@@ -26,6 +26,7 @@ TRANSLATION = {
     "max_train_examples": 500, "max_eval_examples": 40, "vocabulary_size": 600, "max_length": 24, "batch_size": 32,
     "epochs": 3, "learning_rate": 2e-3, "beam_size": 2, "bleu_sample_size": 20, "attention_probes": 2, "verbose": 0,
 }
+TIME_SERIES = {"model": "se_fcn", "dataset": "GunPoint", "epochs": 25, "verbose": 0}
 # Each translation model at a smoke size: (model_options, further settings).
 TRANSLATION_MODELS = {
     "transformer_tiny": ({"hidden_dim": 64, "intermediate_dim": 128}, {}),

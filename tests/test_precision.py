@@ -36,6 +36,11 @@ FIRST_STEPS = {
         "max_length": 24, "batch_size": 32, "learning_rate": 5e-4,
         "model_options": {"hidden_dim": 32, "intermediate_dim": 64, "num_layers": 1, "dropout": 0.0},
     }, 4),
+    # The model's first layer z-normalizes each series in float32 (raw values squared overflow float16 from 256 on).
+    "time-series-classification": ({
+        "model": "series_transformer", "dataset": "ItalyPowerDemand", "batch_size": 32, "learning_rate": 5e-4,
+        "model_options": {"hidden_dim": 32, "intermediate_dim": 64, "num_layers": 1, "dropout": 0.0},
+    }, 2),
     # TensorFlow's float16 convolution gradients are ~50x slower than float32's on a CPU: two small steps.
     "image-recognition": ({
         "model": "cbam_resnet20", "dataset": "fashion_mnist", "max_train_examples": 32, "max_eval_examples": 16,
@@ -73,6 +78,7 @@ def test_the_first_steps_of_a_mixed_precision_run_follow_float32(task_name, prec
 
     compute_dtypes = {layer.name: layer.compute_dtype for layer in model._flatten_layers(include_self=False)}
     assert compute_dtypes.pop("logits") == "float32"
+    assert compute_dtypes.pop("standardize", "float32") == "float32"  # the time-series model's z-normalization of raw series
     assert set(compute_dtypes.values()) == {precision.removeprefix("mixed_")}
     assert {weight.dtype for weight in model.weights} == {"float32"}
     assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer) == (precision == "mixed_float16")

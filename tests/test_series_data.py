@@ -106,8 +106,8 @@ def test_your_own_ts_files_with_channels_and_lengths(tmp_path):
     ({"train.csv": "1,2\n2\n"}, ("train.csv, line 2", "a label and no values")),
     ({"train.csv": "\n\n"}, ("holds no series",)),
     ({"train.csv": "1,2,nan,4\n"}, ("series 0 has a missing value (NaN) at step 1", "Fill the gap")),
-    ({"train.txt": "1,2\n"}, ("unknown series file type '.txt'", ".ts", ".csv or .tsv")),
-    ({"train.ts": "@problemName x\n@data\n1,2,oops\n"}, ("train.ts: series 0 (label '1,2,oops') has no values", "aeon's .ts format")),
+    ({"train.txt": "1,2\n"}, ("unknown series file type '.txt'", ".ts", ".csv/.tsv table")),
+    ({"train.ts": "@problemName x\n@data\n1,2,oops\n"}, ("train.ts: series 0 has no values", "aeon's .ts format")),
     ({"train.csv": "1,2,3\n", "test.csv": "2,4,5\n"}, ("labels ['2'] are not among the training labels ['1']",)),
 ])
 def test_malformed_files_name_the_file_and_the_layout(files, mentioned, tmp_path):

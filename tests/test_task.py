@@ -114,7 +114,7 @@ def sequence_task():
 
 
 def test_the_recipes_are_the_zoos_tasks():
-    assert task_names() == ["image-recognition", "text-classification", "translation"]
+    assert task_names() == ["image-recognition", "text-classification", "time-series-classification", "translation"]
     assert get_task("translation").name == "translation"
     with pytest.raises(ValueError, match=r"Unknown task 'speech'; choose one of \['image-recognition', "):
         get_task("speech")

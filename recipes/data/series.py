@@ -46,6 +46,7 @@ TABLE_LAYOUT = (
     "one series a line, its label first, then its values, separated by commas (.csv) or tabs (.tsv); no header; "
     "lines may differ in length"
 )
+VALUES_LAYOUT = "one series a line, its values only, separated by commas (.csv) or tabs (.tsv); no header"
 TABLE_DELIMITERS = {".csv": ",", ".tsv": "\t"}
 
 
@@ -182,32 +183,36 @@ def read_series_dataset(name, data_dir=None):
 # ---------------------------------------------------------------- your own files
 
 
-def read_ts_file(path):
-    """`(series, labels)` of an aeon `.ts` file: `(C, T_i)` arrays and their labels as strings."""
+def read_ts_file(path, labeled=True):
+    """`(series, labels)` of an aeon `.ts` file: `(C, T_i)` arrays and their labels as strings (`labeled=False`: any
+    labels are ignored, None)."""
     from aeon.datasets import load_from_ts_file
 
     try:
         series, labels = load_from_ts_file(str(path))
     except (OSError, ValueError, IndexError, TypeError) as error:
         raise DataError(f"Cannot read {path} ({error}); expected {TS_LAYOUT}.") from error
-    return checked_ts(series, labels, path)
+    return checked_ts(series, labels if labeled else None, path)
 
 
 def checked_ts(series, labels, source):
-    """`(series, labels)` as aeon read them from a `.ts` file, as a list and strings; aeon reads some malformed lines
-    as series without values, which are refused here."""
-    if len(labels) != len(series):
-        raise DataError(f"{source} has no class labels (@classLabel false); expected {TS_LAYOUT}.")
-    labels = [str(label) for label in labels]
+    """`(series, labels)` as aeon read them from a `.ts` file, as a list and strings (`labels` None: not wanted);
+    aeon reads some malformed lines as series without values, which are refused here."""
+    if labels is not None:
+        if len(labels) != len(series):
+            raise DataError(f"{source} has no class labels (@classLabel false); expected {TS_LAYOUT}.")
+        labels = [str(label) for label in labels]
     empty = [index for index, one in enumerate(series) if 0 in np.shape(one)]
     if empty:
-        raise DataError(f"{source}: series {empty[0]} (label {labels[empty[0]]!r}) has no values; expected {TS_LAYOUT}.")
+        raise DataError(f"{source}: series {empty[0]} has no values; expected {TS_LAYOUT}.")
     return list(series), labels
 
 
-def read_series_table(path):
-    """`(series, labels)` of a CSV or TSV file in the UCR archive's layout (`TABLE_LAYOUT`): `(1, T_i)` arrays, their
-    labels as strings. Empty trailing cells are padding."""
+def read_series_table(path, labeled=True):
+    """`(series, labels)` of a CSV or TSV file, one series a line: `(1, T_i)` arrays and, with `labeled`, the labels
+    that start the lines (`TABLE_LAYOUT`, the UCR archive's layout), as strings; without, lines of values only
+    (labels None). Empty trailing cells are padding."""
+    layout = TABLE_LAYOUT if labeled else VALUES_LAYOUT
     series, labels = [], []
     with open(path, newline="", encoding="utf-8") as file:
         for number, row in enumerate(csv.reader(file, delimiter=TABLE_DELIMITERS[path.suffix.lower()]), start=1):
@@ -215,29 +220,32 @@ def read_series_table(path):
                 row.pop()
             if not row:
                 continue
-            if len(row) < 2:
-                raise DataError(f"{path}, line {number}: a label and no values; expected {TABLE_LAYOUT}.")
+            label, cells = (row[0].strip(), row[1:]) if labeled else (None, row)
+            if not cells:
+                raise DataError(f"{path}, line {number}: a label and no values; expected {layout}.")
             try:
-                values = np.array([float(cell) for cell in row[1:]], "float32")
+                values = np.array([float(cell) for cell in cells], "float32")
             except ValueError as error:
-                raise DataError(f"{path}, line {number}: {error}; expected {TABLE_LAYOUT}.") from error
-            labels.append(row[0].strip())
+                raise DataError(f"{path}, line {number}: {error}; expected {layout}.") from error
+            labels.append(label)
             series.append(values[None])
     if not series:
-        raise DataError(f"{path} holds no series; expected {TABLE_LAYOUT}.")
-    return series, labels
+        raise DataError(f"{path} holds no series; expected {layout}.")
+    return series, labels if labeled else None
 
 
-def read_series_file(path):
-    """`(series, labels)` of your own file: `.ts`, or a `.csv` / `.tsv` table."""
+def read_series_file(path, labeled=True):
+    """`(series, labels)` of your own file: `.ts`, or a `.csv` / `.tsv` table; `labeled=False` reads series to
+    classify (labels None: a table's lines are values only, a `.ts` file's labels are ignored)."""
     path = Path(path)
+    tables = f".csv/.tsv table ({TABLE_LAYOUT if labeled else VALUES_LAYOUT})"
     if not path.is_file():
-        raise DataError(f"Missing series file {str(path)!r}; expected a .ts file ({TS_LAYOUT}) or a .csv/.tsv table ({TABLE_LAYOUT}).")
+        raise DataError(f"Missing series file {str(path)!r}; expected a .ts file ({TS_LAYOUT}) or a {tables}.")
     if path.suffix.lower() == ".ts":
-        return read_ts_file(path)
+        return read_ts_file(path, labeled)
     if path.suffix.lower() in TABLE_DELIMITERS:
-        return read_series_table(path)
-    raise DataError(f"{path}: unknown series file type {path.suffix!r}; expected .ts ({TS_LAYOUT}), .csv or .tsv ({TABLE_LAYOUT}).")
+        return read_series_table(path, labeled)
+    raise DataError(f"{path}: unknown series file type {path.suffix!r}; expected .ts ({TS_LAYOUT}) or a {tables}.")
 
 
 def read_series_files(train_file, test_file):

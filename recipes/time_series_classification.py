@@ -1,0 +1,204 @@
+"""Time-series classification: series -> z-normalization -> zoo model -> fit() -> accuracy, per class, confusion matrix.
+
+Data (`recipes.data.series`): a UCR/UEA dataset by name (`dataset`; the eight aeon bundles are read offline, the
+archives' other names downloaded once), or your own `train_file` and `test_file` (`.ts`, or CSV/TSV in the UCR
+layout: one series a line, its label first). The archive's official train/test split; a fixed-seed validation
+split carved from train picks the best epoch; the test split is only used at the end.
+
+The saved model takes raw series `(batch, T, C)` of any length T, each padded after its end with NaN: its first
+layer z-normalizes each series over its real steps (`layers.SeriesStandardization`, unless `normalize=False`).
+
+>>> from recipes import time_series_classification as tsc
+>>> result = tsc.train(tsc.Config(model="se_fcn", dataset="GunPoint", run_dir="runs/gunpoint"))
+>>> tsc.predict("runs/gunpoint", series)  # (N, T, C), (T, C) or (T,) arrays, or .ts / .csv / .tsv files
+"""
+
+import dataclasses
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+import layers
+import zoo
+from layers.validation import check_bool, check_number, check_text
+from recipes import data as datasets
+from recipes.classification import ClassificationTask
+from recipes.data import series as series_data
+from recipes.task import BaseConfig, setting
+from recipes.training import optimization
+from recipes.training.epochs import example_dataset
+from recipes.training.run import read_lines
+
+DEFAULT_DATASET = "GunPoint"
+
+
+@dataclasses.dataclass
+class Config(BaseConfig):
+    """Every knob of the recipe. Defaults: GunPoint and a schedule these datasets' few hundred series train on in
+    minutes (AdamW, linear warmup then cosine decay)."""
+
+    task = "time-series-classification"
+
+    model: str = "se_fcn"
+    dataset: str = setting(DEFAULT_DATASET, check_text, help=f"a UCR/UEA dataset; offline: {list(series_data.BUNDLED)}")
+    train_file: str = setting(None, help="your own training series (.ts, or .csv/.tsv: a series a line, label first); with test_file")
+    test_file: str = setting(None, help="your own test series, in the training file's format; with train_file")
+    validation_fraction: float = setting(0.2, check_number, "(0, 1)", help="share of the training series held out for validation")
+    normalize: bool = setting(True, check_bool, help="z-normalize each series and channel over its steps (the model's first layer)")
+    batch_size: int = 16
+    epochs: int = 100
+    learning_rate: float = setting(1e-3, check_number, "(0, inf)", help="AdamW's peak learning rate")
+    weight_decay: float = setting(1e-4, check_number, "[0, inf)", help="AdamW's decoupled weight decay")
+    warmup_fraction: float = setting(0.05, check_number, "[0, 1)", help="share of the steps the learning rate warms up over")
+    run_dir: str = "runs/time_series"
+
+    def check_combination(self):
+        if (self.train_file is None) != (self.test_file is None):
+            raise ValueError("Give both `train_file` and `test_file` (or neither, for `dataset`).")
+        if self.train_file is None:
+            series_data.check_dataset_name(self.dataset)
+        elif self.dataset != DEFAULT_DATASET:
+            raise ValueError(f"dataset={self.dataset!r} and train_file/test_file both choose the series; give one or the other.")
+        self.train_file, self.test_file = datasets.absolute_paths(self.train_file, self.test_file)
+
+    def model_options_set_by_recipe(self):
+        options = {
+            "num_channels": "it is the number of channels of the training series",
+            "num_classes": "it is the number of labels in the training data",
+        }
+        if "sequence_length" in zoo.default_config(self.model):
+            options["sequence_length"] = "it is the longest series of the data"
+        return options
+
+
+def load_data(config):
+    """`{"train", "validation", "test"}` as `recipes.data.series.LabeledSeries`."""
+    if config.train_file is None:
+        splits = series_data.read_series_dataset(config.dataset, config.data_dir)
+    else:
+        splits = series_data.read_series_files(config.train_file, config.test_file)
+    full_train = splits["train"]
+    train_indices, validation_indices = datasets.split_off_validation(len(full_train), config.validation_fraction, config.seed)
+    return {
+        "train": full_train.take(train_indices[: config.max_train_examples]),
+        "validation": full_train.take(validation_indices),
+        "test": splits["test"],
+    }
+
+
+@dataclasses.dataclass
+class SeriesClasses:
+    """What a time-series run keeps beside its model: the class names; while training, the longest series of the
+    data (a model with a fixed longest series, Linformer's, is built for it)."""
+
+    class_names: list
+    longest: int = None
+
+
+def series_batch(values, channels):
+    """`values`, one series `(T,)` (one channel), `(T, C)` or a batch `(N, T, C)`, as float32 `(N, T, C)`."""
+    array = np.asarray(values, "float32")
+    if array.ndim == 1 and channels == 1:
+        array = array[:, None]
+    if array.ndim == 2:
+        array = array[None]
+    if array.ndim != 3 or array.shape[-1] != channels or array.shape[1] == 0:
+        raise ValueError(
+            f"This run's model takes series of {channels} channel(s): (T, {channels}) or a batch (N, T, {channels})"
+            f"{', or (T,)' if channels == 1 else ''}, NaN after a series' end; received shape {array.shape}."
+        )
+    return array
+
+
+def read_prediction_file(path):
+    """`[(T_i, C) arrays]` of a file of series to classify: `.ts` (labels, if any, ignored), or `.csv` / `.tsv` with
+    one series a line, its values only."""
+    series, _ = series_data.read_series_file(path, labeled=False)
+    return [np.asarray(one, "float32").T for one in series]
+
+
+class TimeSeriesClassification(ClassificationTask):
+    examples = "series"
+    exported_inputs = (
+        "series: float32 (batch, T, C), each series padded after its end with NaN; the model z-normalizes them itself "
+        "unless the run's config says normalize false; the outputs are class logits in the order of labels.txt."
+    )
+
+    Config = Config
+
+    def load_data(self, config):
+        return load_data(config)
+
+    def prepare(self, run, splits, config, *, resuming):
+        class_names = run.keep_lines(run.labels_file, lambda: splits["train"].class_names, resuming)
+        return SeriesClasses(class_names, max(split.values.shape[1] for split in splits.values()))
+
+    def load_prepared(self, run, config):
+        return SeriesClasses(read_lines(run.labels_file))
+
+    def label_ids(self, split, prepared):
+        return split.labels
+
+    def make_dataset(self, split, prepared, config, *, order=None):
+        """`tf.data` pipeline of `(series, one-hot labels)` batches, in each epoch's `order` for training."""
+        targets = np.eye(len(prepared.class_names), dtype="float32")[split.labels]
+        return example_dataset((split.values, targets), order).batch(config.batch_size).prefetch(tf.data.AUTOTUNE)
+
+    def build_model(self, config, prepared, train):
+        """`series -> SeriesStandardization -> zoo model -> logits`, the zoo model (nested) sized to the data."""
+        channels = train.values.shape[-1]
+        overrides = {"num_channels": channels, "num_classes": len(prepared.class_names)}
+        if "sequence_length" in zoo.default_config(config.model):
+            overrides["sequence_length"] = prepared.longest
+        classifier = self.zoo_model(config, **overrides)
+        series = keras.Input((None, channels), name="series")
+        # In float32 under mixed precision too: squares of raw values overflow float16 from 256 on.
+        x = layers.SeriesStandardization(name="standardize", dtype="float32")(series) if config.normalize else series
+        return keras.Model(series, classifier(x), name=f"{config.model}_on_series")
+
+    def make_optimizer(self, config, schedule):
+        return optimization.make_optimizer("adamw", schedule, config.weight_decay)
+
+    def run_metrics(self, config, splits, prepared, history):
+        return {
+            "dataset": config.dataset if config.train_file is None else f"series files {config.train_file}, {config.test_file}",
+            "validation_accuracy_per_epoch": history["val_accuracy"],
+        }
+
+    def check_inputs(self, inputs):
+        """`[{"described": ..., "values": (T, C) array}]` of series files (each of its series) or arrays."""
+        if isinstance(inputs, (str, Path)):
+            inputs = [inputs]
+        if isinstance(inputs, (list, tuple)) and inputs and all(isinstance(one, (str, Path)) for one in inputs):
+            return [
+                {"described": {"file": str(path), "series": index}, "values": values}
+                for path in inputs
+                for index, values in enumerate(read_prediction_file(path))
+            ]
+        if isinstance(inputs, (list, tuple)) and not inputs:
+            raise ValueError("Nothing to predict: give series (arrays) or files of series (.ts, .csv, .tsv).")
+        return [{"described": {"series": index}, "values": values} for index, values in enumerate(_as_series_list(inputs))]
+
+    def described(self, inputs):
+        return [one["described"] for one in inputs]
+
+    def probabilities(self, model, inputs, prepared, config):
+        channels = model.input_shape[-1]
+        checked = [series_batch(one["values"], channels)[0] for one in inputs]
+        batch = series_data.padded([one.T for one in checked], "the series to predict")
+        return keras.ops.convert_to_numpy(keras.ops.softmax(model.predict(batch, batch_size=config.batch_size, verbose=0)))
+
+
+def _as_series_list(values):
+    """Arrays given to `predict`: one series `(T,)` / `(T, C)`, a batch `(N, T, C)`, or a list of series."""
+    if isinstance(values, np.ndarray) and values.ndim == 3:
+        return list(values)
+    if isinstance(values, (list, tuple)) and all(isinstance(one, np.ndarray) for one in values):
+        return list(values)
+    return [np.asarray(values)]
+
+
+TASK = TimeSeriesClassification()
+train, load_run, evaluate, predict = TASK.train, TASK.load_run, TASK.evaluate, TASK.predict
