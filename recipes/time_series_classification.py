@@ -11,9 +11,16 @@ layer z-normalizes each series over its real steps (`layers.SeriesStandardizatio
 >>> from recipes import time_series_classification as tsc
 >>> result = tsc.train(tsc.Config(model="se_fcn", dataset="GunPoint", run_dir="runs/gunpoint"))
 >>> tsc.predict("runs/gunpoint", series)  # (N, T, C), (T, C) or (T,) arrays, or .ts / .csv / .tsv files
+>>> tsc.diagnosis_figures("runs/gunpoint", series)  # each series with the attention over its steps
+
+Diagnosis: after every epoch TensorBoard shows `attention_probes` validation series, the classes in turn, each
+drawn with the attention over its steps beneath (attention pooling's weights, the attention each step receives in
+each Transformer block) and the SE/ECA channel weights (`recipes.reporting.attention_logging.series_summaries`);
+`diagnosis_figures` draws the same for any series.
 """
 
 import dataclasses
+import itertools
 from pathlib import Path
 
 import keras
@@ -22,10 +29,12 @@ import tensorflow as tf
 
 import layers
 import zoo
+from zoo import attention_maps
 from layers.validation import check_bool, check_number, check_text
 from recipes import data as datasets
 from recipes.classification import ClassificationTask
 from recipes.data import series as series_data
+from recipes.reporting.attention_logging import ATTENTION_LOG_DIR, AttentionMapLogger, series_summaries
 from recipes.task import BaseConfig, setting
 from recipes.training import optimization
 from recipes.training.epochs import example_dataset
@@ -185,10 +194,43 @@ class TimeSeriesClassification(ClassificationTask):
         return [one["described"] for one in inputs]
 
     def probabilities(self, model, inputs, prepared, config):
-        channels = model.input_shape[-1]
-        checked = [series_batch(one["values"], channels)[0] for one in inputs]
-        batch = series_data.padded([one.T for one in checked], "the series to predict")
+        batch = padded_batch(inputs, model)
         return keras.ops.convert_to_numpy(keras.ops.softmax(model.predict(batch, batch_size=config.batch_size, verbose=0)))
+
+    def attention_loggers(self, run, validation, prepared, config):
+        """`[AttentionMapLogger]` of `attention_probes` validation series, the classes in turn (`probe_indices`)."""
+        chosen = probe_indices(validation.labels, config.attention_probes)
+        probes = validation.values[chosen]
+        summaries = series_summaries(probes, validation.labels[chosen], prepared.class_names)
+        return [AttentionMapLogger(run.path / ATTENTION_LOG_DIR, probes, summaries)]
+
+
+def padded_batch(inputs, model):
+    """The series of `check_inputs` as one `(N, T, C)` batch, NaN after each series' end; each must have the model's
+    channels."""
+    channels = model.input_shape[-1]
+    checked = [series_batch(one["values"], channels)[0] for one in inputs]
+    return series_data.padded([one.T for one in checked], "the series to predict")
+
+
+def probe_indices(labels, count):
+    """The first `count` indices of `labels` taken class by class in turn: each class's first series, then each
+    class's second, ..."""
+    by_class = [np.flatnonzero(labels == label) for label in np.unique(labels)]
+    return [int(i) for group in itertools.zip_longest(*by_class) for i in group if i is not None][:count]
+
+
+def diagnosis_figures(run_dir, series, labels=None):
+    """The figures TensorBoard shows of the probe series, for any `series` (as `predict` takes them) and a finished
+    run's best model: each series with the attention over its steps beneath, titled with its class (`labels`,
+    class names, if given) and the predicted one. Returns the `matplotlib` figures, one per series."""
+    inputs = TASK.check_inputs(series)
+    config, model, prepared = TASK.loaded_run(run_dir)
+    batch = padded_batch(inputs, model)
+    label_ids = None if labels is None else [prepared.class_names.index(str(label)) for label in labels]
+    outputs, maps = attention_maps(model, batch)
+    summaries = series_summaries(batch, label_ids, prepared.class_names)(batch, outputs, maps)
+    return [figure for tag, figure in summaries if tag.startswith("series_attention/")]
 
 
 def _as_series_list(values):

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import shared_runs
 from aeon.datasets import load_classification
+from event_files import read_images
 
 from error_messages import raises_mentioning
 from recipes import time_series_classification as tsc
@@ -155,3 +156,58 @@ def test_a_malformed_series_file_stops_training_with_its_name(tmp_path):
     (tmp_path / "train.csv").write_text("1,0.5,0.25\n2,0.5,oops\n")
     with raises_mentioning("train.csv, line 2", "label first", error=DataError):
         tsc.train(tsc.Config(train_file=str(tmp_path / "train.csv"), test_file=str(tmp_path / "train.csv"), run_dir=str(tmp_path / "run")))
+
+
+@pytest.fixture(scope="module")
+def transformer_run(tmp_path_factory):
+    """A one-layer series Transformer, one epoch on GunPoint, logging two probe series."""
+    options = {"hidden_dim": 16, "num_layers": 1, "num_heads": 2, "intermediate_dim": 32}
+    config = tsc.Config(
+        model="series_transformer", epochs=1, attention_probes=2, model_options=options,
+        run_dir=str(tmp_path_factory.mktemp("transformer") / "run"), verbose=0,
+    )
+    return config, tsc.train(config)
+
+
+def test_probe_indices_take_the_classes_in_turn():
+    assert tsc.probe_indices(np.array([1, 1, 0, 2, 0]), 4) == [2, 0, 3, 4]
+    assert tsc.probe_indices(np.array([1, 1, 0]), 5) == [2, 0, 1]
+
+
+def test_attention_over_the_steps_of_the_probe_series_is_logged_every_epoch(transformer_run):
+    """The rows (each divided by its largest weight) equal the pooling weights of the saved model's
+    `AttentionPooling` called on its own inputs; the attention each step receives peaks at 1."""
+    config, result = transformer_run
+    images = read_images(RunDirectory(result.run_dir).path / "attention")
+    expected = {
+        (f"{kind}/{layer}/example_{i}", 0)
+        for i in range(2)
+        for kind, layer in (("attention_pooling", "attention_pooling"), ("attention_received", "encoder_0"))
+    }
+    assert {key for key in images if not key[0].startswith("series_attention/")} == expected
+    assert {key for key in images if key[0].startswith("series_attention/")} == {(f"series_attention/example_{i}", 0) for i in range(2)}
+
+    validation = tsc.load_data(config)["validation"]
+    probes = validation.values[tsc.probe_indices(validation.labels, 2)]
+    assert len(set(validation.labels[tsc.probe_indices(validation.labels, 2)])) == 2  # one of each class
+    model = keras.saving.load_model(RunDirectory(result.run_dir).model_file)
+    inner = model.get_layer("series_transformer")
+    states = keras.Model(inner.inputs, inner.get_layer("final_norm").output)(model.get_layer("standardize")(probes))
+    _, pooling = inner.get_layer("attention_pooling")(states, return_attention_scores=True)
+    for i in range(2):
+        logged = images[f"attention_pooling/attention_pooling/example_{i}", 0]
+        weights = keras.ops.convert_to_numpy(pooling)[i]
+        np.testing.assert_allclose(logged[0], weights / weights.max(), atol=1 / 510 + 1e-6)
+        received = images[f"attention_received/encoder_0/example_{i}", 0]
+        assert received.shape == (1, 150) and received.max() == 1.0
+
+
+def test_diagnosis_figures_draw_any_series_with_the_attention_over_its_steps(transformer_run, gunpoint_test):
+    _, result = transformer_run
+    series, labels = gunpoint_test
+    figures = tsc.diagnosis_figures(result.run_dir, [series[0], series[1, :90]], labels=labels[:2])
+    assert len(figures) == 2
+    line_axes, heat_axes = figures[1].axes
+    assert line_axes.get_title().startswith(f"example 1: class {labels[1]}, predicted ")
+    assert len(line_axes.lines[0].get_xdata()) == 90
+    assert [label.get_text() for label in heat_axes.get_yticklabels()] == ["encoder_0: attention received", "attention_pooling: attention pooling"]

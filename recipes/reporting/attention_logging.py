@@ -9,8 +9,9 @@ Each attention map is logged twice:
   under `<kind>_figure/<layer>/example_<i>`.
 
 Image models get their maps over the probe image instead (CBAM's spatial
-attention, a ViT's attention rollout). The weights are what `zoo.attention_maps`
-returns, cut to each example's real length.
+attention, a ViT's attention rollout), time-series models beneath the probe
+series. The weights are what `zoo.attention_maps` returns, cut to each
+example's real length.
 """
 
 import keras
@@ -19,6 +20,7 @@ import tensorflow as tf
 from matplotlib.figure import Figure
 
 from layers.efficient import window_weights_as_matrix
+from recipes.data.series import series_lengths
 from recipes.reporting import figures
 from zoo import attention_maps, attention_rollout
 
@@ -207,3 +209,49 @@ def patch_grid(weights, image_shape):
     if rows == 0 or len(weights) % rows:
         raise ValueError(f"{len(weights)} patches do not tile an image of shape {tuple(image_shape)}.")
     return np.reshape(weights, (rows, len(weights) // rows))
+
+
+def series_attention_rows(maps, example, length):
+    """`{(kind, layer): (length,) weights}`: the attention over the steps of one probe series, from
+    `zoo.attention_maps`' `maps`, each summing to 1: attention pooling's weights ("attention_pooling"), and for each
+    Transformer block the attention each step receives, averaged over the heads and the real queries
+    ("attention_received"; a sliding window's weights expanded first). Linformer's projected keys have no step of
+    their own and give no row."""
+    rows = {}
+    for layer, kinds in maps.items():
+        if "pooling" in kinds:
+            rows["attention_pooling", layer] = kinds["pooling"][example, :length]
+        self_attention = window_weights_as_matrix(kinds["window"]) if "window" in kinds else kinds.get("self")
+        if self_attention is not None:
+            rows["attention_received", layer] = self_attention[example, :, :length, :length].mean(axis=(0, 1))
+    return rows
+
+
+def series_summaries(series, labels, class_names):
+    """Summaries of a time-series classifier for probe `series` `(batch, T, C)` (raw, NaN after each series' end)
+    of class ids `labels` (None where unknown).
+
+    * Each row of `series_attention_rows`, one pixel a step, divided by its largest weight ("<kind>/<layer>/
+      example_<i>"; weights near 1/T would be all but black on TensorBoard's 0..1 scale).
+    * The series as lines with those rows beneath, titled with its class and the predicted one
+      ("series_attention/example_<i>"): which segment decided.
+    * SE and ECA's channel weights `(batch, C)` of each block ("channel_attention/<layer>/...").
+    """
+    series = np.asarray(series)
+    lengths = series_lengths(series)
+
+    def summaries(inputs, outputs, maps):
+        predicted = np.argmax(outputs, axis=-1)
+        for i, length in enumerate(lengths):
+            rows = series_attention_rows(maps, i, length)
+            for (kind, layer), weights in rows.items():
+                yield f"{kind}/{layer}/example_{i}", weights[None] / max(float(weights.max()), 1e-12)
+            known = "" if labels is None else f"class {class_names[labels[i]]}, "
+            title = f"example {i}: {known}predicted {class_names[predicted[i]]}"
+            labeled_rows = {f"{layer}: {kind.replace('_', ' ')}": weights for (kind, layer), weights in rows.items()}
+            yield f"series_attention/example_{i}", figures.plot_series_attention(series[i, :length], labeled_rows, title)
+            for layer, kinds in maps.items():
+                if "channel" in kinds:
+                    yield from attention_summaries("channel_attention", layer, i, kinds["channel"][i, None], [layer], None, cell_inches=0.08)
+
+    return summaries

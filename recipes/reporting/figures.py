@@ -165,3 +165,39 @@ def overlay(image, heat, scale=4, alpha=0.5):
     blend = (1.0 - alpha) * base + alpha * colour
     blend = np.repeat(np.repeat(blend, scale, axis=0), scale, axis=1)
     return np.round(np.clip(blend, 0.0, 1.0) * 255).astype("uint8")
+
+
+def plot_series_attention(series, rows, title=None):
+    """A time series as lines (one per channel) with the attention over its steps beneath, on the same time axis.
+
+    Args:
+        series: `(T, C)` values of one series (its real steps).
+        rows: `{label: (T,) weights}`, one heat strip each (e.g. attention pooling's weights, the attention each
+            step receives in a Transformer block), each scaled to its own largest weight (pooling weights sum to
+            1 over hundreds of steps; a shared scale would show the strongest row alone).
+        title: the figure's title.
+    """
+    series = np.asarray(series, "float64")
+    series = series[:, None] if series.ndim == 1 else series
+    steps = len(series)
+    for label, weights in rows.items():
+        if np.shape(weights) != (steps,):
+            raise ValueError(f"Row {label!r} has weights of shape {np.shape(weights)} for a series of {steps} steps.")
+    figure = Figure(figsize=(8.0, 2.2 + 0.3 * len(rows)), layout="constrained")
+    if rows:
+        line_ax, heat_ax = figure.subplots(2, 1, sharex=True, height_ratios=[3.0, max(0.6, 0.35 * len(rows))])
+    else:
+        line_ax, heat_ax = figure.subplots(), None
+    for channel in range(series.shape[1]):
+        line_ax.plot(np.arange(steps), series[:, channel], linewidth=1.0, label=f"channel {channel}")
+    if series.shape[1] > 1:
+        line_ax.legend(fontsize=6, ncol=min(series.shape[1], 6), loc="upper right")
+    line_ax.set_xlim(-0.5, steps - 0.5)
+    if title:
+        line_ax.set_title(title, fontsize=9)
+    if heat_ax is not None:
+        strips = np.stack([np.asarray(w, "float64") / max(float(np.max(w)), 1e-12) for w in rows.values()])
+        heat_ax.imshow(strips, aspect="auto", cmap=COLORMAP, vmin=0.0, vmax=1.0, interpolation="nearest")
+        heat_ax.set_yticks(range(len(rows)), list(rows), fontsize=7)
+        heat_ax.set_xlabel("step")
+    return figure
