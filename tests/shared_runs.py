@@ -27,6 +27,10 @@ TRANSLATION = {
     "epochs": 3, "learning_rate": 2e-3, "beam_size": 2, "bleu_sample_size": 20, "attention_probes": 2, "verbose": 0,
 }
 TIME_SERIES = {"model": "se_fcn", "dataset": "GunPoint", "epochs": 25, "verbose": 0}
+TIME_SERIES_TRANSFORMER = {
+    "model": "series_transformer", "epochs": 1, "attention_probes": 2, "verbose": 0,
+    "model_options": {"hidden_dim": 16, "num_layers": 1, "num_heads": 2, "intermediate_dim": 32},
+}
 # Each translation model at a smoke size: (model_options, further settings).
 TRANSLATION_MODELS = {
     "transformer_tiny": ({"hidden_dim": 64, "intermediate_dim": 128}, {}),

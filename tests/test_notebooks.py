@@ -13,13 +13,14 @@ import pytest
 import shared_runs
 from nbclient import NotebookClient
 
-from recipes import image_recognition, text_classification, translation
+from recipes import image_recognition, text_classification, time_series_classification, translation
 
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 SMOKE_RUNS = {
     "text_classification": (text_classification, shared_runs.TEXT_CLASSIFICATION),
     "translation": (translation, shared_runs.translation_settings("transformer_tiny")),
     "image_recognition": (image_recognition, shared_runs.IMAGE_RECOGNITION),
+    "time_series": (time_series_classification, shared_runs.TIME_SERIES_TRANSFORMER),
 }
 NOTEBOOKS = list(SMOKE_RUNS)
 

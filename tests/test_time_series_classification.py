@@ -159,14 +159,9 @@ def test_a_malformed_series_file_stops_training_with_its_name(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def transformer_run(tmp_path_factory):
-    """A one-layer series Transformer, one epoch on GunPoint, logging two probe series."""
-    options = {"hidden_dim": 16, "num_layers": 1, "num_heads": 2, "intermediate_dim": 32}
-    config = tsc.Config(
-        model="series_transformer", epochs=1, attention_probes=2, model_options=options,
-        run_dir=str(tmp_path_factory.mktemp("transformer") / "run"), verbose=0,
-    )
-    return config, tsc.train(config)
+def transformer_run(tmp_path_factory, finished_runs):
+    """A one-layer series Transformer, one epoch on GunPoint, logging two probe series (the notebook's smoke run)."""
+    return finished_runs.copy(tsc, shared_runs.TIME_SERIES_TRANSFORMER, tmp_path_factory.mktemp("transformer") / "run")
 
 
 def test_probe_indices_take_the_classes_in_turn():
