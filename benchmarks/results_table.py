@@ -57,7 +57,22 @@ def image_recognition(record):
     return evaluation_set, percent(record, "test_accuracy", "top-1"), f"{record['train_images_per_second']:.0f} images/s"
 
 
-FORMATS = {"text_classification": text_classification, "translation": translation, "image_recognition": image_recognition}
+def listops(record):
+    """(evaluation set, score, throughput) of a ListOps record (benchmarks/listops.py), named by its attention."""
+    attention = record["config"]["model_options"].get("attention", "full")
+    return f"ListOps test, {attention} attention", percent(record, "test_accuracy", "accuracy"), f"{record['train_examples_per_second']:.0f} examples/s"
+
+
+def time_series(record):
+    """(evaluation set, score, throughput) of a time-series record (benchmarks/time_series.py)."""
+    evaluation_set = own_test_data(record, "test_file") or f"{record['config']['dataset']} test"
+    return evaluation_set, percent(record, "test_accuracy", "accuracy"), f"{record['train_series_per_second']:.0f} series/s"
+
+
+FORMATS = {
+    "text_classification": text_classification, "translation": translation, "image_recognition": image_recognition,
+    "listops": listops, "time_series": time_series,
+}
 
 
 def row(record):

@@ -162,6 +162,38 @@ def test_the_evaluation_set_is_named_from_the_config():
     assert results_table.image_recognition(images | {"config": {"dataset": "mnist", "test_dir": None}})[0] == "MNIST test"
     folders = {"dataset": "fashion_mnist", "test_dir": "/photos/test"}
     assert results_table.image_recognition(images | {"config": folders})[0] == "test (own data)"
+    lists = {"test_accuracy": 0.35, "train_examples_per_second": 90.0}
+    assert results_table.listops(lists | {"config": {"model_options": {}}})[0] == "ListOps test, full attention"
+    assert results_table.listops(lists | {"config": {"model_options": {"attention": "window"}}})[0] == "ListOps test, window attention"
+    series = {"test_accuracy": 0.9, "train_series_per_second": 100.0}
+    assert results_table.time_series(series | {"config": {"dataset": "GunPoint", "test_file": None}})[0] == "GunPoint test"
+    assert results_table.time_series(series | {"config": {"dataset": "GunPoint", "test_file": "/d/test.ts"}})[0] == "test.ts (own data)"
+
+
+def test_the_time_series_benchmark_runs_each_dataset_and_a_records_command_runs_its_own(monkeypatch):
+    time_series = load("time_series")
+    calls = []
+    monkeypatch.setattr(time_series, "run_benchmarks", lambda **options: calls.append(options["argv"]))
+    monkeypatch.setattr("sys.argv", ["time_series.py", "--datasets", "GunPoint", "OSULeaf", "--models", "se_fcn"])
+    time_series.main()
+    assert calls == [
+        ["--models", "se_fcn", "--tag", "gunpoint", "--set", "dataset=GunPoint"],
+        ["--models", "se_fcn", "--tag", "osuleaf", "--set", "dataset=OSULeaf"],
+    ]
+    calls.clear()
+    recorded = ["--models", "se_fcn", "--tag", "osuleaf", "--set", "dataset=OSULeaf"]
+    monkeypatch.setattr("sys.argv", ["time_series.py", *recorded])
+    time_series.main()
+    assert calls == [recorded]
+
+
+def test_the_listops_benchmark_writes_its_tables_once(tmp_path, monkeypatch):
+    listops = load("listops")
+    monkeypatch.setattr(listops, "DATA", {"train": 30, "test": 10, "min_length": 5, "max_length": 40})
+    train, test = listops.tables(tmp_path / "data")
+    assert len(train.read_text().splitlines()) == 31 and len(test.read_text().splitlines()) == 11
+    written = train.read_text()
+    assert listops.tables(tmp_path / "data") == (train, test) and train.read_text() == written
 
 
 def test_the_encoder_benchmark_times_the_same_network_from_both_libraries(rng):
