@@ -106,17 +106,17 @@ class SeriesClasses:
     longest: int = None
 
 
-def series_batch(values, channels):
-    """`values`, one series `(T,)` (one channel), `(T, C)` or a batch `(N, T, C)`, as float32 `(N, T, C)`."""
+def one_series(values, channels):
+    """One series to classify, `(T, C)` or with one channel `(T,)`, as float32 `(T, C)`; `ValueError` unless it has
+    `channels` channels and a step."""
     array = np.asarray(values, "float32")
+    shape = array.shape
     if array.ndim == 1 and channels == 1:
         array = array[:, None]
-    if array.ndim == 2:
-        array = array[None]
-    if array.ndim != 3 or array.shape[-1] != channels or array.shape[1] == 0:
+    if array.ndim != 2 or array.shape[-1] != channels or len(array) == 0:
         raise ValueError(
-            f"This run's model takes series of {channels} channel(s): (T, {channels}) or a batch (N, T, {channels})"
-            f"{', or (T,)' if channels == 1 else ''}, NaN after a series' end; received shape {array.shape}."
+            f"This run's model takes series of {channels} channel(s): each (T, {channels}){' or (T,)' if channels == 1 else ''}, "
+            f"or a batch (N, T, {channels}), NaN after a series' end; received a series of shape {shape}."
         )
     return array
 
@@ -209,8 +209,7 @@ def padded_batch(inputs, model):
     """The series of `check_inputs` as one `(N, T, C)` batch, NaN after each series' end; each must have the model's
     channels."""
     channels = model.input_shape[-1]
-    checked = [series_batch(one["values"], channels)[0] for one in inputs]
-    return series_data.padded([one.T for one in checked], "the series to predict")
+    return series_data.padded([one_series(one["values"], channels).T for one in inputs], "the series to predict")
 
 
 def probe_indices(labels, count):

@@ -92,7 +92,8 @@ def test_evaluate_and_predict_from_arrays_and_files(finished_run, gunpoint_test,
 
 
 @pytest.mark.parametrize("inputs, mentioned", [
-    (np.zeros((2, 30, 3), "float32"), ("takes series of 1 channel(s)", "received shape (1, 30, 3)")),
+    (np.zeros((2, 30, 3), "float32"), ("takes series of 1 channel(s)", "received a series of shape (30, 3)")),
+    ([np.zeros((0,), "float32")], ("received a series of shape (0,)",)),
     ([], ("Nothing to predict",)),
     (["no_such_file.csv"], ("Missing series file", "no_such_file.csv", "its values only")),
 ])
