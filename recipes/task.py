@@ -180,7 +180,7 @@ class Task:
     """The template of every recipe: `train`, `load_run`, `evaluate`, `predict`.
 
     A subclass sets `Config` (a `BaseConfig`), `monitor` (the validation metric
-    that picks the best epoch, maximized) and `examples` (what the metrics call
+    that picks the best epoch, maximized unless `monitor_mode` is "min") and `examples` (what the metrics call
     an example: `train_<examples>`, `test_<examples>`), and defines:
 
     * `load_data(config)`: `{"train", "validation", "test"}` splits, each with `len` and `take(indices)`;
@@ -200,6 +200,7 @@ class Task:
 
     Config: ClassVar[type]
     monitor: ClassVar[str] = "val_accuracy"
+    monitor_mode: ClassVar[str] = "max"  # or "min", for a loss
     examples: ClassVar[str] = "examples"
     exported_inputs: ClassVar[str] = ""  # what an exported model's inputs are (`export`)
 
@@ -297,7 +298,7 @@ class Task:
             with placement:  # one device, or data parallel on several
                 model = self.compiled_model(config, prepared, splits["train"], steps_per_epoch=int(train_data.cardinality()))
                 fit(
-                    model, train_data, validation_data, run, config, monitor=self.monitor, mode="max", epoch_order=order,
+                    model, train_data, validation_data, run, config, monitor=self.monitor, mode=self.monitor_mode, epoch_order=order,
                     examples_per_epoch=len(splits["train"]), **self.fit_options(run, splits, prepared, config, train_data),
                 )
             history = run.read_history()
@@ -309,7 +310,7 @@ class Task:
                 "model": config.model,
                 "parameters": best.count_params(),
                 **report,
-                f"best_validation_{self.monitor.removeprefix('val_')}": run.best_saved_value(self.monitor, "max"),
+                f"best_validation_{self.monitor.removeprefix('val_')}": run.best_saved_value(self.monitor, self.monitor_mode),
                 "train_loss_per_epoch": history["loss"],
                 "epochs": config.epochs,
                 "epochs_trained": len(history["loss"]),

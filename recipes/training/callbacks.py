@@ -237,8 +237,8 @@ def standard_callbacks(
 
     * `epoch_order` (`EpochOrder`), which sets the epoch the training pipeline shuffles for;
     * `ThroughputMeter`;
-    * `epoch_metrics`: callbacks that add metrics to the epoch logs (e.g. BLEU),
-      placed before the callbacks that read them;
+    * `epoch_metrics`: callbacks that add metrics to the epoch logs (e.g. BLEU) or set what validation measures
+      (the time-series recipe's population batch-norm statistics), placed before the callbacks that read them;
     * `StopOnNonFinite`: a diverged run stops with an error before its epoch is logged or saved;
     * `CSVLogger` appending each epoch's logs to `run.history_file`, so the
       history of a resumed run covers every epoch (before the backup: an
