@@ -9,6 +9,7 @@ import keras
 import numpy as np
 import pytest
 from event_files import read_summaries
+from error_messages import raises_mentioning
 
 from recipes.training.callbacks import BestModelCheckpoint, WeightHistograms
 from recipes.training.run import RunDirectory, RunError
@@ -247,3 +248,11 @@ def test_weight_histograms_are_those_keras_tensorboard_writes(tmp_path, rng):
     assert len(expected) == 3 * 10 and written.keys() == expected.keys()  # 10 weights (4 of BatchNormalization), 3 epochs
     for key, histogram in expected.items():
         np.testing.assert_allclose(written[key], histogram, rtol=1e-6, err_msg=str(key))
+
+
+def test_a_run_whose_best_model_was_picked_by_another_metric_says_so(tmp_path):
+    run = RunDirectory(tmp_path)
+    tiny_model(0.0).save(run.model_file)
+    run.best_file.write_text('{"epoch": 3, "val_accuracy": 0.9}')
+    with raises_mentioning("records the best model by ['val_accuracy']", "picks it by 'val_loss'", "new run directory", error=RunError):
+        BestModelCheckpoint(run, "val_loss", "min")

@@ -211,7 +211,15 @@ class RunDirectory:
         if not self.model_file.is_file():
             return None
         if self.best_file.is_file():
-            return read_json(self.best_file, what="best-model record")[monitor]
+            record = read_json(self.best_file, what="best-model record")
+            if monitor not in record:
+                recorded = sorted(set(record) - {"epoch"})
+                raise RunError(
+                    f"{self.best_file} records the best model by {recorded}, but this run picks it by {monitor!r}: the "
+                    "run was started by a version of its recipe that monitored another metric. Train into a new run "
+                    "directory (or delete this one)."
+                )
+            return record[monitor]
         values = self.read_history().get(monitor) if self.history_file.is_file() else None
         return (max if mode == "max" else min)(values) if values else None
 
