@@ -34,7 +34,7 @@ from layers.validation import check_bool, check_number, check_text
 from recipes import data as datasets
 from recipes.classification import ClassificationTask
 from recipes.data import series as series_data
-from recipes.reporting.attention_logging import ATTENTION_LOG_DIR, AttentionMapLogger, series_summaries
+from recipes.reporting.attention_logging import ATTENTION_LOG_DIR, AttentionMapLogger, series_attention_figure, series_summaries
 from recipes.task import BaseConfig, setting
 from recipes.training import optimization
 from recipes.training.epochs import example_dataset
@@ -265,8 +265,10 @@ def diagnosis_figures(run_dir, series, labels=None):
     batch = padded_batch(inputs, model)
     label_ids = None if labels is None else [prepared.class_names.index(str(label)) for label in labels]
     outputs, maps = attention_maps(model, batch)
-    summaries = series_summaries(batch, label_ids, prepared.class_names)(batch, outputs, maps)
-    return [figure for tag, figure in summaries if tag.startswith("series_attention/")]
+    return [
+        series_attention_figure(batch, outputs, maps, i, length, label_ids, prepared.class_names)
+        for i, length in enumerate(series_data.series_lengths(batch))
+    ]
 
 
 def _as_series_list(values):

@@ -241,17 +241,22 @@ def series_summaries(series, labels, class_names):
     lengths = series_lengths(series)
 
     def summaries(inputs, outputs, maps):
-        predicted = np.argmax(outputs, axis=-1)
         for i, length in enumerate(lengths):
-            rows = series_attention_rows(maps, i, length)
-            for (kind, layer), weights in rows.items():
+            for (kind, layer), weights in series_attention_rows(maps, i, length).items():
                 yield f"{kind}/{layer}/example_{i}", weights[None] / max(float(weights.max()), 1e-12)
-            known = "" if labels is None else f"class {class_names[labels[i]]}, "
-            title = f"example {i}: {known}predicted {class_names[predicted[i]]}"
-            labeled_rows = {f"{layer}: {kind.replace('_', ' ')}": weights for (kind, layer), weights in rows.items()}
-            yield f"series_attention/example_{i}", figures.plot_series_attention(series[i, :length], labeled_rows, title)
+            yield f"series_attention/example_{i}", series_attention_figure(series, outputs, maps, i, length, labels, class_names)
             for layer, kinds in maps.items():
                 if "channel" in kinds:
                     yield from attention_summaries("channel_attention", layer, i, kinds["channel"][i, None], [layer], None, cell_inches=0.08)
 
     return summaries
+
+
+def series_attention_figure(series, outputs, maps, example, length, labels, class_names):
+    """Probe `example`'s first `length` steps of `series` as lines with its `series_attention_rows` beneath, titled
+    with its class (`labels`: class ids, or None) and the class of the highest of its `outputs`."""
+    known = "" if labels is None else f"class {class_names[labels[example]]}, "
+    title = f"example {example}: {known}predicted {class_names[int(np.argmax(outputs[example]))]}"
+    rows = series_attention_rows(maps, example, length)
+    labeled_rows = {f"{layer}: {kind.replace('_', ' ')}": weights for (kind, layer), weights in rows.items()}
+    return figures.plot_series_attention(series[example, :length], labeled_rows, title)
