@@ -24,6 +24,8 @@ setup(
         "matplotlib>=3.8",
         # Time series: the UCR/UEA datasets its wheel bundles, its loaders of the archives and of .ts files.
         "aeon>=1.6,<2",
+        # zoo.build(name, weights="model.safetensors"): timm's checkpoint files, read without PyTorch.
+        "safetensors>=0.4",
     ],
     extras_require={
         # `zoo export --format onnx`: the converter Keras uses on TensorFlow, and the runtime that checks its file.

@@ -22,7 +22,8 @@ TESTS = Path(__file__).parent
 # cached decoding (the step function beam search and greedy decoding use), its jitted form, the loss and the schedule.
 # The recipe itself, and its WordPiece vocabularies, use tf.data and TensorFlow tokenizers: they stay on TensorFlow.
 # test_efficient.py, test_series_layers.py: the efficient attention and series layers' numerics. test_benchmarks.py: the attention scaling benchmark
-# compiles JAX steps, so its test runs here only.
+# compiles JAX steps, so its test runs here only. test_checkpoints.py: loaded checkpoints give the references' logits
+# (the position table's bicubic resampling included).
 # The model-level causality and padding checks repeat the blocks' masking properties and implicit-mask tests
 # (test_masking_properties.py, test_layers.py), and on JAX each model-level test compiles every op of the model
 # again (20-50 s a test on a 2-core machine).
@@ -35,6 +36,7 @@ JAX_RUN = {
     "test_inspection.py": "each_kind or without_attention",
     "test_translation.py": "loss_averages or schedule or ((cached or compiled_decoder) and transformer])",
     "test_benchmarks.py": "scaling_benchmark",
+    "test_checkpoints.py": "reference",
 }
 # XLA's CPU backend without its expensive LLVM passes and with its older, simpler fusion emitters: the rerun calls
 # layers eagerly, so JAX compiles each op once per new shape, and compiling, not running, is most of its time

@@ -72,8 +72,18 @@ def _entry(name):
     return _REGISTRY[name]
 
 
-def build(name, **overrides):
+def build(name, weights=None, strict=True, **overrides):
     """Builds the registered model `name` with `overrides` of its configuration.
+
+    Args:
+        name: a registered model (`list_models()`).
+        weights: optional path of a checkpoint of the model's reference implementation, timm's
+            `model.safetensors` or a torchvision / timm `.pth` state dict (`zoo.checkpoints`): the
+            model then computes the reference's logits. A `num_classes` override replaces the
+            classifier (the rest loads); another `input_shape` resamples a ViT's position table.
+        strict: with `weights`, refuse a checkpoint unless every weight loads and every key is used
+            (nothing is assigned otherwise); False loads what matches and warns what it skipped.
+        **overrides: builder arguments.
 
     Returns:
         An uncompiled `keras.Model` named `name`, with named inputs and outputs.
@@ -82,6 +92,8 @@ def build(name, **overrides):
         ValueError: unknown `name` (the message lists the closest names), an
             override that is not an argument of the builder (the message lists
             the valid ones), or an invalid value (raised by the builder).
+        zoo.checkpoints.CheckpointError: a model without a checkpoint layout, an unreadable
+            checkpoint, or one of another model (the message names the keys and shapes).
     """
     entry = _entry(name)
     configuration = entry.configuration()
@@ -91,9 +103,36 @@ def build(name, **overrides):
             f"Unknown argument(s) {', '.join(map(repr, unknown))} for model {name!r}. "
             f"Valid arguments: {', '.join(configuration)}."
         )
-    model = entry.builder(**(configuration | overrides))
+    configuration |= overrides
+    layout = None if weights is None else _checkpoint_layout(entry, configuration)
+    model = entry.builder(**configuration)
     model.name = name
+    if layout is not None:
+        from zoo.checkpoints import load_checkpoint
+
+        load_checkpoint(model, weights, layout, strict=strict, new_head="num_classes" in overrides)
     return model
+
+
+def _checkpoint_refusal(entry, configuration):
+    """Why `entry` at `configuration` cannot load a checkpoint, or None when its layout takes one."""
+    layout = getattr(entry.builder, "checkpoint_layout", None)
+    if layout is None:
+        return "no timm or torchvision checkpoint has its architecture"
+    return None if layout.supports is None else layout.supports(configuration)
+
+
+def _checkpoint_layout(entry, configuration):
+    """The layout `entry`'s checkpoints load through, or a `CheckpointError` saying why there is none."""
+    from zoo.checkpoints import CheckpointError
+
+    reason = _checkpoint_refusal(entry, configuration)
+    if reason:
+        loading = sorted(name for name, other in _REGISTRY.items() if not _checkpoint_refusal(other, other.configuration()))
+        raise CheckpointError(
+            f"{entry.name!r} cannot load `weights`: {reason}. Models that load checkpoints: {', '.join(loading)}."
+        )
+    return entry.builder.checkpoint_layout
 
 
 def default_config(name):
@@ -116,7 +155,7 @@ def list_models(pattern="*", task=None):
 
 
 def describe(name):
-    """What `name` is: task, paper, summary, configuration, size, inputs and outputs.
+    """What `name` is: task, paper, summary, configuration, the checkpoints it loads, size, inputs and outputs.
 
     Builds the model at its defaults to count parameters.
     """
@@ -137,6 +176,7 @@ def describe(name):
         **({"attention": attention_description(configuration["attention"], configuration["attention_options"])}
            if "attention_options" in configuration else {}),
         "defaults": configuration,
+        "checkpoints": None if _checkpoint_refusal(entry, configuration) else entry.builder.checkpoint_layout.name,
         "parameters": model.count_params(),
         "trainable_parameters": sum(int(math.prod(weight.shape)) for weight in model.trainable_weights),
         "inputs": tensors(model.inputs),

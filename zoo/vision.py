@@ -14,6 +14,9 @@ from keras import ops
 import layers
 from layers.transformer import encoder_stack
 from layers.validation import check_heads_divide, check_positive_int, check_rate, is_int
+from zoo.checkpoints import (
+    BATCH_NORM, CLASS_TOKEN, CONV, DENSE, FUSED_ATTENTION, LAYER_NORM, POINTWISE, POSITIONS, Layout, Rule, loads
+)
 from zoo.registry import register
 
 TASK = "image-recognition"
@@ -156,19 +159,63 @@ register(
 )(cifar_resnet)
 
 
+def _in_block(module):
+    """The checkpoint module `module` of the torchvision block a zoo layer belongs to (zoo blocks count from 1)."""
+    return lambda match: f"layer{match['stage']}.{int(match['block']) - 1}.{module.format(**match.groupdict())}"
+
+
+def _resnet_checkpoints(configuration):
+    """Why a ResNet configuration has no public checkpoint, or None."""
+    if configuration["attention"] not in (None, "se"):
+        return (
+            f"no public ImageNet checkpoint has a ResNet-50 with {configuration['attention'].upper()} blocks as "
+            "built here (timm's ecaresnet50d has a deep stem and average-pooled shortcuts; timm and torchvision "
+            "publish no CBAM ResNet); load a resnet50 checkpoint into resnet50, or seresnet50 into se_resnet50"
+        )
+    return None
+
+
+_BLOCK = r"stage(?P<stage>\d+)_block(?P<block>\d+)_"
+RESNET_LAYOUT = Layout(
+    "torchvision / timm ResNet",
+    (
+        Rule("stem_conv", "conv1", CONV),
+        Rule("stem_bn", "bn1", BATCH_NORM),
+        Rule(_BLOCK + r"(?P<i>\d)_conv", _in_block("conv{i}"), CONV),
+        Rule(_BLOCK + r"(?P<i>\d)_bn", _in_block("bn{i}"), BATCH_NORM),
+        Rule(_BLOCK + "projection_conv", _in_block("downsample.0"), CONV),
+        Rule(_BLOCK + "projection_bn", _in_block("downsample.1"), BATCH_NORM),
+        Rule(_BLOCK + "se/reduce", _in_block("se.fc1"), POINTWISE),  # timm's SE: 1x1 convolutions with biases
+        Rule(_BLOCK + "se/expand", _in_block("se.fc2"), POINTWISE),
+        Rule("logits", "fc", DENSE, head=True),
+    ),
+    supports=_resnet_checkpoints,
+)
+
+
 @register("resnet50", task=TASK, paper=f"{HE} (ImageNet ResNet-50, Table 1)")
+@loads(RESNET_LAYOUT)
 def bottleneck_resnet(
-    blocks=(3, 4, 6, 3), attention=None, reduction=None, input_shape=(224, 224, 3), num_classes=1000
+    blocks=(3, 4, 6, 3),
+    widths=(64, 128, 256, 512),
+    attention=None,
+    reduction=None,
+    input_shape=(224, 224, 3),
+    num_classes=1000,
 ):
     """ImageNet ResNet with bottleneck blocks (He et al., 2016, Table 1): ResNet-50 by default.
 
-    A 7x7/2 convolution with 64 filters and a 3x3/2 max pooling, four stages of
-    bottleneck blocks (1x1, 3x3, 1x1 convolutions; widths 64, 128, 256, 512,
-    expanded 4x; the stride on the 3x3 convolution, as in torchvision's
-    "ResNet v1.5", where the paper strides the first 1x1), projection shortcuts
-    (1x1 convolution + batch norm) where the shape changes, global average
-    pooling and a linear classifier. `attention` as in `cifar_resnet`, on the
-    expanded output of each residual branch.
+    A 7x7/2 convolution with 64 filters and a 3x3/2 max pooling, four stages
+    of `blocks` bottleneck blocks (1x1, 3x3, 1x1 convolutions; `widths`
+    64, 128, 256, 512, expanded 4x; the stride on the 3x3 convolution, as in
+    torchvision's "ResNet v1.5", where the paper strides the first 1x1),
+    projection shortcuts (1x1 convolution + batch norm) where the shape changes,
+    global average pooling and a linear classifier. `attention` as in
+    `cifar_resnet`, on the expanded output of each residual branch.
+
+    Exactly torchvision's `resnet50` and timm's `resnet50` (and, with SE, timm's
+    `seresnet50`, whose SE bottleneck has C / 16 channels like this one's):
+    `weights=` loads their checkpoints (`RESNET_LAYOUT`).
 
     Trainable parameters at 224x224x3 and 1000 classes: ResNet-50 25.56M,
     SE-ResNet-50 28.09M (Hu et al.'s reduction-ratio ablation, r = 16: 28.1M),
@@ -181,13 +228,19 @@ def bottleneck_resnet(
             f"`blocks` must give the number of blocks of each of the 4 stages, e.g. (3, 4, 6, 3) for ResNet-50; "
             f"received blocks={blocks!r}."
         )
-    check_positive_int(num_classes=num_classes, **{f"blocks[{i}]": n for i, n in enumerate(blocks)})
+    if not isinstance(widths, (list, tuple)) or len(widths) != 4:
+        raise ValueError(f"`widths` must give the width of each of the 4 stages, e.g. (64, 128, 256, 512); received widths={widths!r}.")
+    check_positive_int(
+        num_classes=num_classes,
+        **{f"blocks[{i}]": n for i, n in enumerate(blocks)},
+        **{f"widths[{i}]": n for i, n in enumerate(widths)},
+    )
     _check_input_shape(input_shape, any_size=True)
     images = keras.Input(shape=input_shape, name="images")
     x = _conv_bn(images, 64, 7, 2, "stem")
     x = keras.layers.ZeroPadding2D(1, name="stem_pool_pad")(x)  # after a ReLU, so a zero never wins the max
     x = keras.layers.MaxPooling2D(3, 2, name="stem_pool")(x)
-    for stage, (count, width) in enumerate(zip(blocks, (64, 128, 256, 512))):
+    for stage, (count, width) in enumerate(zip(blocks, widths)):
         for block in range(count):
             name = f"stage{stage + 1}_block{block + 1}"
             stride = 2 if stage > 0 and block == 0 else 1
@@ -211,7 +264,29 @@ VIT = "Dosovitskiy et al. 2021, An Image is Worth 16x16 Words (Table 1)"
 DEIT = "Touvron et al. 2021, Training data-efficient image transformers (Table 1)"
 
 
+VIT_LAYOUT = Layout(
+    "timm VisionTransformer",
+    (
+        Rule("patch_embedding", "patch_embed.proj", CONV),
+        Rule("class_token", "", CLASS_TOKEN),
+        Rule("position_embedding", "", POSITIONS),
+        Rule(r"encoder_(?P<i>\d+)/self_attention", "blocks.{i}.attn", FUSED_ATTENTION),
+        Rule(r"encoder_(?P<i>\d+)/self_attention_norm", "blocks.{i}.norm1", LAYER_NORM),
+        Rule(r"encoder_(?P<i>\d+)/feedforward_norm", "blocks.{i}.norm2", LAYER_NORM),
+        Rule(r"encoder_(?P<i>\d+)/feedforward_inner", "blocks.{i}.mlp.fc1", DENSE),
+        Rule(r"encoder_(?P<i>\d+)/feedforward_outer", "blocks.{i}.mlp.fc2", DENSE),
+        Rule("encoder_norm", "norm", LAYER_NORM),
+        Rule("logits", "head", DENSE, head=True),
+    ),
+    supports=lambda configuration: (
+        "Linformer's sequence projections have no counterpart in timm's ViT (full, window and Performer attention "
+        "use the checkpoint's weights as they are)" if configuration["attention"] == "linformer" else None
+    ),
+)
+
+
 @register("vit_base_patch16", task=TASK, paper=f"{VIT}: ViT-B/16")
+@loads(VIT_LAYOUT)
 def vision_transformer(
     patch_size=16,
     hidden_dim=768,
@@ -238,6 +313,11 @@ def vision_transformer(
     "full", "linformer", "window" or "performer" with `attention_options`
     (`layers.TransformerEncoderBlock`; Linformer's `max_length` is the token count; `sharing="layerwise"`
     gives all blocks one projection).
+
+    Exactly timm's `VisionTransformer` (`vit_*_patch16_224`, `deit_*_patch16_224`:
+    LayerNorm epsilon 1e-6, exact GELU, fused qkv with biases): `weights=` loads
+    their checkpoints (`VIT_LAYOUT`), at another image size with the position
+    table resampled as timm's loader does.
 
     Trainable parameters at 224x224x3, 1000 classes: ViT-B/16 86.6M (paper:
     86M), DeiT-Ti 5.7M and DeiT-S 22.1M (Touvron et al., Table 1: 5M and 22M;
