@@ -28,7 +28,7 @@ class ClassificationTask(Task):
 
     A subclass's `prepared` has `class_names`. Besides the `Task` hooks it defines
     `label_ids(split, prepared)` (the class ids of a split's labels),
-    `make_optimizer(config, schedule)`, and `model_inputs(inputs, prepared, config)`
+    `make_optimizer(config, schedule, steps_per_epoch)`, and `model_inputs(inputs, prepared, config)`
     (what `model.predict` takes for the inputs of `predict`) or its own `probabilities`.
     """
 
@@ -52,7 +52,9 @@ class ClassificationTask(Task):
         """`make_optimizer` on linear warmup then cosine decay to 0 (no weight decay on biases and norms),
         the cross-entropy with one-hot (or soft) targets, and top-1 `accuracy`."""
         return {
-            "optimizer": self.make_optimizer(config, optimization.warmup_cosine_schedule(config, steps_per_epoch)),
+            "optimizer": self.make_optimizer(
+                config, optimization.warmup_cosine_schedule(config, steps_per_epoch), steps_per_epoch
+            ),
             "loss": self.loss(config),
             "metrics": [keras.metrics.CategoricalAccuracy(name="accuracy")],
         }

@@ -22,7 +22,9 @@ import numpy as np
 import tensorflow as tf
 
 import zoo
-from layers.validation import check_bool, check_choice, check_non_negative_int, check_number, check_positive_int, is_int
+from layers.validation import (
+    check_bool, check_choice, check_non_negative_int, check_number, check_positive_int, check_text, is_int
+)
 from recipes import data as datasets
 from recipes.training import optimization
 from recipes.reporting.attention_logging import ATTENTION_LOG_DIR, AttentionMapLogger, image_summaries
@@ -64,6 +66,14 @@ class Config(BaseConfig):
     images: `<dir>/<class>/<image file>`, read into memory in `color_mode`
     ("grayscale" or "rgb"; `None`: grayscale when every training image is)
     and resized to `image_size` `[H, W]` (`None`: the images must share one size).
+
+    Fine-tuning: `weights` is a checkpoint of the model's reference implementation (timm's
+    `model.safetensors`, a torchvision `.pth`; `zoo.build(..., weights=)`): the model starts from it
+    with a new classifier for the data's classes, a ViT's position table resampled to `image_size`,
+    and the images normalized as the checkpoint was trained (the `config.json` timm downloads beside
+    the file, else ImageNet's mean and std) instead of by their own statistics. `freeze_epochs` trains
+    only the classifier for that many epochs first; `layer_decay` (e.g. 0.65 for a ViT-B, as BEiT)
+    lowers the rate of each block by that factor from the classifier down (`zoo.objectives.LayerwiseRates`).
     """
 
     task = "image-recognition"
@@ -91,6 +101,9 @@ class Config(BaseConfig):
     weight_decay: float = setting(5e-4, check_number, "[0, inf)", help="decoupled weight decay")
     warmup_fraction: float = setting(0.05, check_number, "[0, 1)", help="share of the steps the learning rate warms up over")
     label_smoothing: float = setting(0.0, check_number, "[0, 1)", help="of the cross-entropy's targets")
+    weights: str = setting(None, check_text, optional=True, help="a checkpoint of the model's timm/torchvision reference (model.safetensors, .pth) to fine-tune")
+    layer_decay: float = setting(1.0, check_number, "(0, 1]", help="layer-wise learning-rate decay: each block deeper from the classifier learns at this factor more slowly; 1: off")
+    freeze_epochs: int = setting(0, check_non_negative_int, help="train only the classifier for the first N epochs (the backbone's rate is 0)")
     run_dir: str = "runs/image_recognition"
 
     def check_combination(self):
@@ -105,11 +118,16 @@ class Config(BaseConfig):
             raise ValueError(
                 f"dataset={self.dataset!r} and train_dir/test_dir both choose the images; give one or the other."
             )
-        self.train_dir, self.test_dir = datasets.absolute_paths(self.train_dir, self.test_dir)
+        self.train_dir, self.test_dir, self.weights = datasets.absolute_paths(self.train_dir, self.test_dir, self.weights)
         if self.train_dir is None and (self.image_size is not None or self.color_mode is not None):
             raise ValueError("`image_size` and `color_mode` apply to image folders (`train_dir`, `test_dir`) only.")
         if self.image_size is not None:
             self.image_size = list(self.image_size)
+        if self.freeze_epochs >= self.epochs:
+            raise ValueError(
+                f"freeze_epochs={self.freeze_epochs} would train only the classifier for all {self.epochs} epochs; "
+                "choose fewer than `epochs`."
+            )
         if self.learning_rate is None:
             self.learning_rate = LEARNING_RATES[self.optimizer]
         if self.horizontal_flip is None:
@@ -209,18 +227,34 @@ def channel_statistics(images, block=1024):
 
 
 def build_model(config, train_images, num_classes):
-    """`pixels -> Normalization (training-set mean and variance) -> zoo model -> logits`.
+    """`pixels -> Normalization -> zoo model -> logits`.
 
     The zoo model (named `config.model`, nested) gets the dataset's image shape
-    and classes, then `config.model_options`.
+    and classes, then `config.model_options`. It normalizes with the training
+    images' per-channel mean and variance; with `config.weights`, with the
+    statistics the checkpoint was trained with (`normalization`).
     """
     image_shape = tuple(train_images.shape[1:])
     overrides = {"input_shape": image_shape, "num_classes": num_classes}
-    classifier = zoo.build(config.model, **(overrides | config.model_options))
-    mean, variance = channel_statistics(train_images)
+    classifier = zoo.build(config.model, weights=config.weights, **(overrides | config.model_options))
+    mean, variance = normalization(config, train_images)
     pixels = keras.Input(image_shape, name="pixels")
     normalized = keras.layers.Normalization(mean=mean.tolist(), variance=variance.tolist(), name="normalize")(pixels)
     return keras.Model(pixels, classifier(normalized), name=f"{config.model}_on_pixels")
+
+
+def normalization(config, train_images):
+    """Per-channel `(mean, variance)` of the model's input in pixel units (0-255): the training images'
+    (`channel_statistics`), or the checkpoint's (`zoo.checkpoints.checkpoint_normalization`, on 0-1 RGB)
+    when fine-tuning from `config.weights`. Gray images, whose first convolution sums the RGB filters,
+    take the average of the three channels' statistics."""
+    if config.weights is None:
+        return channel_statistics(train_images)
+    mean, std, _ = zoo.checkpoints.checkpoint_normalization(config.weights)
+    mean, std = 255 * np.asarray(mean), 255 * np.asarray(std)
+    if train_images.shape[-1] == 1:
+        mean, std = mean.mean(keepdims=True), std.mean(keepdims=True)
+    return mean, np.square(std)
 
 
 def image_paths(images):
@@ -281,9 +315,12 @@ class ImageRecognition(ClassificationTask):
     def build_model(self, config, prepared, train):
         return build_model(config, train.images, len(prepared.class_names))
 
-    def make_optimizer(self, config, schedule):
-        """SGD with Nesterov momentum, or AdamW."""
-        return optimization.make_optimizer(config.optimizer, schedule, config.weight_decay, config.momentum)
+    def make_optimizer(self, config, schedule, steps_per_epoch):
+        """SGD with Nesterov momentum, or AdamW; with `layer_decay` and `freeze_epochs`, rates of their own."""
+        return optimization.make_optimizer(
+            config.optimizer, schedule, config.weight_decay, config.momentum,
+            layer_decay=config.layer_decay, frozen_steps=config.freeze_epochs * steps_per_epoch,
+        )
 
     def loss(self, config):
         return keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=config.label_smoothing)

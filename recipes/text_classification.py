@@ -256,7 +256,7 @@ class TextClassification(ClassificationTask):
             overrides["sequence_length"] = config.sequence_length
         return self.zoo_model(config, **overrides)
 
-    def make_optimizer(self, config, schedule):
+    def make_optimizer(self, config, schedule, steps_per_epoch):
         """AdamW, optionally averaging the weights; the loss is the cross-entropy with one-hot labels or
         distillation targets, and `accuracy` compares with the target's most probable class (the label,
         or at distillation weight 1 the teachers' vote)."""

@@ -170,7 +170,7 @@ class TimeSeriesClassification(ClassificationTask):
         x = layers.SeriesStandardization(name="standardize", dtype="float32")(series) if config.normalize else series
         return keras.Model(series, classifier(x), name=f"{config.model}_on_series")
 
-    def make_optimizer(self, config, schedule):
+    def make_optimizer(self, config, schedule, steps_per_epoch):
         return optimization.make_optimizer("adamw", schedule, config.weight_decay)
 
     def run_metrics(self, config, splits, prepared, history):

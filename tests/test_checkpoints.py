@@ -141,3 +141,11 @@ def test_files_that_are_not_checkpoints_are_refused(tmp_path):
 def test_models_without_a_public_checkpoint_say_so(name, says):
     with raises_mentioning(says, "resnet50, se_resnet50", "vit_base_patch16", error=CheckpointError):
         zoo.build(name, weights=SMALL / "timm_resnet50.safetensors")
+
+
+def test_a_gray_image_model_sums_the_rgb_filters_of_the_first_convolution():
+    """timm's `adapt_input_conv`: a gray image is an RGB image of three equal channels, so the RGB model's
+    logits on it are the one-channel model's with the summed filters (same normalization on every channel)."""
+    rgb, gray = build("timm_resnet50"), build("timm_resnet50", input_shape=(64, 64, 1))
+    images = np.load(SMALL / "references.npz")["timm_resnet50/images"][..., :1]
+    np.testing.assert_allclose(gray.predict(images, verbose=0), rgb.predict(np.repeat(images, 3, -1), verbose=0), atol=1e-5)

@@ -23,7 +23,7 @@ TESTS = Path(__file__).parent
 # The recipe itself, and its WordPiece vocabularies, use tf.data and TensorFlow tokenizers: they stay on TensorFlow.
 # test_efficient.py, test_series_layers.py: the efficient attention and series layers' numerics. test_benchmarks.py: the attention scaling benchmark
 # compiles JAX steps, so its test runs here only. test_checkpoints.py: loaded checkpoints give the references' logits
-# (the position table's bicubic resampling included).
+# (the position table's bicubic resampling included). test_fine_tuning.py: layer-wise rates inside JAX's stateless step.
 # The model-level causality and padding checks repeat the blocks' masking properties and implicit-mask tests
 # (test_masking_properties.py, test_layers.py), and on JAX each model-level test compiles every op of the model
 # again (20-50 s a test on a 2-core machine).
@@ -37,6 +37,7 @@ JAX_RUN = {
     "test_translation.py": "loss_averages or schedule or ((cached or compiled_decoder) and transformer])",
     "test_benchmarks.py": "scaling_benchmark",
     "test_checkpoints.py": "reference",
+    "test_fine_tuning.py": "steps or frozen",
 }
 # XLA's CPU backend without its expensive LLVM passes and with its older, simpler fusion emitters: the rerun calls
 # layers eagerly, so JAX compiles each op once per new shape, and compiling, not running, is most of its time

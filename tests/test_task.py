@@ -82,7 +82,7 @@ class SequenceToy(ClassificationTask):
     def build_model(self, config, prepared, train):
         return self.zoo_model(config, num_classes=len(prepared.class_names))
 
-    def make_optimizer(self, config, schedule):
+    def make_optimizer(self, config, schedule, steps_per_epoch):
         return keras.optimizers.Adam(schedule)
 
     def model_inputs(self, inputs, prepared, config):

@@ -15,6 +15,7 @@ timm does.
 """
 
 import dataclasses
+import json
 import re
 import warnings
 from pathlib import Path
@@ -24,6 +25,8 @@ from keras import ops
 
 SAFETENSORS = (".safetensors",)
 TORCH = (".pth", ".pt", ".bin", ".ckpt")
+# The normalization ImageNet checkpoints were trained with (torchvision's, and most of timm's), on 0-1 pixels.
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 # Wrappers around the state dict in training checkpoints (DeiT's {"model": ...}, Lightning's {"state_dict": ...}).
 WRAPPERS = ("state_dict", "model", "module")
 SHOWN = 8  # keys listed in an error; the rest are counted
@@ -93,6 +96,29 @@ def _read_torch(path):
     return {key: value.float().numpy() for key, value in state.items() if torch.is_tensor(value)}
 
 
+def checkpoint_normalization(path):
+    """`(mean, std, source)`: the per-channel normalization of 0-1 RGB pixels that the checkpoint at `path`
+    was trained with. timm's hub downloads keep it in the `config.json` beside `model.safetensors`
+    (`pretrained_cfg`: e.g. 0.5 and 0.5 for the AugReg ViTs); without one, ImageNet's mean and std
+    (torchvision's checkpoints, DeiT's)."""
+    config_file = Path(path).with_name("config.json")
+    if config_file.is_file():
+        try:
+            config = json.loads(config_file.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise CheckpointError(f"{config_file} (beside the checkpoint) is not JSON: {error}") from error
+        pretrained = config.get("pretrained_cfg", config) if isinstance(config, dict) else {}
+        mean, std = pretrained.get("mean"), pretrained.get("std")
+        if mean is not None or std is not None:
+            if not all(isinstance(v, list) and len(v) == 3 and all(isinstance(x, (int, float)) for x in v) for v in (mean, std)) \
+                    or min(std) <= 0:
+                raise CheckpointError(
+                    f"{config_file}: `mean` and `std` must be three numbers each (std positive); received mean={mean!r}, std={std!r}."
+                )
+            return tuple(mean), tuple(std), str(config_file)
+    return IMAGENET_MEAN, IMAGENET_STD, "ImageNet's mean and std"
+
+
 # Transforms: (checkpoint array, the zoo weight's shape, its layer) -> the zoo weight's array.
 def same(array, shape, layer):
     return array
@@ -101,6 +127,14 @@ def same(array, shape, layer):
 def conv_kernel(array, shape, layer):
     """PyTorch's (out, in, h, w) -> Keras' (h, w, in, out)."""
     return array.transpose(2, 3, 1, 0)
+
+
+def input_kernel(array, shape, layer):
+    """The first convolution's kernel (`conv_kernel`); for a model of grayscale images, the RGB filters
+    summed, as timm's `adapt_input_conv` does: a gray image is an RGB image of three equal channels."""
+    if shape[2] == 1 and array.shape[1] == 3:
+        array = array.sum(axis=1, keepdims=True)
+    return conv_kernel(array, shape, layer)
 
 
 def dense_kernel(array, shape, layer):
@@ -152,6 +186,7 @@ class Kind:
 
 
 CONV = Kind({"kernel": ("weight", conv_kernel), "bias": ("bias", same)})
+INPUT_CONV = Kind({"kernel": ("weight", input_kernel), "bias": ("bias", same)})
 DENSE = Kind({"kernel": ("weight", dense_kernel), "bias": ("bias", same)})
 POINTWISE = Kind({"kernel": ("weight", pointwise_kernel), "bias": ("bias", same)})
 BATCH_NORM = Kind(

@@ -1,11 +1,14 @@
-"""The losses and learning-rate schedules the recipes compile models with.
+"""The losses, learning-rate schedules and optimizers the recipes compile models with.
 
 They live in the zoo, not in the recipes, so that a saved run loads after `import zoo` alone:
 `keras.saving.load_model("runs/translation/model.keras")` needs them registered.
 Their registered names keep the package "recipes" they were saved under.
 """
 
+import re
+
 import keras
+from keras import ops
 
 
 @keras.saving.register_keras_serializable(package="recipes")
@@ -49,3 +52,72 @@ class TransformerSchedule(keras.optimizers.schedules.LearningRateSchedule):
 
     def get_config(self):
         return {"model_dim": self.model_dim, "warmup_steps": self.warmup_steps}
+
+
+# The zoo's blocks, by the names of their layers: `encoder_<i>` (Transformers), `stage<s>_block<b>` (ResNets).
+BLOCK = re.compile(r"(encoder_\d+|stage\d+_block\d+)(?=[/_])")
+HEAD = "logits/"  # the zoo classifiers' output layer
+
+
+def layer_depths(paths):
+    """The depth of each weight (by its path, in the model's order) for layer-wise learning rates: 0 before
+    the first block (embeddings, stem), `i` in the `i`-th block, `n + 1` after the last of `n` (the final
+    norm and the classifier)."""
+    blocks, depths = {}, []
+    for path in paths:
+        match = BLOCK.match(path)
+        if match:
+            depths.append(blocks.setdefault(match.group(1), len(blocks) + 1))
+        else:
+            depths.append(0 if not blocks else None)
+    return [len(blocks) + 1 if depth is None else depth for depth in depths]
+
+
+class LayerwiseRates:
+    """An optimizer whose weights learn at their own rates: layer-wise learning-rate decay, and a frozen backbone.
+
+    A weight at depth `l` of a model of `n` blocks (`layer_depths`) learns at ``decay^(n + 1 - l)``
+    times the rate (Clark et al. 2020, ELECTRA; Bao et al. 2022, BEiT; timm's `layer_decay`): the
+    classifier and final norm at the full rate, the embeddings or stem at the smallest. For the first
+    `frozen_steps` steps every weight but the classifier's (`HEAD`) has rate 0: the backbone keeps its
+    pretrained weights while a new head learns (its batch-norm statistics still follow the new data).
+    The weight decay, ``w <- w - rate * weight_decay * w``, follows each weight's rate, as in timm's
+    parameter groups. The step counter decides, so a resumed run freezes exactly as an unbroken one.
+    """
+
+    def __init__(self, *args, layer_decay=1.0, frozen_steps=0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.layer_decay = layer_decay
+        self.frozen_steps = frozen_steps
+
+    def build(self, variables):
+        super().build(variables)
+        depths = layer_depths([variable.path for variable in variables])
+        self._rate_factors = [self.layer_decay ** (max(depths) - depth) for depth in depths]
+        self._in_head = [variable.path.startswith(HEAD) for variable in variables]
+        self._decayed = [self.weight_decay is not None and self._use_weight_decay(variable) for variable in variables]
+
+    def _apply_weight_decay(self, variables):
+        """Applied in `update_step` instead, at each weight's own rate."""
+
+    def update_step(self, gradient, variable, learning_rate):
+        index = self._get_variable_index(variable)
+        rate = ops.cast(learning_rate, variable.dtype) * self._rate_factors[index]
+        if self.frozen_steps and not self._in_head[index]:
+            rate = ops.where(self.iterations < self.frozen_steps, ops.zeros_like(rate), rate)
+        if self._decayed[index]:
+            variable.assign(variable - variable * ops.cast(self.weight_decay, variable.dtype) * rate)
+        super().update_step(gradient, variable, rate)
+
+    def get_config(self):
+        return {**super().get_config(), "layer_decay": self.layer_decay, "frozen_steps": self.frozen_steps}
+
+
+@keras.saving.register_keras_serializable(package="recipes")
+class LayerwiseSGD(LayerwiseRates, keras.optimizers.SGD):
+    """`keras.optimizers.SGD` with `LayerwiseRates`."""
+
+
+@keras.saving.register_keras_serializable(package="recipes")
+class LayerwiseAdamW(LayerwiseRates, keras.optimizers.AdamW):
+    """`keras.optimizers.AdamW` with `LayerwiseRates`."""

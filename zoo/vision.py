@@ -15,7 +15,8 @@ import layers
 from layers.transformer import encoder_stack
 from layers.validation import check_heads_divide, check_positive_int, check_rate, is_int
 from zoo.checkpoints import (
-    BATCH_NORM, CLASS_TOKEN, CONV, DENSE, FUSED_ATTENTION, LAYER_NORM, POINTWISE, POSITIONS, Layout, Rule, loads
+    BATCH_NORM, CLASS_TOKEN, CONV, DENSE, FUSED_ATTENTION, INPUT_CONV, LAYER_NORM, POINTWISE, POSITIONS, Layout, Rule,
+    loads,
 )
 from zoo.registry import register
 
@@ -179,7 +180,7 @@ _BLOCK = r"stage(?P<stage>\d+)_block(?P<block>\d+)_"
 RESNET_LAYOUT = Layout(
     "torchvision / timm ResNet",
     (
-        Rule("stem_conv", "conv1", CONV),
+        Rule("stem_conv", "conv1", INPUT_CONV),
         Rule("stem_bn", "bn1", BATCH_NORM),
         Rule(_BLOCK + r"(?P<i>\d)_conv", _in_block("conv{i}"), CONV),
         Rule(_BLOCK + r"(?P<i>\d)_bn", _in_block("bn{i}"), BATCH_NORM),
@@ -267,7 +268,7 @@ DEIT = "Touvron et al. 2021, Training data-efficient image transformers (Table 1
 VIT_LAYOUT = Layout(
     "timm VisionTransformer",
     (
-        Rule("patch_embedding", "patch_embed.proj", CONV),
+        Rule("patch_embedding", "patch_embed.proj", INPUT_CONV),
         Rule("class_token", "", CLASS_TOKEN),
         Rule("position_embedding", "", POSITIONS),
         Rule(r"encoder_(?P<i>\d+)/self_attention", "blocks.{i}.attn", FUSED_ATTENTION),

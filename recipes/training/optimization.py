@@ -2,6 +2,8 @@
 
 import keras
 
+from zoo.objectives import LayerwiseAdamW, LayerwiseSGD
+
 OPTIMIZERS = ("sgd", "adamw")
 # Variable names kept from weight decay: biases, normalization scales and offsets, and (as in DeiT and
 # timm) the ViT class token and position table.
@@ -29,7 +31,7 @@ def warmup_cosine_schedule(config, steps_per_epoch):
     return warmup_cosine_decay(config.learning_rate, total_steps, int(total_steps * config.warmup_fraction))
 
 
-def make_optimizer(name, learning_rate, weight_decay, momentum=0.9, ema_momentum=None):
+def make_optimizer(name, learning_rate, weight_decay, momentum=0.9, ema_momentum=None, layer_decay=1.0, frozen_steps=0):
     """`"sgd"` (Nesterov momentum) or `"adamw"`, with decoupled weight decay.
 
     `momentum` is SGD's momentum, or AdamW's beta_1: the decay of the moving
@@ -42,17 +44,24 @@ def make_optimizer(name, learning_rate, weight_decay, momentum=0.9, ema_momentum
     ``(1 - m) * weight_decay`` added to the gradient (the "weight decay" of
     He et al. and of `torch.optim.SGD`): at m = 0.9, `weight_decay` 1e-3 here
     is their 1e-4, and 5e-3 is the 5e-4 of wide ResNets.
+
     With `ema_momentum` the optimizer also keeps an exponential moving average
     of the weights, ``w_ema <- m w_ema + (1 - m) w`` after each step (Polyak &
     Juditsky, 1992), which `keras.callbacks.SwapEMAWeights` evaluates and saves.
+
+    `layer_decay` below 1 or `frozen_steps` give each weight its own rate (`LayerwiseRates`).
     """
     averaging = {} if ema_momentum is None else {"use_ema": True, "ema_momentum": ema_momentum}
+    layerwise = layer_decay != 1 or frozen_steps > 0
+    rates = {"layer_decay": layer_decay, "frozen_steps": frozen_steps} if layerwise else {}
     if name == "sgd":
-        optimizer = keras.optimizers.SGD(
-            learning_rate, momentum=momentum, nesterov=True, weight_decay=weight_decay, **averaging
+        optimizer = (LayerwiseSGD if layerwise else keras.optimizers.SGD)(
+            learning_rate, momentum=momentum, nesterov=True, weight_decay=weight_decay, **averaging, **rates
         )
     elif name == "adamw":
-        optimizer = keras.optimizers.AdamW(learning_rate, weight_decay=weight_decay, beta_1=momentum, **averaging)
+        optimizer = (LayerwiseAdamW if layerwise else keras.optimizers.AdamW)(
+            learning_rate, weight_decay=weight_decay, beta_1=momentum, **averaging, **rates
+        )
     else:
         raise ValueError(f"Unknown optimizer {name!r}; choose one of {OPTIMIZERS}.")
     optimizer.exclude_from_weight_decay(var_names=NO_WEIGHT_DECAY)
