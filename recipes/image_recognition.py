@@ -250,7 +250,7 @@ def normalization(config, train_images):
     take the average of the three channels' statistics."""
     if config.weights is None:
         return channel_statistics(train_images)
-    mean, std, _ = zoo.checkpoints.checkpoint_normalization(config.weights)
+    mean, std = zoo.checkpoints.checkpoint_normalization(config.weights)
     mean, std = 255 * np.asarray(mean), 255 * np.asarray(std)
     if train_images.shape[-1] == 1:
         mean, std = mean.mean(keepdims=True), std.mean(keepdims=True)

@@ -56,10 +56,10 @@ def read_checkpoint(path):
             f"{path}: unknown checkpoint format {suffix!r}; expected {', '.join(SAFETENSORS + TORCH)} "
             "(timm's model.safetensors, torchvision's and timm's .pth state dicts)."
         )
-    if tensors and all(key.startswith("module.") for key in tensors):
-        tensors = {key[len("module.") :]: value for key, value in tensors.items()}
     if not tensors:
         raise CheckpointError(f"{path} holds no tensors.")
+    if all(key.startswith("module.") for key in tensors):
+        tensors = {key[len("module.") :]: value for key, value in tensors.items()}
     return tensors
 
 
@@ -97,26 +97,30 @@ def _read_torch(path):
 
 
 def checkpoint_normalization(path):
-    """`(mean, std, source)`: the per-channel normalization of 0-1 RGB pixels that the checkpoint at `path`
-    was trained with. timm's hub downloads keep it in the `config.json` beside `model.safetensors`
+    """`(mean, std)`: the per-channel normalization of 0-1 RGB pixels that the checkpoint at `path` was
+    trained with. timm's hub downloads keep it in the `config.json` beside `model.safetensors`
     (`pretrained_cfg`: e.g. 0.5 and 0.5 for the AugReg ViTs); without one, ImageNet's mean and std
     (torchvision's checkpoints, DeiT's)."""
     config_file = Path(path).with_name("config.json")
-    if config_file.is_file():
-        try:
-            config = json.loads(config_file.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise CheckpointError(f"{config_file} (beside the checkpoint) is not JSON: {error}") from error
-        pretrained = config.get("pretrained_cfg", config) if isinstance(config, dict) else {}
-        mean, std = pretrained.get("mean"), pretrained.get("std")
-        if mean is not None or std is not None:
-            if not all(isinstance(v, list) and len(v) == 3 and all(isinstance(x, (int, float)) for x in v) for v in (mean, std)) \
-                    or min(std) <= 0:
-                raise CheckpointError(
-                    f"{config_file}: `mean` and `std` must be three numbers each (std positive); received mean={mean!r}, std={std!r}."
-                )
-            return tuple(mean), tuple(std), str(config_file)
-    return IMAGENET_MEAN, IMAGENET_STD, "ImageNet's mean and std"
+    if not config_file.is_file():
+        return IMAGENET_MEAN, IMAGENET_STD
+    try:
+        config = json.loads(config_file.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise CheckpointError(f"{config_file} (beside the checkpoint) is not JSON: {error}") from error
+    pretrained = config.get("pretrained_cfg", config) if isinstance(config, dict) else {}
+    mean, std = pretrained.get("mean"), pretrained.get("std")
+    if mean is None and std is None:
+        return IMAGENET_MEAN, IMAGENET_STD
+
+    def three_numbers(values, low):
+        return isinstance(values, list) and len(values) == 3 and all(isinstance(v, (int, float)) and v > low for v in values)
+
+    if not (three_numbers(mean, -np.inf) and three_numbers(std, 0)):
+        raise CheckpointError(
+            f"{config_file}: `mean` and `std` must be three numbers each (std positive); received mean={mean!r}, std={std!r}."
+        )
+    return tuple(mean), tuple(std)
 
 
 # Transforms: (checkpoint array, the zoo weight's shape, its layer) -> the zoo weight's array.
@@ -144,7 +148,7 @@ def dense_kernel(array, shape, layer):
 
 def pointwise_kernel(array, shape, layer):
     """A 1x1 convolution (out, in, 1, 1) used as a Dense layer (in, out), e.g. timm's SE `fc1`/`fc2`."""
-    return array[:, :, 0, 0].T if array.ndim == 4 else array
+    return array.reshape(array.shape[:2]).T
 
 
 def fused_heads(part):
