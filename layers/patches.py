@@ -120,6 +120,17 @@ class ClassToken(keras.layers.Layer):
         return (input_shape[0], length, input_shape[2])
 
 
+def resample_grid(table, num_prefix_tokens, grid_size, new_grid_size, interpolation="bilinear", antialias=False):
+    """A position table `(prefix + rows * columns, D)` of a `grid_size` grid for a `new_grid_size` grid:
+    the prefix rows copied, the grid's rows resized as an image (`keras.ops.image.resize`)."""
+    width = table.shape[-1]
+    prefix, grid = table[:num_prefix_tokens], table[num_prefix_tokens:]
+    grid = ops.image.resize(
+        ops.reshape(grid, (1, *grid_size, width)), new_grid_size, interpolation=interpolation, antialias=antialias
+    )
+    return ops.concatenate([prefix, ops.reshape(grid, (-1, width))], axis=0)
+
+
 @keras.saving.register_keras_serializable(package="layers")
 class PositionEmbedding2D(keras.layers.Layer):
     """Learned position embeddings for a grid of patches, added to the tokens (ViT's ``E_pos``).
@@ -178,18 +189,18 @@ class PositionEmbedding2D(keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         return input_shape
 
-    def resize(self, grid_size):
-        """A built `PositionEmbedding2D` for `grid_size` whose table is this one's, interpolated."""
+    def resize(self, grid_size, interpolation="bilinear", antialias=False):
+        """A built `PositionEmbedding2D` for `grid_size` whose table is this one's, interpolated
+        (`resample_grid`; timm resamples pretrained tables "bicubic" with `antialias=True`)."""
         grid_size = _pair(grid_size, "grid_size")
         width = self.table.shape[-1]
-        prefix, grid = self.table[: self.num_prefix_tokens], self.table[self.num_prefix_tokens :]
-        grid = ops.reshape(grid, (1, *self.grid_size, width))
-        grid = ops.image.resize(grid, grid_size, interpolation="bilinear", antialias=False)
         resized = PositionEmbedding2D(
             grid_size, self.num_prefix_tokens, self.initializer, name=self.name, dtype=self.dtype_policy
         )
         resized.build((None, None, width))
-        resized.table.assign(ops.concatenate([prefix, ops.reshape(grid, (-1, width))], axis=0))
+        resized.table.assign(
+            resample_grid(self.table, self.num_prefix_tokens, self.grid_size, grid_size, interpolation, antialias)
+        )
         return resized
 
     def get_config(self):

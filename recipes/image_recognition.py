@@ -123,6 +123,11 @@ class Config(BaseConfig):
             raise ValueError("`image_size` and `color_mode` apply to image folders (`train_dir`, `test_dir`) only.")
         if self.image_size is not None:
             self.image_size = list(self.image_size)
+        if self.weights is None and (self.freeze_epochs or self.layer_decay != 1):
+            raise ValueError(
+                "`freeze_epochs` and `layer_decay` fine-tune a pretrained model: give its checkpoint as `weights` "
+                f"(received freeze_epochs={self.freeze_epochs}, layer_decay={self.layer_decay}, weights=None)."
+            )
         if self.freeze_epochs >= self.epochs:
             raise ValueError(
                 f"freeze_epochs={self.freeze_epochs} would train only the classifier for all {self.epochs} epochs; "
@@ -247,7 +252,7 @@ def normalization(config, train_images):
     """Per-channel `(mean, variance)` of the model's input in pixel units (0-255): the training images'
     (`channel_statistics`), or the checkpoint's (`zoo.checkpoints.checkpoint_normalization`, on 0-1 RGB)
     when fine-tuning from `config.weights`. Gray images, whose first convolution sums the RGB filters,
-    take the average of the three channels' statistics."""
+    take the average of the three channels' statistics (exact where the three are equal, close for ImageNet's)."""
     if config.weights is None:
         return channel_statistics(train_images)
     mean, std = zoo.checkpoints.checkpoint_normalization(config.weights)

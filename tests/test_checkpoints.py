@@ -17,22 +17,11 @@ import safetensors.numpy
 
 import zoo
 from tests.error_messages import raises_mentioning
+from tests.reference_checkpoints import SMALL, SMALL_MANIFEST, build, overrides
 from zoo.checkpoints import CheckpointError, read_checkpoint
 
-REFERENCES = Path(os.environ.get("ZOO_CHECKPOINTS", Path(__file__).parent / "checkpoints"))
+REFERENCES = Path(os.environ.get("ZOO_CHECKPOINTS", SMALL))
 MANIFEST = json.loads((REFERENCES / "references.json").read_text())
-SMALL = Path(__file__).parent / "checkpoints"
-SMALL_MANIFEST = {entry["key"]: entry for entry in json.loads((SMALL / "references.json").read_text())}
-
-
-def overrides(entry):
-    return {key: tuple(value) if isinstance(value, list) else value for key, value in entry["overrides"].items()}
-
-
-def build(key, **changes):
-    """The zoo model of the small reference `key` with its checkpoint loaded (`changes`: build arguments)."""
-    entry = SMALL_MANIFEST[key]
-    return zoo.build(entry["zoo"], weights=changes.pop("weights", SMALL / entry["checkpoint"]), **(overrides(entry) | changes))
 
 
 @pytest.mark.parametrize("entry", MANIFEST, ids=[entry["key"] for entry in MANIFEST])
@@ -149,3 +138,42 @@ def test_a_gray_image_model_sums_the_rgb_filters_of_the_first_convolution():
     rgb, gray = build("timm_resnet50"), build("timm_resnet50", input_shape=(64, 64, 1))
     images = np.load(SMALL / "references.npz")["timm_resnet50/images"][..., :1]
     np.testing.assert_allclose(gray.predict(images, verbose=0), rgb.predict(np.repeat(images, 3, -1), verbose=0), atol=1e-5)
+
+
+def test_a_checkpoint_saved_without_its_classifier_loads_with_a_new_one(tmp_path):
+    """timm's `num_classes=0` exports: no head keys. A new `num_classes` trains a new head; without one, the
+    missing keys are named."""
+    arrays = safetensors.numpy.load_file(SMALL / "timm_resnet50.safetensors")
+    headless = tmp_path / "model.safetensors"
+    safetensors.numpy.save_file({key: value for key, value in arrays.items() if not key.startswith("fc.")}, headless)
+    model = build("timm_resnet50", weights=headless, num_classes=4)
+    reference = build("timm_resnet50")
+    for mine, theirs in zip(model.weights, reference.weights):
+        if not mine.path.startswith("logits/"):
+            np.testing.assert_array_equal(mine.numpy(), theirs.numpy(), err_msg=mine.path)
+    entry = SMALL_MANIFEST["timm_resnet50"]
+    config = {key: value for key, value in overrides(entry).items() if key != "num_classes"}
+    with raises_mentioning("missing key 'fc.weight'", error=CheckpointError):
+        zoo.build(entry["zoo"], weights=headless, **config)
+
+
+def test_window_and_performer_vits_take_the_checkpoint_of_full_attention():
+    """Their blocks have the same projections: a window over every token is full attention (the reference's
+    logits), and a Performer keeps its own random features (the Performer paper's fine-tuning)."""
+    arrays = np.load(SMALL / "references.npz")
+    images, logits = arrays["timm_vit_tiny_patch16_224/images"], arrays["timm_vit_tiny_patch16_224/logits"]
+    window = build("timm_vit_tiny_patch16_224", attention="window", attention_options={"window": 17})
+    np.testing.assert_allclose(window.predict(images, verbose=0), logits, atol=1e-4)
+    performer = build("timm_vit_tiny_patch16_224", attention="performer", attention_options={"num_features": 64})
+    features = performer.get_layer("encoder_0").attention.random_features
+    assert not np.allclose(performer.predict(images, verbose=0), logits, atol=1e-4)  # an approximation of the softmax
+    assert features.shape == (64, 16)
+    with raises_mentioning("Linformer", error=CheckpointError):
+        build("timm_vit_tiny_patch16_224", attention="linformer", attention_options={"projected_length": 8})
+
+
+def test_describe_says_which_checkpoints_a_model_loads():
+    assert zoo.describe("se_resnet50")["checkpoints"] == "torchvision / timm ResNet"
+    assert zoo.describe("vit_tiny_patch16")["checkpoints"] == "timm VisionTransformer"
+    assert zoo.describe("eca_resnet50")["checkpoints"] is None
+    assert zoo.describe("vit_small_images_linformer")["checkpoints"] is None

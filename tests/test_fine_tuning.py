@@ -2,7 +2,6 @@
 a frozen backbone."""
 
 import json
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -12,11 +11,10 @@ import zoo
 from recipes import image_recognition as ir
 from recipes.training import optimization
 from tests.error_messages import raises_mentioning
+from tests.reference_checkpoints import SMALL, SMALL_MANIFEST
 from zoo.checkpoints import CheckpointError
 from zoo.objectives import LayerwiseSGD, layer_depths
 
-SMALL = Path(__file__).parent / "checkpoints"
-SMALL_MANIFEST = {entry["key"]: entry for entry in json.loads((SMALL / "references.json").read_text())}
 VIT = SMALL_MANIFEST["timm_vit_tiny_patch16_224"]
 VIT_OPTIONS = {key: value for key, value in VIT["overrides"].items() if key not in ("input_shape", "num_classes")}
 
@@ -48,7 +46,8 @@ def test_fine_tuning_an_image_folder_starts_from_the_checkpoint(tmp_path, rng):
     )
     ir.train(config)
     model = keras.saving.load_model(tmp_path / "run" / "model.keras")  # its optimizer has rates of its own
-    assert isinstance(model.optimizer, LayerwiseSGD) and model.optimizer.frozen_steps == 3  # 24 images less 10%, 8 a batch
+    assert isinstance(model.optimizer, LayerwiseSGD)
+    assert (model.optimizer.frozen_steps, model.optimizer.layer_decay) == (3, 0.75)  # 24 images less 10%, 8 a batch
     reference = zoo.build(entry["zoo"], weights=checkpoint, **(options | {"input_shape": (48, 48, 3), "num_classes": 2}))
     trained = {weight.path: weight.numpy() for weight in model.get_layer(entry["zoo"]).weights}
     for weight in reference.weights:
@@ -124,6 +123,20 @@ def test_a_frozen_backbone_waits_while_the_classifier_learns(rng):
 
 def test_fine_tuning_settings_are_checked():
     with raises_mentioning("freeze_epochs=5", "epochs"):
-        ir.Config(freeze_epochs=5, epochs=5)
+        ir.Config(freeze_epochs=5, epochs=5, weights="model.safetensors")
+    with raises_mentioning("`weights`", "freeze_epochs=2"):
+        ir.Config(freeze_epochs=2)
     with raises_mentioning("layer_decay", "(0, 1]"):
         ir.Config(layer_decay=1.5)
+
+
+def test_layerwise_rates_refuse_a_model_they_cannot_serve():
+    """A model without blocks has no layers to decay; one without a `logits` layer would freeze every weight."""
+    blockless = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="logits")])
+    with raises_mentioning("layer_decay=0.5", "encoder_<i>"):
+        optimization.make_optimizer("adamw", 0.01, 0.0, layer_decay=0.5).build(blockless.trainable_weights)
+    headless = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="scores")])
+    with raises_mentioning("frozen_steps=2", "'logits'"):
+        optimization.make_optimizer("sgd", 0.01, 0.0, frozen_steps=2).build(headless.trainable_weights)
+    with raises_mentioning("layer_decay", "(0, 1]"):
+        optimization.make_optimizer("sgd", 0.01, 0.0, layer_decay=0.0)

@@ -23,6 +23,8 @@ from pathlib import Path
 import numpy as np
 from keras import ops
 
+from layers.patches import resample_grid
+
 SAFETENSORS = (".safetensors",)
 TORCH = (".pth", ".pt", ".bin", ".ckpt")
 # The normalization ImageNet checkpoints were trained with (torchvision's, and most of timm's), on 0-1 pixels.
@@ -69,7 +71,10 @@ def _read_safetensors(path):
     try:
         tensors = safetensors.numpy.load_file(path)
     except Exception as error:  # the package raises its own error types (SafetensorError, and others on bad headers)
-        raise CheckpointError(f"{path} is not a readable safetensors file (truncated or corrupt?): {error}") from error
+        raise CheckpointError(
+            f"{path} could not be read as a safetensors file ({error}): a truncated or corrupt download, or "
+            "tensors of a type NumPy cannot hold."
+        ) from error
     return {key: np.asarray(value, np.float32) for key, value in tensors.items()}
 
 
@@ -85,7 +90,10 @@ def _read_torch(path):
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
-        raise CheckpointError(f"{path} is not a readable PyTorch checkpoint (truncated or corrupt?): {error}") from error
+        raise CheckpointError(
+            f"{path} could not be read as a PyTorch state dict ({error}): a truncated or corrupt download, or a whole "
+            "pickled model (torch.save(model)), which is not loaded; save model.state_dict() instead."
+        ) from error
     while isinstance(state, dict) and not any(torch.is_tensor(v) for v in state.values()):
         inner = [state[key] for key in WRAPPERS if isinstance(state.get(key), dict)]
         if not inner:
@@ -108,7 +116,9 @@ def checkpoint_normalization(path):
         config = json.loads(config_file.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise CheckpointError(f"{config_file} (beside the checkpoint) is not JSON: {error}") from error
-    pretrained = config.get("pretrained_cfg", config) if isinstance(config, dict) else {}
+    pretrained = config.get("pretrained_cfg", config) if isinstance(config, dict) else None
+    if not isinstance(pretrained, dict):
+        raise CheckpointError(f"{config_file} (beside the checkpoint) holds no settings object (timm's `pretrained_cfg`).")
     mean, std = pretrained.get("mean"), pretrained.get("std")
     if mean is None and std is None:
         return IMAGENET_MEAN, IMAGENET_STD
@@ -174,17 +184,22 @@ def position_table(array, shape, layer):
     table = array.reshape(array.shape[-2:])
     if table.shape == tuple(shape):
         return table
-    prefix, grid = table[: layer.num_prefix_tokens], table[layer.num_prefix_tokens :]
-    side = int(round(len(grid) ** 0.5))
-    if side * side != len(grid) or table.shape[-1] != shape[-1]:
-        return table  # not a square grid of the same width: the caller reports the shapes
-    grid = ops.image.resize(grid.reshape(1, side, side, -1), layer.grid_size, interpolation="bicubic", antialias=True)
-    return np.concatenate([prefix, ops.convert_to_numpy(grid).reshape(-1, table.shape[-1])])
+    patches = len(table) - layer.num_prefix_tokens
+    side = int(round(max(patches, 0) ** 0.5))
+    if side * side != patches:
+        raise ValueError(
+            f"its {patches} rows after the model's {layer.num_prefix_tokens} prefix token(s) are no square grid of "
+            "patches (a checkpoint with other prefix tokens, e.g. a distilled DeiT's, or none in the table?)"
+        )
+    return ops.convert_to_numpy(
+        resample_grid(table, layer.num_prefix_tokens, (side, side), layer.grid_size, "bicubic", antialias=True)
+    )
 
 
 @dataclasses.dataclass(frozen=True)
 class Kind:
-    """How one kind of zoo layer's weights sit in its checkpoint module: {zoo weight: (name, transform)}."""
+    """How one kind of zoo layer's weights sit in its checkpoint module: {zoo weight: (name, transform)},
+    or {zoo weight: None} for a weight no checkpoint holds (left as the layer drew it)."""
 
     weights: dict
 
@@ -202,6 +217,9 @@ FUSED_ATTENTION = Kind(
     {f"{which}_{weight}": (f"qkv.{'weight' if weight == 'kernel' else 'bias'}", fused_heads(part))
      for part, which in enumerate(("query", "key", "value")) for weight in ("kernel", "bias")}
     | {"output_kernel": ("proj.weight", merged_heads), "output_bias": ("proj.bias", same)}
+    # Performer attention (FAVOR+) uses the checkpoint's projections with random features of its own: the
+    # Performer paper's fine-tuning from a softmax Transformer.
+    | {"random_features": None}
 )
 CLASS_TOKEN = Kind({"class_token": ("cls_token", same)})
 POSITIONS = Kind({"position_table": ("pos_embed", position_table)})
@@ -287,27 +305,31 @@ def plan(model, checkpoint, layout, *, strict=True, new_head=False):
                 f"The {layout.name} layout has no checkpoint name for the zoo weight {variable.path!r}; "
                 "this model does not have the checkpoint's architecture."
             )
+        if rule.kind.weights[name] is None:
+            continue  # drawn by the layer, in no checkpoint (a Performer's random features)
         checkpoint_name, transform = rule.kind.weights[name]
         key = rule.key(match, checkpoint_name)
         used.add(key)
+        problem = None
         if key not in checkpoint:
-            problems.append(f"missing key {key!r} (for the zoo weight {variable.path!r}, shape {tuple(variable.shape)})")
-            continue
-        array = checkpoint[key]
-        try:
-            value = transform(array, tuple(variable.shape), _layer_of(model, variable.path))
-        except ValueError:
-            value = None
-        if value is None or tuple(value.shape) != tuple(variable.shape):
-            message = (f"checkpoint key {key!r} has shape {tuple(array.shape)}; the zoo weight {variable.path!r} "
-                       f"has shape {tuple(variable.shape)}")
-            if rule.head and new_head:
-                fresh_head.append(variable.path)
-            else:
-                problems.append(message)
-            continue
-        pairs.append((variable, value))
-        loaded.append(variable.path)
+            problem = f"missing key {key!r} (for the zoo weight {variable.path!r}, shape {tuple(variable.shape)})"
+        else:
+            array = checkpoint[key]
+            try:
+                value = transform(array, tuple(variable.shape), _layer_of(model, variable.path))
+                why = ""
+            except ValueError as error:
+                value, why = None, f": {error}"
+            if value is None or tuple(value.shape) != tuple(variable.shape):
+                problem = (f"checkpoint key {key!r} has shape {tuple(array.shape)}; the zoo weight {variable.path!r} "
+                           f"has shape {tuple(variable.shape)}{why}")
+        if problem is None:
+            pairs.append((variable, value))
+            loaded.append(variable.path)
+        elif rule.head and new_head:
+            fresh_head.append(variable.path)  # another number of classes, or a checkpoint saved without its head
+        else:
+            problems.append(problem)
     unused = sorted(key for key in checkpoint if key not in used and not re.fullmatch(layout.ignored, key))
     if strict and (problems or unused):
         raise CheckpointError(_mismatch_message(layout, model, problems, unused))
@@ -350,5 +372,5 @@ def load_checkpoint(model, path, layout, *, strict=True, new_head=False):
     for variable, value in pairs:
         variable.assign(value.astype(variable.dtype))
     if report.skipped or report.unused:
-        warnings.warn(f"{path} into {model.name!r}: {report}", stacklevel=2)
+        warnings.warn(f"{path} into {model.name!r}: {report}", stacklevel=3)  # the caller of zoo.build
     return report

@@ -10,6 +10,8 @@ import re
 import keras
 from keras import ops
 
+from layers.validation import check_non_negative_int, check_number
+
 
 @keras.saving.register_keras_serializable(package="recipes")
 class SmoothedSparseCrossentropy(keras.losses.Loss):
@@ -80,21 +82,35 @@ class LayerwiseRates:
     times the rate (Clark et al. 2020, ELECTRA; Bao et al. 2022, BEiT; timm's `layer_decay`): the
     classifier and final norm at the full rate, the embeddings or stem at the smallest. For the first
     `frozen_steps` steps every weight but the classifier's (`HEAD`) has rate 0: the backbone keeps its
-    pretrained weights while a new head learns (its batch-norm statistics still follow the new data).
+    pretrained weights while a new head learns. Frozen means a rate of 0, not a frozen layer: its
+    batch-norm statistics still follow the new data, and AdamW's moments still gather its gradients.
     The weight decay, ``w <- w - rate * weight_decay * w``, follows each weight's rate, as in timm's
     parameter groups. The step counter decides, so a resumed run freezes exactly as an unbroken one.
     """
 
     def __init__(self, *args, layer_decay=1.0, frozen_steps=0, **kwargs):
         super().__init__(*args, **kwargs)
+        check_number("(0, 1]", layer_decay=layer_decay)
+        check_non_negative_int(frozen_steps=frozen_steps)
         self.layer_decay = layer_decay
         self.frozen_steps = frozen_steps
 
     def build(self, variables):
         super().build(variables)
-        depths = layer_depths([variable.path for variable in variables])
+        paths = [variable.path for variable in variables]
+        depths = layer_depths(paths)
+        self._in_head = [path.startswith(HEAD) for path in paths]
+        if self.layer_decay != 1 and max(depths) < 2:
+            raise ValueError(
+                f"layer_decay={self.layer_decay} needs a model of blocks (layers named encoder_<i> or "
+                "stage<s>_block<b>, as the zoo's Transformers and ResNets have); this one has none."
+            )
+        if self.frozen_steps and not any(self._in_head):
+            raise ValueError(
+                f"frozen_steps={self.frozen_steps} trains only the classifier, the layer named {HEAD[:-1]!r}; "
+                "this model has none, so nothing would train."
+            )
         self._rate_factors = [self.layer_decay ** (max(depths) - depth) for depth in depths]
-        self._in_head = [variable.path.startswith(HEAD) for variable in variables]
         self._decayed = [self.weight_decay is not None and self._use_weight_decay(variable) for variable in variables]
 
     def _apply_weight_decay(self, variables):

@@ -120,12 +120,11 @@ def main():
         entry = {"checkpoint": f"{stem}.safetensors", "reference": reference, "zoo": zoo_name,
                  "overrides": {**overrides, "num_classes": model.num_classes if hasattr(model, "num_classes") else model.fc.out_features}}
         record(stem, model, size, entry)
-        if "vit" in stem:
-            # A fine-tuning resolution: timm's own loader resamples the position table to the larger grid.
-            larger = size * 3 // 2
-            resized = make(larger).eval()
+        for other in (size * 3 // 2, size // 2) if "vit" in stem else ():
+            # Fine-tuning resolutions: timm's own loader resamples the position table to the larger and smaller grid.
+            resized = make(other).eval()
             resized.load_state_dict(checkpoint_filter_fn(state, resized))
-            record(f"{stem}@{larger}", resized, larger, {**entry, "reference": f"{reference} at {larger}x{larger} (timm's checkpoint_filter_fn)"})
+            record(f"{stem}@{other}", resized, other, {**entry, "reference": f"{reference} at {other}x{other} (timm's checkpoint_filter_fn)"})
     np.savez_compressed(out / "references.npz", **arrays)
     (out / "references.json").write_text(json.dumps(manifest, indent=1) + "\n")
     print(f"wrote {len(manifest)} references to {out}")
