@@ -6,7 +6,10 @@ layout: one series a line, its label first). The archive's official train/test s
 split carved from train picks the best epoch; the test split is only used at the end.
 
 The saved model takes raw series `(batch, T, C)` of any length T, each padded after its end with NaN: its first
-layer z-normalizes each series over its real steps (`layers.SeriesStandardization`, unless `normalize=False`).
+layer normalizes them (`normalize`). A univariate series is z-normalized over its own real steps
+(`layers.SeriesStandardization`), as the field does for the UCR archive; the channels of multivariate series are
+standardized by the training series' statistics instead, so that a series keeps its level and scale: z-normalizing
+each of JapaneseVowels' 7-29-step cepstra by itself lost 22 points of test accuracy (75.9% with `se_fcn`, 98.1%).
 
 >>> from recipes import time_series_classification as tsc
 >>> result = tsc.train(tsc.Config(model="se_fcn", dataset="GunPoint", run_dir="runs/gunpoint"))
@@ -30,7 +33,7 @@ import tensorflow as tf
 import layers
 import zoo
 from zoo import attention_maps
-from layers.validation import check_bool, check_number, check_text
+from layers.validation import check_choice, check_number, check_text
 from recipes import data as datasets
 from recipes.classification import ClassificationTask
 from recipes.data import series as series_data
@@ -40,6 +43,7 @@ from recipes.training import optimization
 from recipes.training.epochs import example_dataset
 from recipes.training.run import read_lines
 
+NORMALIZATIONS = ("series", "dataset", "none")
 DEFAULT_DATASET = "GunPoint"
 
 
@@ -55,7 +59,11 @@ class Config(BaseConfig):
     train_file: str = setting(None, help="your own training series (.ts, or .csv/.tsv: a series a line, label first); with test_file")
     test_file: str = setting(None, help="your own test series, in the training file's format; with train_file")
     validation_fraction: float = setting(0.2, check_number, "(0, 1)", help="share of the training series held out for validation")
-    normalize: bool = setting(True, check_bool, help="z-normalize each series and channel over its steps (the model's first layer)")
+    normalize: str = setting(
+        None, check_choice, NORMALIZATIONS, optional=True,
+        help="series: z-normalize each series and channel over its steps; dataset: each channel by the training series' "
+        "mean and variance; none; None: series for one channel, dataset for several (the model's first layer)",
+    )
     batch_size: int = 16
     epochs: int = 100
     learning_rate: float = setting(1e-3, check_number, "(0, inf)", help="AdamW's peak learning rate")
@@ -106,6 +114,19 @@ class SeriesClasses:
     longest: int = None
 
 
+def standardization(normalize, train_values):
+    """The model's first layer for `normalize` (None: "series" for one channel, "dataset" for several), or None
+    for "none". In float32 under mixed precision too: squares of raw values overflow float16 from 256 on."""
+    normalize = normalize or ("series" if train_values.shape[-1] == 1 else "dataset")
+    if normalize == "series":
+        return layers.SeriesStandardization(name="standardize", dtype="float32")
+    if normalize == "dataset":
+        # NaN after each series' end stays NaN, which the zoo models read as padding.
+        mean, variance = np.nanmean(train_values, axis=(0, 1)), np.nanvar(train_values, axis=(0, 1))
+        return keras.layers.Normalization(mean=mean.tolist(), variance=variance.tolist(), name="standardize", dtype="float32")
+    return None
+
+
 def one_series(values, channels):
     """One series to classify, `(T, C)` or with one channel `(T,)`, as float32 `(T, C)`; `ValueError` unless it has
     `channels` channels and a step."""
@@ -134,8 +155,9 @@ class TimeSeriesClassification(ClassificationTask):
     # at 100% accuracy from an early epoch on, and the first of a tie was kept, long before training had converged.
     monitor, monitor_mode = "val_loss", "min"
     exported_inputs = (
-        "series: float32 (batch, T, C), each series padded after its end with NaN; the model z-normalizes them itself "
-        "unless the run's config says normalize false; the outputs are class logits in the order of labels.txt."
+        "series: float32 (batch, T, C), each series padded after its end with NaN; the model normalizes them itself "
+        "(its layer 'standardize', unless the run's config says normalize 'none'); the outputs are class logits in "
+        "the order of labels.txt."
     )
 
     Config = Config
@@ -166,8 +188,8 @@ class TimeSeriesClassification(ClassificationTask):
             overrides["sequence_length"] = prepared.longest
         classifier = self.zoo_model(config, **overrides)
         series = keras.Input((None, channels), name="series")
-        # In float32 under mixed precision too: squares of raw values overflow float16 from 256 on.
-        x = layers.SeriesStandardization(name="standardize", dtype="float32")(series) if config.normalize else series
+        standardize = standardization(config.normalize, train.values)
+        x = series if standardize is None else standardize(series)
         return keras.Model(series, classifier(x), name=f"{config.model}_on_series")
 
     def make_optimizer(self, config, schedule, steps_per_epoch):

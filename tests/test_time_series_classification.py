@@ -17,6 +17,7 @@ import zoo
 from recipes import time_series_classification as tsc
 from recipes.cli import main
 from recipes.data import DataError
+from recipes.data.series import read_series_dataset
 from recipes.training.run import RunDirectory
 
 
@@ -65,6 +66,21 @@ def test_the_saved_model_z_normalizes_each_series_itself(finished_run, gunpoint_
     model = keras.saving.load_model(RunDirectory(result.run_dir).model_file)
     moved = series * rng.uniform(0.5, 20.0, size=(8, 1, 1)) + rng.uniform(-50.0, 50.0, size=(8, 1, 1))
     np.testing.assert_allclose(model.predict(moved.astype("float32"), verbose=0), model.predict(series, verbose=0), rtol=1e-3, atol=1e-4)
+
+
+def test_multivariate_series_are_standardized_by_the_training_series_statistics():
+    """JapaneseVowels (12 channels, 7-29 steps): by default each channel is scaled by the mean and variance of every
+    real step of the training series (pooled, not per series), and the padding stays NaN for the model."""
+    values = read_series_dataset("JapaneseVowels")["train"].values
+    standardize = tsc.standardization(None, values)
+    out = keras.ops.convert_to_numpy(standardize(values))
+    assert np.array_equal(np.isnan(out), np.isnan(values)) and np.isnan(values).any()
+    steps = out[~np.isnan(out[..., 0])]
+    np.testing.assert_allclose(steps.mean(axis=0), 0, atol=1e-4)
+    np.testing.assert_allclose(steps.var(axis=0), 1, atol=1e-3)
+    assert np.abs(np.nanmean(out, axis=1)).max() > 0.5  # a series keeps its own level (z-normalized each would be 0)
+    assert isinstance(tsc.standardization(None, values[..., :1]), type(tsc.standardization("series", values)))
+    assert tsc.standardization("none", values) is None
 
 
 def test_padding_never_changes_a_runs_prediction(finished_run, gunpoint_test):
