@@ -27,6 +27,7 @@ import zoo
 from layers.validation import check_bool, check_number, check_positive_int, check_text
 from recipes import data as datasets
 from recipes.data import phrases, tokens
+from recipes.data.labels import class_names_of, label_ids
 from recipes.training import optimization
 from recipes.reporting.attention_logging import ATTENTION_LOG_DIR, AttentionMapLogger, text_classification_summaries
 from recipes.classification import ClassificationTask, distillation_targets, one_hot
@@ -134,19 +135,6 @@ def load_data(config):
     }
 
 
-def class_names_of(labels):
-    """Sorted class names; numerically when every label is an integer. Fewer than two give `ValueError`."""
-    names = set(labels)
-    if len(names) < 2:
-        raise ValueError(
-            f"The training labels hold {len(names)} class(es), {sorted(names)}; a classifier needs at least two "
-            "(is `label_column` the labels' column?)."
-        )
-    if all(name.lstrip("-").isdigit() for name in names):
-        return sorted(names, key=int)
-    return sorted(names)
-
-
 def learn_vocabulary(texts, config):
     """WordPiece vocabulary of at most `config.vocabulary_size` tokens learned from `texts`."""
     return tokens.learn_word_piece_vocabulary(
@@ -181,16 +169,6 @@ def token_dataset(texts, targets, tokenizer, config, *, order=None):
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
-def encode_labels(labels, class_names, split):
-    index = {name: i for i, name in enumerate(class_names)}
-    unknown = sorted(set(labels) - set(index))
-    if unknown:
-        raise datasets.DataError(
-            f"The {split} split has labels {unknown} that the training split lacks; known: {class_names}."
-        )
-    return [index[label] for label in labels]
-
-
 @dataclasses.dataclass
 class Vocabulary:
     """What a text-classification run keeps: class names and the tokenizer of its vocabulary; while
@@ -218,7 +196,7 @@ class TextClassification(ClassificationTask):
         """Learns the vocabulary and class names of the training texts (a resumed run keeps its own);
         with teachers, the training targets mix in their probabilities."""
         train = splits["train"]
-        class_names = run.keep_lines(run.labels_file, lambda: class_names_of(train.labels), resuming)
+        class_names = run.keep_lines(run.labels_file, lambda: class_names_of(train.labels, hint=" (is `label_column` the labels' column?)"), resuming)
         teachers = self.checked_teachers(config, class_names)  # a wrong teacher is refused before the vocabulary is learned
         vocabulary = run.keep_lines(run.vocabulary_file, lambda: learn_vocabulary(train.texts, config), resuming)
         prepared = Vocabulary(class_names, make_tokenizer(vocabulary, config))
@@ -239,7 +217,7 @@ class TextClassification(ClassificationTask):
         return [run.vocabulary_file, *super().run_files(run, config)]
 
     def label_ids(self, split, prepared, name="test"):
-        return encode_labels(split.labels, prepared.class_names, name)
+        return label_ids(split.labels, prepared.class_names, f"The {name} split")
 
     def make_dataset(self, split, prepared, config, *, order=None):
         if order is not None:

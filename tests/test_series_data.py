@@ -105,10 +105,11 @@ def test_your_own_ts_files_with_channels_and_lengths(tmp_path):
     ({"train.csv": "1,2,x\n"}, ("train.csv, line 1", "could not convert", "label first")),
     ({"train.csv": "1,2\n2\n"}, ("train.csv, line 2", "a label and no values")),
     ({"train.csv": "\n\n"}, ("holds no series",)),
-    ({"train.csv": "1,2,nan,4\n"}, ("series 0 has a missing value (NaN) at step 1", "Fill the gap")),
+    ({"train.csv": "1,2,nan,4\n2,1,2,3\n"}, ("series 0 has a missing value (NaN) at step 1", "Fill the gap")),
     ({"train.txt": "1,2\n"}, ("unknown series file type '.txt'", ".ts", ".csv/.tsv table")),
     ({"train.ts": "@problemName x\n@data\n1,2,oops\n"}, ("train.ts: series 0 has no values", "aeon's .ts format")),
-    ({"train.csv": "1,2,3\n", "test.csv": "2,4,5\n"}, ("labels ['2'] are not among the training labels ['1']",)),
+    ({"train.csv": "1,2,3\n3,4,5\n", "test.csv": "2,4,5\n"}, ("labels ['2'] are not among the training labels ['1', '3']",)),
+    ({"train.csv": "1,2,3\n1,4,5\n"}, ("train.csv: the labels hold 1 class(es), ['1']", "at least two")),
 ])
 def test_malformed_files_name_the_file_and_the_layout(files, mentioned, tmp_path):
     paths = {name: write(tmp_path / name, text) for name, text in files.items()}
@@ -119,7 +120,7 @@ def test_malformed_files_name_the_file_and_the_layout(files, mentioned, tmp_path
 
 
 def test_train_and_test_series_must_have_the_same_channels(tmp_path):
-    train = write(tmp_path / "train.ts", TS_HEADER + "1,2:3,4:walk\n")
+    train = write(tmp_path / "train.ts", TS_HEADER + "1,2:3,4:walk\n5,6:7,8:run\n")
     test = write(tmp_path / "test.csv", "walk,1,2\n")
     with raises_mentioning("has series of 1 channels", "of 2 channels", error=DataError):
         series.read_series_files(train, test)

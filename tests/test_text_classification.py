@@ -19,6 +19,7 @@ from toy_training import added_callbacks
 from recipes import text_classification as tc
 from recipes.classification import distillation_targets, one_hot
 from recipes.data import DataError, LabeledTexts, read_labeled_table, read_sst2, tokens
+from recipes.data.labels import class_names_of, label_ids
 from recipes.training.run import RunDirectory, RunError
 
 # Runs of the Transformer classifier that test no attention logging: one encoder block, to trace less.
@@ -304,7 +305,7 @@ def test_student_trains_on_the_teachers_mean_probabilities(finished_run, tmp_pat
     sample = 12  # each text is a separate eager call of the teacher (0.75 s)
     labels = np.asarray(train_targets[:sample]) - 0.75 * softmax_of_each_text(teacher.run_dir, train_texts[:sample])
     np.testing.assert_allclose(labels.sum(axis=1), 0.25, rtol=1e-5)  # what is left is 0.25 one-hot(label)
-    expected = [tc.class_names_of(splits["train"].labels).index(label) for label in splits["train"].labels[:sample]]
+    expected = [class_names_of(splits["train"].labels).index(label) for label in splits["train"].labels[:sample]]
     assert np.argmax(labels, axis=1).tolist() == expected
     np.testing.assert_allclose(labels.max(axis=1), 0.25, rtol=1e-4)
     assert metrics["teacher_wall_time_seconds"] == pytest.approx(2 * teacher.metrics["wall_time_seconds"])
@@ -514,8 +515,11 @@ def test_learning_rate_defaults_to_the_models_unless_given():
 
 
 def test_class_names_sort_numerically_when_numeric_and_need_two_classes():
-    assert tc.class_names_of(["10", "2", "1"]) == ["1", "2", "10"]
-    assert tc.class_names_of(["pos", "neg"]) == ["neg", "pos"]
-    with pytest.raises(ValueError, match=r"The training labels hold 1 class\(es\), \['pos'\]; a classifier needs at least two"):
-        tc.class_names_of(["pos", "pos"])
-    np.testing.assert_array_equal(tc.encode_labels(["2", "10"], ["1", "2", "10"], "test"), [1, 2])
+    assert class_names_of(["10", "2", "1"]) == ["1", "2", "10"]
+    assert class_names_of(["1.5", "-1", "10", "2"]) == ["-1", "1.5", "2", "10"]
+    assert class_names_of(["pos", "neg", "10"]) == ["10", "neg", "pos"]
+    with pytest.raises(DataError, match=r"The training labels hold 1 class\(es\), \['pos'\]; a classifier needs at least two"):
+        class_names_of(["pos", "pos"])
+    np.testing.assert_array_equal(label_ids(["2", "10"], ["1", "2", "10"], "test"), [1, 2])
+    with pytest.raises(DataError, match=r"The test split: labels \['3'\] are not among the training labels"):
+        label_ids(["2", "3"], ["1", "2", "10"], "The test split")

@@ -12,6 +12,7 @@ line and the expected layout.
     pairs.py     sentence pairs: Multi30k, Anki spa-eng, your own TSV
     images.py    IDX files (Fashion-MNIST, MNIST), CIFAR-10, folders of images
     series.py    time series: the UCR/UEA archives through aeon, your own .ts/CSV/TSV files
+    labels.py    class names from training labels, labels as class indices
 """
 
 from recipes.data.images import (

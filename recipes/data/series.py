@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from recipes.data.labels import class_names_of, label_ids
 from recipes.data.sources import DataError, download, offline_copy, resolve_data_dir
 
 # The classification datasets aeon 1.6's wheel holds (aeon/datasets/data), readable without a network.
@@ -96,27 +97,14 @@ def padded(series, source):
     return values
 
 
-def class_names_of(labels):
-    """The distinct labels in order: by value when all are numbers (so "10" follows "9"), else alphabetically."""
-    names = sorted({str(label) for label in labels})
-    try:
-        return sorted(names, key=float)
-    except ValueError:
-        return names
-
-
 def labeled(series, labels, class_names, source):
     """`LabeledSeries` of `series` `(C, T_i)` with string `labels` in `class_names`; a label outside them is refused."""
-    index = {name: k for k, name in enumerate(class_names)}
-    unknown = sorted({str(label) for label in labels} - set(index))
-    if unknown:
-        raise DataError(f"{source}: labels {unknown} are not among the training labels {class_names}.")
-    return LabeledSeries(padded(series, source), np.array([index[str(label)] for label in labels], "int64"), class_names)
+    return LabeledSeries(padded(series, source), label_ids(labels, class_names, source), class_names)
 
 
 def labeled_splits(train, test, sources):
     """`{"train", "test"}` `LabeledSeries` of `(series, labels)` pairs; the classes are the training labels'."""
-    class_names = class_names_of(train[1])
+    class_names = class_names_of(train[1], f"{sources[0]}: the labels")
     splits = {"train": labeled(*train, class_names, sources[0]), "test": labeled(*test, class_names, sources[1])}
     channels = [split.values.shape[-1] for split in splits.values()]
     if channels[0] != channels[1]:
