@@ -4,7 +4,7 @@ Each model is trained once per dataset with the same settings (the recipe's defa
 16, 20% of the official training split held out to pick the best epoch) and scored on the official test split.
 Writes `benchmarks/results/time_series_<model>_<dataset>.json`. Not a test.
 
-    python benchmarks/time_series.py [--datasets NAME ...] [--models NAME ...] [--set key=value ...]
+    python benchmarks/time_series.py [--datasets NAME ...] [--models NAME ...] [--tag TAG] [--set key=value ...]
 
 References (test accuracy): ResNet and FCN of Ismail Fawaz et al., "Deep learning for time series classification:
 a review", 2019, the means over their runs in github.com/hfawaz/dl-4-tsc results/results-ucr-128.csv (UCR 2018, 5
@@ -21,6 +21,7 @@ five networks, from github.com/hfawaz/InceptionTime results-InceptionTime-128.cs
 """
 
 import argparse
+import sys
 
 from common import run_benchmarks
 from recipes.task import get_task
@@ -41,10 +42,12 @@ def figures(metrics):
 def main():
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("--datasets", nargs="+", default=DATASETS)
+    parser.add_argument("--tag", help="a second row of each model and dataset with other settings: <dataset>_<TAG>")
     known, rest = parser.parse_known_args()
+    suffix = "" if known.tag is None else f"_{known.tag}"
     # A record's command names its dataset (--set dataset=NAME, --tag name): that one run again.
-    runs = [rest] if any(arg.startswith("dataset=") for arg in rest) else [
-        [*rest, "--tag", dataset.lower(), "--set", f"dataset={dataset}"] for dataset in known.datasets
+    runs = [sys.argv[1:]] if any(arg.startswith("dataset=") for arg in rest) else [
+        [*rest, "--tag", f"{dataset.lower()}{suffix}", "--set", f"dataset={dataset}"] for dataset in known.datasets
     ]
     for argv in runs:
         run_benchmarks(

@@ -181,7 +181,11 @@ def test_the_time_series_benchmark_runs_each_dataset_and_a_records_command_runs_
         ["--models", "se_fcn", "--tag", "osuleaf", "--set", "dataset=OSULeaf"],
     ]
     calls.clear()
-    recorded = ["--models", "se_fcn", "--tag", "osuleaf", "--set", "dataset=OSULeaf"]
+    monkeypatch.setattr("sys.argv", ["time_series.py", "--datasets", "GunPoint", "--tag", "long", "--set", "epochs=500"])
+    time_series.main()
+    assert calls == [["--set", "epochs=500", "--tag", "gunpoint_long", "--set", "dataset=GunPoint"]]
+    calls.clear()
+    recorded = ["--models", "se_fcn", "--tag", "osuleaf_long", "--set", "epochs=500", "--set", "dataset=OSULeaf"]
     monkeypatch.setattr("sys.argv", ["time_series.py", *recorded])
     time_series.main()
     assert calls == [recorded]
