@@ -98,8 +98,10 @@ def inspect(run_dir, port=None):
     for directory, content in log_directories(run_dir).items():
         print(f"{directory}: {content}")
     process, url = start_tensorboard(run_dir, port)
-    print(f"TensorBoard: {url}  (Ctrl-C stops it)", flush=True)
     try:
+        # Printed inside the `try`: a Ctrl-C as soon as the address shows (before `wait`) stops the server too,
+        # instead of escaping as a KeyboardInterrupt (CI once sent it in that gap, and the command died of SIGINT).
+        print(f"TensorBoard: {url}  (Ctrl-C stops it)", flush=True)
         process.wait()
     except KeyboardInterrupt:
         pass
