@@ -6,6 +6,7 @@ import json
 import keras
 import numpy as np
 import pytest
+from test_image_data import write_images
 
 import zoo
 from recipes import image_recognition as ir
@@ -21,14 +22,8 @@ VIT_OPTIONS = {key: value for key, value in VIT["overrides"].items() if key not 
 
 def image_folders(root, rng, size=40, per_class=12):
     """Two classes of random RGB images in `root/train/<class>` and `root/test/<class>`."""
-    from PIL import Image
-
     for split, count in (("train", per_class), ("test", 3)):
-        for name in ("cat", "dog"):
-            folder = root / split / name
-            folder.mkdir(parents=True)
-            for i in range(count):
-                Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+        write_images(root / split, {name: rng.integers(0, 256, (count, size, size, 3), dtype=np.uint8) for name in ("cat", "dog")})
     return str(root / "train"), str(root / "test")
 
 

@@ -296,7 +296,7 @@ def plan(model, checkpoint, layout, *, strict=True, new_head=False):
     Raises `CheckpointError` with every problem found when `strict` (after a zoo weight without a
     rule, which is never a question of strictness: the layout does not know the layer).
     """
-    pairs, loaded, fresh_head, problems, used = [], [], [], [], set()
+    pairs, fresh_head, problems, used = [], [], [], set()
     for variable in model.weights:
         layer_path, _, name = variable.path.rpartition("/")
         rule, match = layout.rule(layer_path)
@@ -325,7 +325,6 @@ def plan(model, checkpoint, layout, *, strict=True, new_head=False):
                            f"has shape {tuple(variable.shape)}{why}")
         if problem is None:
             pairs.append((variable, value))
-            loaded.append(variable.path)
         elif rule.head and new_head:
             fresh_head.append(variable.path)  # another number of classes, or a checkpoint saved without its head
         else:
@@ -333,7 +332,7 @@ def plan(model, checkpoint, layout, *, strict=True, new_head=False):
     unused = sorted(key for key in checkpoint if key not in used and not re.fullmatch(layout.ignored, key))
     if strict and (problems or unused):
         raise CheckpointError(_mismatch_message(layout, model, problems, unused))
-    return pairs, LoadReport(loaded, fresh_head, problems, unused)
+    return pairs, LoadReport([variable.path for variable, _ in pairs], fresh_head, problems, unused)
 
 
 def _mismatch_message(layout, model, problems, unused):
