@@ -160,11 +160,11 @@ def train_config(args):
 
 
 def train_summary(result):
-    """A few lines on a finished run: its model, epochs and time, its test and best validation figures."""
+    """A few lines on a finished run: its model, epochs and time, its test figures and its best epoch's."""
     metrics = result.metrics
     figures = {
         name: value for name, value in metrics.items()
-        if name.startswith(("test_", "best_validation_")) and isinstance(value, (int, float)) and not isinstance(value, bool)
+        if name.startswith(("test_", "best_")) and isinstance(value, (int, float)) and not isinstance(value, bool)
     }
     epochs = metrics.get("epochs_trained", metrics["epochs"])
     return "\n".join([

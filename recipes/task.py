@@ -219,8 +219,16 @@ class Task:
         return []
 
     def fit_options(self, run, splits, prepared, config, train_data):
-        """Further arguments of `recipes.training.callbacks.fit`: epoch metrics, tokens per epoch, loggers."""
-        return {"loggers": self.attention_loggers(run, splits["validation"], prepared, config) if config.attention_probes else []}
+        """Further arguments of `recipes.training.callbacks.fit`: epoch metrics, tokens per epoch, loggers (of the
+        validation examples; of the training examples in a run without validation)."""
+        probed = splits["validation"] if len(splits["validation"]) else splits["train"]
+        return {"loggers": self.attention_loggers(run, probed, prepared, config) if config.attention_probes else []}
+
+    def monitored(self, splits):
+        """`(metric, mode)` that picks the best epoch: `monitor` and `monitor_mode` on the validation split; in a run
+        without one (a task's `validation_fraction` of 0, training on the whole training split as the UCR
+        benchmarks of Ismail Fawaz et al. 2019 do), the lowest training loss."""
+        return (self.monitor, self.monitor_mode) if len(splits["validation"]) else ("loss", "min")
 
     def evaluation_report(self, model, test, prepared, config):
         """The test metrics `evaluate` returns; by default those of `test_report`."""
@@ -277,7 +285,7 @@ class Task:
 
         Returns:
             `Result` with the run directory and the metrics written to `metrics.json`:
-            the test report, the best validation value, losses, epochs, wall time,
+            the test report, the best epoch's validation value (training loss without validation), losses, epochs, wall time,
             throughput. A finished run with the same config is not retrained: its result
             is returned. Another process training into the same run directory is a `RunError`.
         """
@@ -294,11 +302,12 @@ class Task:
             prepared = self.prepare(run, splits, config, resuming=resuming)
             order = EpochOrder(config.seed)
             train_data = self.make_dataset(splits["train"], prepared, config, order=order)
-            validation_data = self.make_dataset(splits["validation"], prepared, config)
+            validation_data = self.make_dataset(splits["validation"], prepared, config) if len(splits["validation"]) else None
+            monitor, mode = self.monitored(splits)
             with placement:  # one device, or data parallel on several
                 model = self.compiled_model(config, prepared, splits["train"], steps_per_epoch=int(train_data.cardinality()))
                 fit(
-                    model, train_data, validation_data, run, config, monitor=self.monitor, mode=self.monitor_mode, epoch_order=order,
+                    model, train_data, validation_data, run, config, monitor=monitor, mode=mode, epoch_order=order,
                     examples_per_epoch=len(splits["train"]), **self.fit_options(run, splits, prepared, config, train_data),
                 )
             history = run.read_history()
@@ -310,7 +319,7 @@ class Task:
                 "model": config.model,
                 "parameters": best.count_params(),
                 **report,
-                f"best_validation_{self.monitor.removeprefix('val_')}": run.best_saved_value(self.monitor, self.monitor_mode),
+                best_metric_name(monitor): run.best_saved_value(monitor, mode),
                 "train_loss_per_epoch": history["loss"],
                 "epochs": config.epochs,
                 "epochs_trained": len(history["loss"]),
@@ -383,6 +392,12 @@ class Task:
         inputs = self.check_inputs(inputs)
         config, model, prepared = self.loaded_run(run_dir)
         return self.predictions(model, inputs, prepared, config)
+
+
+def best_metric_name(monitor):
+    """The name `metrics.json` gives the best epoch's `monitor` value: `best_validation_accuracy` for
+    "val_accuracy", `best_train_loss` for "loss"."""
+    return f"best_validation_{monitor.removeprefix('val_')}" if monitor.startswith("val_") else f"best_train_{monitor}"
 
 
 @functools.lru_cache(maxsize=2)

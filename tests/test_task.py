@@ -15,6 +15,7 @@ import layers
 import zoo
 from recipes import cli
 from recipes.task import BaseConfig, get_task, task_names
+from recipes.training.run import RunDirectory
 from zoo import registry
 
 # A whole task: its settings, its data and model, how it is compiled and fed. Everything else
@@ -51,6 +52,7 @@ class Config(BaseConfig):
     task = "sequence-toy"
     model: str = "toy_sequence_attention"
     examples_per_split: int = setting(256, check_positive_int, help="sequences in each split")
+    validate: bool = setting(True, help="False: an empty validation split")
     learning_rate: float = 1e-2
     warmup_fraction = 0.0
     run_dir: str = "runs/sequence_toy"
@@ -62,10 +64,11 @@ class SequenceToy(ClassificationTask):
 
     def load_data(self, config):
         values = np.random.default_rng(config.seed).normal(size=(3, config.examples_per_split, 12, 3))
-        return {
+        splits = {
             split: Sequences(x.astype("float32"), (x[:, :, 0].mean(axis=1) > 0).astype("int64"))
             for split, x in zip(("train", "validation", "test"), values)
         }
+        return splits if config.validate else splits | {"validation": splits["validation"].take(slice(0, 0))}
 
     def prepare(self, run, splits, config, *, resuming):
         return Labels(run.keep_lines(run.labels_file, lambda: ["negative", "positive"], resuming))
@@ -142,6 +145,20 @@ def test_a_new_task_trains_evaluates_and_predicts_through_the_skeleton(sequence_
     assert [p["label"] for p in predictions] == [
         ["negative", "positive"][k] for k in np.argmax(model.predict(test.values[:3], verbose=0), axis=1)
     ]
+
+
+def test_a_run_without_validation_keeps_the_epoch_of_lowest_training_loss(sequence_task, tmp_path):
+    """An empty validation split: no validation pass, and the saved model is the epoch whose training loss is lowest
+    (a learning rate high enough that the loss goes up and down, so the last epoch is not the best)."""
+    run_dir = tmp_path / "run"
+    config = sequence_task.Config(run_dir=str(run_dir), epochs=6, validate=False, learning_rate=0.3, verbose=0)
+    metrics = sequence_task.TASK.train(config).metrics
+    history = RunDirectory(run_dir).read_history()
+    assert not [name for name in history if name.startswith("val_")]
+    losses = history["loss"]
+    best = json.loads((run_dir / "best.json").read_text())
+    assert best["epoch"] == int(np.argmin(losses)) and best["loss"] == pytest.approx(min(losses))
+    assert metrics["best_train_loss"] == pytest.approx(min(losses)) and "best_validation_accuracy" not in metrics
 
 
 def test_settings_are_checked_where_they_are_declared(sequence_task):

@@ -178,6 +178,24 @@ def test_a_malformed_series_file_stops_training_with_its_name(tmp_path):
         tsc.train(tsc.Config(train_file=str(tmp_path / "train.csv"), test_file=str(tmp_path / "train.csv"), run_dir=str(tmp_path / "run")))
 
 
+def test_without_validation_every_training_series_trains_and_the_probes_are_training_series(tmp_path, monkeypatch):
+    """`validation_fraction=0`: all 50 of GunPoint's training series train, the best epoch is the lowest training
+    loss, and the diagnosis view draws training series, each epoch."""
+    probed = []
+    loggers = tsc.TimeSeriesClassification.attention_loggers
+    monkeypatch.setattr(tsc.TimeSeriesClassification, "attention_loggers", lambda self, run, split, *rest: probed.append(split) or loggers(self, run, split, *rest))
+    config = tsc.Config(
+        dataset="GunPoint", epochs=2, validation_fraction=0, attention_probes=2, model_options={"filters": [8, 8, 8]},
+        run_dir=str(tmp_path / "run"), verbose=0,
+    )
+    metrics = tsc.train(config).metrics
+    assert metrics["train_series"] == 50 and metrics["best_train_loss"] == min(metrics["train_loss_per_epoch"])
+    assert "validation_accuracy_per_epoch" not in metrics
+    assert [len(split) for split in probed] == [50]
+    images = read_images(RunDirectory(config.run_dir).path / "attention")
+    assert {step for tag, step in images if tag.endswith("example_1")} == {0, 1}
+
+
 @pytest.fixture(scope="module")
 def transformer_run(tmp_path_factory, finished_runs):
     """A one-layer series Transformer, one epoch on GunPoint, logging two probe series (the notebook's smoke run)."""
@@ -228,15 +246,20 @@ def test_diagnosis_figures_draw_any_series_with_the_attention_over_its_steps(tra
     assert [label.get_text() for label in heat_axes.get_yticklabels()] == ["encoder_0: attention received", "attention_pooling: attention pooling"]
 
 
-def test_population_batch_norm_gives_the_moving_statistics_of_the_training_series(rng):
-    """Before validation the first batch norm's moving mean and variance are its input's over every real step of
-    every training series (Wu and Johnson, 2021), and each batch norm keeps its momentum."""
+@pytest.mark.parametrize("validating", [True, False])
+def test_population_batch_norm_gives_the_moving_statistics_of_the_training_series(rng, validating):
+    """Before validation (at the epoch's end without one) the first batch norm's moving mean and variance are its
+    input's over every real step of every training series (Wu and Johnson, 2021), and each batch norm keeps its
+    momentum."""
     model = zoo.build("se_fcn", num_channels=2, num_classes=3, filters=[8, 8, 8])
     series = rng.normal(size=(24, 50, 2)).astype("float32") * 3.0 + 1.0
     series[5, 30:] = np.nan
     callback = tsc.PopulationBatchNorm(series)
     callback.set_model(model)
-    callback.on_test_begin()
+    callback.on_epoch_begin(0)
+    if validating:
+        callback.on_test_begin()
+    callback.on_epoch_end(0)
     padded = np.nan_to_num(series)
     real = ~np.isnan(series).any(axis=-1)
     inputs = keras.ops.convert_to_numpy(model.get_layer("block0_conv")(padded, mask=real))[real]

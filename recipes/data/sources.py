@@ -21,9 +21,9 @@ class DataError(ValueError):
 
 def split_off_validation(size, fraction, seed):
     """`(train_indices, validation_indices)`: a fixed-seed shuffle of `range(size)`, the first
-    `max(1, round(size * fraction))` indices held out for validation."""
+    `max(1, round(size * fraction))` indices held out for validation; none for a `fraction` of 0."""
     order = np.random.default_rng(seed).permutation(size)
-    validation_size = max(1, round(size * fraction))
+    validation_size = max(1, round(size * fraction)) if fraction else 0
     return order[validation_size:], order[:validation_size]
 
 

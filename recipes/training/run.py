@@ -178,7 +178,9 @@ class RunDirectory:
 
         An epoch logged twice (the process stopped after logging it, before its
         backup, and it ran again) counts once, with the values of its last run.
-        A row that is not all numbers gives a `RunError` naming its line.
+        A row that is not all numbers gives a `RunError` naming its line. "NA", which
+        Keras' `CSVLogger` writes in the `val_` columns it adds to a run without
+        validation, is no value: a name without a value in every epoch is left out.
         """
         if not self.history_file.is_file():
             raise RunError(f"Missing training history {self.history_file}.")
@@ -187,14 +189,14 @@ class RunDirectory:
             reader = csv.DictReader(file)
             for row in reader:
                 try:
-                    rows[int(row["epoch"])] = {name: float(value) for name, value in row.items() if name != "epoch"}
+                    rows[int(row["epoch"])] = {name: float(value) for name, value in row.items() if name != "epoch" and value != "NA"}
                 except (KeyError, TypeError, ValueError):
                     raise RunError(
                         f"{self.history_file}, line {reader.line_num}: not an epoch number and one number per column "
                         f"of the header {reader.fieldnames} (cut short or edited?): {row!r}. Fix or delete that line."
                     ) from None
         epochs = sorted(rows)
-        names = list(rows[epochs[0]]) if epochs else []
+        names = [name for name in rows[epochs[0]] if all(name in rows[epoch] for epoch in epochs)] if epochs else []
         return {name: [rows[epoch][name] for epoch in epochs] for name in names}
 
     def trained(self):
