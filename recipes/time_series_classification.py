@@ -18,9 +18,11 @@ each of JapaneseVowels' 7-29-step cepstra by itself lost 22 points of test accur
 >>> tsc.predict("runs/gunpoint", series)  # (N, T, C), (T, C) or (T,) arrays, or .ts / .csv / .tsv files
 >>> tsc.diagnosis_figures("runs/gunpoint", series)  # each series with the attention over its steps
 
-Diagnosis: after every epoch TensorBoard shows `attention_probes` validation series, the classes in turn, each
-drawn with the attention over its steps beneath (attention pooling's weights, the attention each step receives in
-each Transformer block) and the SE/ECA channel weights (`recipes.reporting.attention_logging.series_summaries`);
+Diagnosis: after every epoch TensorBoard shows `attention_probes` validation series (training series in a run
+without validation), the classes in turn, each drawn with the attention over its steps beneath (attention pooling's
+weights, the attention each step receives in each Transformer block, and for the FCN and ResNet models, which pool
+their features by their mean, the class activation map of the predicted class: Zhou et al. 2016, as Wang et al. 2017
+drew it for these networks) and the SE/ECA channel weights (`recipes.reporting.attention_logging.series_summaries`);
 `diagnosis_figures` draws the same for any series.
 """
 

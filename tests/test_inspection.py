@@ -22,8 +22,9 @@ def test_text_transformer_self_attention_per_layer(rng):
     tokens[0, 6:] = 0  # padding
     logits, maps = zoo.attention_maps(model, tokens)
     np.testing.assert_array_equal(logits, keras.ops.convert_to_numpy(model(tokens, training=False)))
-    assert list(maps) == ["encoder_0", "encoder_1"]
-    for name in maps:
+    assert list(maps) == ["encoder_0", "encoder_1", "pooling"]  # mean pooling: class activation maps over the tokens
+    assert list(maps["pooling"]) == ["class_activation"]
+    for name in ("encoder_0", "encoder_1"):
         assert list(maps[name]) == ["self"]
         layer = model.get_layer(name)
         _, expected = layer(layer_inputs(model, layer, tokens), mask=tokens != 0, return_attention_scores=True)
@@ -55,7 +56,7 @@ def test_cbam_maps_inside_a_nested_model(rng):
     images = rng.uniform(0, 255, size=(2, 12, 12, 1)).astype("float32")
     logits, maps = zoo.attention_maps(model, images)
     np.testing.assert_array_equal(logits, keras.ops.convert_to_numpy(model(images, training=False)))
-    assert list(maps) == [f"stage{stage}_block1_cbam" for stage in (1, 2, 3)]  # one CBAM per residual block
+    assert list(maps) == [*(f"stage{stage}_block1_cbam" for stage in (1, 2, 3)), "pool"]  # one CBAM per residual block
     layer = classifier.get_layer("stage2_block1_cbam")
     _, channel, spatial = layer(layer_inputs(classifier, layer, images / 255), return_attention_scores=True)
     assert list(maps[layer.name]) == ["channel", "spatial"]
@@ -141,6 +142,55 @@ def own_inputs(owner, arguments, owner_inputs):
     """The values of the tensors `arguments` inside the functional model `owner` run on `owner_inputs`."""
     values = keras.Model(owner.input, keras.tree.flatten(arguments))(owner_inputs)
     return keras.tree.pack_sequence_as(arguments, [keras.ops.convert_to_numpy(v) for v in keras.tree.flatten(values)])
+
+
+def class_activation_reference(model, inputs):
+    """Zhou et al. 2016 in NumPy: the features global average pooling receives (a sub-model) times the kernel of
+    the `logits` layer."""
+    features = layer_inputs(model, model.get_layer("pool"), inputs)
+    return np.einsum("...k,kc->...c", features, keras.ops.convert_to_numpy(model.get_layer("logits").kernel))
+
+
+def test_class_activation_maps_of_a_padded_series_add_up_to_its_logits(rng):
+    """SE-FCN behind a preprocessing layer (as the time-series recipe nests it): the maps are the pooled features
+    times the classifier's kernel, and each class's map averaged over a series' real steps, plus the bias, is its
+    logit; through dropout in a Transformer pooling by the mean too."""
+    classifier = zoo.build("se_fcn", num_channels=2, num_classes=3, filters=[8, 8, 8])
+    series = keras.Input((None, 2))
+    model = keras.Model(series, classifier(keras.layers.Rescaling(0.5)(series)))
+    values = rng.normal(size=(2, 30, 2)).astype("float32")
+    values[1, 19:] = np.nan
+    logits, maps = zoo.attention_maps(model, values)
+    activation = maps["pool"]["class_activation"]
+    assert activation.shape == (2, 30, 3) and list(maps["pool"]) == ["class_activation"]
+    np.testing.assert_allclose(activation[0], class_activation_reference(classifier, values[:1] * 0.5)[0], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(activation[1, :19], class_activation_reference(classifier, values[1:, :19] * 0.5)[0], rtol=1e-4, atol=1e-5)
+    bias = keras.ops.convert_to_numpy(classifier.get_layer("logits").bias)
+    for i, length in enumerate([30, 19]):
+        np.testing.assert_allclose(activation[i, :length].mean(axis=0) + bias, logits[i], rtol=1e-4, atol=1e-5)
+
+    transformer = zoo.build("series_transformer", num_channels=1, num_classes=2, hidden_dim=8, num_layers=1, num_heads=2, intermediate_dim=16, pooling="mean")
+    logits, maps = zoo.attention_maps(transformer, values[:, :, :1])
+    bias = keras.ops.convert_to_numpy(transformer.get_layer("logits").bias)
+    np.testing.assert_allclose(maps["pool"]["class_activation"][1, :19].mean(axis=0) + bias, logits[1], rtol=1e-4, atol=1e-5)
+
+
+def test_class_activation_maps_of_an_image_resnet_are_over_its_last_feature_grid(rng):
+    model = zoo.build("resnet20", depth=8, input_shape=(16, 16, 3), num_classes=4)
+    images = rng.uniform(0, 1, size=(2, 16, 16, 3)).astype("float32")
+    _, maps = zoo.attention_maps(model, images)
+    assert list(maps) == ["pool"] and maps["pool"]["class_activation"].shape == (2, 4, 4, 4)
+    np.testing.assert_allclose(maps["pool"]["class_activation"], class_activation_reference(model, images), rtol=1e-4, atol=1e-5)
+
+
+def test_a_hidden_layer_on_pooled_features_gives_no_class_activation_maps(rng):
+    """Only a `Dense` layer whose output is the model's maps pooled features to classes."""
+    inputs = keras.Input((6, 3))
+    pooled = keras.layers.GlobalAveragePooling1D(name="pool")(keras.layers.Conv1D(4, 3, padding="same")(inputs))
+    hidden = keras.layers.Dense(5, activation="relu", name="hidden")(pooled)
+    x = rng.normal(size=(2, 6, 3)).astype("float32")
+    assert zoo.attention_maps(keras.Model(inputs, keras.layers.Dense(2)(hidden)), x)[1] == {}
+    assert list(zoo.attention_maps(keras.Model(inputs, hidden), x)[1]) == ["pool"]
 
 
 def test_each_kind_is_what_the_layer_returns_on_its_own_inputs(rng):

@@ -246,6 +246,25 @@ def test_diagnosis_figures_draw_any_series_with_the_attention_over_its_steps(tra
     assert [label.get_text() for label in heat_axes.get_yticklabels()] == ["encoder_0: attention received", "attention_pooling: attention pooling"]
 
 
+def test_the_fcn_diagnosis_shows_the_class_activation_of_the_predicted_class(finished_run, gunpoint_test):
+    """SE-FCN has no attention over the steps: its row is the class activation map (Zhou et al. 2016) of the class it
+    predicts, the saved model's pooled features times its classifier's kernel, shifted to 0 at its lowest step."""
+    _, result = finished_run
+    series, labels = gunpoint_test
+    figure = tsc.diagnosis_figures(result.run_dir, [series[3, :120]])[0]
+    line_axes, heat_axes = figure.axes
+    assert [label.get_text() for label in heat_axes.get_yticklabels()] == ["pool: class activation"]
+    model = keras.saving.load_model(RunDirectory(result.run_dir).model_file)
+    classifier = model.get_layer("se_fcn")
+    standardized = keras.ops.convert_to_numpy(model.get_layer("standardize")(series[3:4, :120]))
+    features = keras.Model(classifier.input, classifier.get_layer("pool").input).predict(standardized, verbose=0)[0]
+    kernel = keras.ops.convert_to_numpy(classifier.get_layer("logits").kernel)
+    predicted = result.metrics["class_names"].index(line_axes.get_title().split("predicted ")[1])
+    expected = np.squeeze(features @ kernel[:, predicted])
+    shown = heat_axes.images[0].get_array()[0]  # the row as drawn: scaled to its largest value
+    np.testing.assert_allclose(shown, (expected - expected.min()) / (expected.max() - expected.min()), atol=1e-4)
+
+
 @pytest.mark.parametrize("validating", [True, False])
 def test_population_batch_norm_gives_the_moving_statistics_of_the_training_series(rng, validating):
     """Before validation (at the epoch's end without one) the first batch norm's moving mean and variance are its

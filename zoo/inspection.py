@@ -1,4 +1,5 @@
-"""Where a model looks: the attention weights of every attention layer of a model, for given inputs.
+"""Where a model looks: the attention weights of every attention layer of a model, for given inputs, and the class
+activation maps of a classifier whose logits are a linear layer on global average pooling (Zhou et al. 2016).
 
 >>> model = zoo.build("transformer_classifier_tiny")
 >>> logits, maps = zoo.attention_maps(model, token_ids)
@@ -16,7 +17,12 @@ from keras import ops, tree
 from layers.multi_head import self_or_cross_attention
 
 # The kinds of attention map, each with its layout (documented in `attention_maps`).
-KINDS = ("self", "cross", "alignment", "pooling", "channel", "spatial", "projected", "window")
+KINDS = ("self", "cross", "alignment", "pooling", "channel", "spatial", "projected", "window", "class_activation")
+
+# Global average pooling, whose features a linear layer behind it maps to class activation maps; and the layers that
+# pass them on unchanged in inference (between the pooling and the logits).
+GLOBAL_AVERAGE_POOLINGS = (keras.layers.GlobalAveragePooling1D, keras.layers.GlobalAveragePooling2D, keras.layers.GlobalAveragePooling3D)
+INFERENCE_IDENTITIES = (keras.layers.Dropout,)
 
 # model -> what `_with_attention_weights` built on it, while the model lives: a logger probing every
 # epoch builds it once (the symbolic calls cost seconds on a deep model).
@@ -74,6 +80,53 @@ class _AttentionWeights(keras.layers.Layer):
         return None
 
 
+class _ClassActivation(keras.layers.Layer):
+    """Class activation maps (Zhou et al., "Learning Deep Features for Discriminative Localization", CVPR 2016) of
+    the linear layer `dense` on globally average-pooled features: for features `f_k(x)` at each position x,
+    ``M_c(x) = sum_k w_kc f_k(x)`` with `dense`'s kernel `w`, `(batch, *positions, classes)`. The mean of `M_c` over
+    the pooled positions plus the bias is the logit of class c."""
+
+    def __init__(self, dense):
+        super().__init__(name=f"{dense.name}_class_activation", dtype=dense.dtype_policy)
+        self.dense = dense
+        self.supports_masking = True  # the features' mask (a series' padding) is the pooling's
+        self.built = True
+
+    def call(self, features):
+        return ops.matmul(ops.cast(features, self.compute_dtype), self.dense.kernel)
+
+    def compute_mask(self, *args, **kwargs):
+        return None
+
+
+class _PooledHeads:
+    """Follows the calls of a model's layers from each global average pooling, through layers that pass it on
+    unchanged in inference, to a `Dense` layer on it: the class activation maps of those whose output is the model's."""
+
+    def __init__(self):
+        self.pooled = {}  # id of a pooled tensor -> (the tensor, the pooling layer's name, the features it pooled)
+        self.heads = []  # (Dense output, pooling layer's name, class activation maps)
+
+    def follow(self, layer, args, outputs):
+        """Notes the call `outputs = layer(*args)`."""
+        if isinstance(layer, GLOBAL_AVERAGE_POOLINGS):
+            self.pooled[id(outputs)] = (outputs, layer.name, args[0])
+            return
+        source = self.pooled.get(id(args[0])) if args else None
+        if source is None or source[0] is not args[0]:
+            return
+        if isinstance(layer, INFERENCE_IDENTITIES):
+            self.pooled[id(outputs)] = (outputs, *source[1:])
+        elif isinstance(layer, keras.layers.Dense):
+            self.heads.append((outputs, source[1], _ClassActivation(layer)(source[2])))
+
+    def class_activations(self, model_outputs):
+        """`[(pooling layer's name, class activation maps)]` of the heads whose output is one of `model_outputs`
+        (a hidden layer on the pooled features maps them to no class)."""
+        outputs = tree.flatten(model_outputs)
+        return [(name, activation) for output, name, activation in self.heads if any(output is o for o in outputs)]
+
+
 def _is_functional(layer):
     """Whether `layer` is a functional model (`keras.Model(inputs, outputs)`), whose layers can be seen."""
     return isinstance(layer, keras.Model) and isinstance(layer, keras.Function)
@@ -82,8 +135,10 @@ def _is_functional(layer):
 def _with_attention_weights(model):
     """`(extractor, recorded)`: a functional model on `model`'s layers returning `[outputs, weights]`,
     and `[(layer name, kinds)]` of the weights, in the order the layers run (`extractor` is a model
-    returning the outputs alone when no layer has weights)."""
+    returning the outputs alone when no layer has weights). A `Dense` layer on global average pooling (through
+    dropout, say) adds its class activation maps, under the pooling layer's name."""
     recorded, weights = [], []
+    heads = _PooledHeads()
 
     def call_function(layer, *args, **kwargs):
         if _is_functional(layer):
@@ -95,6 +150,7 @@ def _with_attention_weights(model):
             weights.extend(nested_weights)
             return outputs
         outputs = layer(*args, **kwargs)
+        heads.follow(layer, args, outputs)
         if returns_attention(layer) and not kwargs.get("return_attention_scores"):
             extra = list(_AttentionWeights(layer, len(tree.flatten(outputs)))(*args, **kwargs))
             if extra:
@@ -112,6 +168,9 @@ def _with_attention_weights(model):
 
     # `clone_function` keeps the model's own layers (and weights); `call_function` sees every call.
     clone = keras.models.clone_model(model, clone_function=lambda layer: layer, call_function=call_function)
+    for pooling_name, activation in heads.class_activations(clone.outputs):
+        recorded.append((pooling_name, ("class_activation",)))
+        weights.append([activation])
     if not recorded:
         return clone, []
     return keras.Model(clone.input, [clone.output, weights], name=f"{model.name}_attention"), recorded
@@ -148,6 +207,13 @@ def attention_maps(model, inputs):
       over its `k` keys projected along the sequence (no position of their own).
     * `"window"`: `(batch, heads, T, W)`, `SlidingWindowAttention`'s compact
       layout; `layers.efficient.window_weights_as_matrix` gives `(batch, heads, T, T)`.
+    * `"class_activation"`: `(batch, *positions, classes)` under a global average pooling layer's name
+      (`(batch, T, classes)` over a series' steps, `(batch, H, W, classes)` over an image), when a `Dense`
+      layer maps its output (through dropout) to logits: class activation maps (Zhou et al. 2016),
+      ``M_c(x) = sum_k w_kc f_k(x)`` for the pooled features f and the kernel w; a class's map averaged over
+      the pooled positions (a series' real steps) plus its bias is its logit. Not attention, but the same
+      question: which part of the input drove the class (FCN and ResNet classifiers, which have no attention
+      over positions).
     * `"unknown"` (or `"unknown_0"`, `"unknown_1"`, ... in the order returned):
       a layer of another library that takes `return_attention_scores` but
       declares nothing.

@@ -211,20 +211,30 @@ def patch_grid(weights, image_shape):
     return np.reshape(weights, (rows, len(weights) // rows))
 
 
-def series_attention_rows(maps, example, length):
+def series_attention_rows(maps, example, length, predicted):
     """`{(kind, layer): (length,) weights}`: the attention over the steps of one probe series, from
-    `zoo.attention_maps`' `maps`, each summing to 1: attention pooling's weights ("attention_pooling"), and for each
+    `zoo.attention_maps`' `maps`, each summing to 1: attention pooling's weights ("attention_pooling"), for each
     Transformer block the attention each step receives, averaged over the heads and the real queries
-    ("attention_received"; a sliding window's weights expanded first). Linformer's projected keys have no step of
-    their own and give no row."""
+    ("attention_received"; a sliding window's weights expanded first), and the class activation map of the
+    `predicted` class ("class_activation", of a network pooling its features by their mean: FCN, ResNet), less
+    its lowest step's value. Linformer's projected keys have no step of their own and give no row."""
     rows = {}
     for layer, kinds in maps.items():
+        if "class_activation" in kinds:
+            activation = kinds["class_activation"][example, :length, predicted]
+            rows["class_activation", layer] = normalized(activation - activation.min())
         if "pooling" in kinds:
             rows["attention_pooling", layer] = kinds["pooling"][example, :length]
         self_attention = window_weights_as_matrix(kinds["window"]) if "window" in kinds else kinds.get("self")
         if self_attention is not None:
             rows["attention_received", layer] = self_attention[example, :, :length, :length].mean(axis=(0, 1))
     return rows
+
+
+def normalized(weights):
+    """`weights` (not negative) divided by their sum; equal weights where they are all 0."""
+    total = float(weights.sum())
+    return weights / total if total > 0 else np.full(weights.shape, 1.0 / weights.size)
 
 
 def series_summaries(series, labels, class_names):
@@ -242,7 +252,7 @@ def series_summaries(series, labels, class_names):
 
     def summaries(inputs, outputs, maps):
         for i, length in enumerate(lengths):
-            for (kind, layer), weights in series_attention_rows(maps, i, length).items():
+            for (kind, layer), weights in series_attention_rows(maps, i, length, int(np.argmax(outputs[i]))).items():
                 yield f"{kind}/{layer}/example_{i}", weights[None] / max(float(weights.max()), 1e-12)
             yield f"series_attention/example_{i}", series_attention_figure(series, outputs, maps, i, length, labels, class_names)
             for layer, kinds in maps.items():
@@ -257,6 +267,6 @@ def series_attention_figure(series, outputs, maps, example, length, labels, clas
     with its class (`labels`: class ids, or None) and the class of the highest of its `outputs`."""
     known = "" if labels is None else f"class {class_names[labels[example]]}, "
     title = f"example {example}: {known}predicted {class_names[int(np.argmax(outputs[example]))]}"
-    rows = series_attention_rows(maps, example, length)
+    rows = series_attention_rows(maps, example, length, int(np.argmax(outputs[example])))
     labeled_rows = {f"{layer}: {kind.replace('_', ' ')}": weights for (kind, layer), weights in rows.items()}
     return figures.plot_series_attention(series[example, :length], labeled_rows, title)
