@@ -187,6 +187,20 @@ def test_cbam_spatial_attention_is_drawn_over_the_image(tmp_path, rng):
     assert ("channel_attention/stage2/example_1", 0) in logged
 
 
+def test_a_resnets_class_activation_of_the_predicted_class_is_drawn_over_the_image(tmp_path, rng):
+    """Over an image of 18 pixels the last stage has 5 x 5 cells, which the overlay stretches unevenly."""
+    model = zoo.build("se_resnet20", depth=8, input_shape=(18, 18, 1), num_classes=3)
+    images = rng.integers(0, 256, size=(2, 18, 18, 1)).astype("float32")
+    log_epochs(AttentionMapLogger(tmp_path, images, image_summaries(images)), model)
+    logged = read_images(tmp_path)
+    features = keras.Model(model.input, model.get_layer("pool").input).predict(images, verbose=0)
+    activation = features @ keras.ops.convert_to_numpy(model.get_layer("logits").kernel)  # (2, 5, 5, 3)
+    predicted = np.argmax(model.predict(images, verbose=0), axis=-1)
+    for i, image in enumerate(images):
+        expected = figures.overlay(image, activation[i, ..., predicted[i]])
+        np.testing.assert_allclose(logged[f"class_activation/example_{i}", 0] * 255, expected, atol=1.0)
+
+
 def test_vit_rollout_from_the_class_token_is_drawn_over_the_image(tmp_path, rng):
     images, maps, logged = log_image_model("vit_small_images", tmp_path, rng, num_layers=2, hidden_dim=32, num_heads=2)
     rollout = zoo.attention_rollout([maps["encoder_0"]["self"], maps["encoder_1"]["self"]])

@@ -30,9 +30,20 @@ def test_overlay_keeps_colour_images_and_a_flat_map():
     np.testing.assert_array_equal(blend, np.broadcast_to(flat, (4, 4, 3)))
 
 
-def test_overlay_refuses_a_map_that_does_not_tile_the_image():
-    with pytest.raises(ValueError, match=r"A heat map \(3, 3\) cannot be stretched over an image \(8, 8, 1\)"):
-        figures.overlay(np.zeros((8, 8)), np.zeros((3, 3)))
+def test_overlay_stretches_a_map_whose_sides_do_not_divide_the_image_to_the_cell_each_pixel_falls_in(rng):
+    """A stage of a strided network over an image of 30 pixels has ceil(30 / 4) = 8 cells: pixel y takes cell
+    floor(8 y / 30), every cell shown, the last ones narrower."""
+    heat = rng.random((8, 8))
+    blend = figures.overlay(np.zeros((30, 30)), heat, scale=1, alpha=1.0)
+    scaled = (heat - heat.min()) / (heat.max() - heat.min())
+    colours = np.round(matplotlib.colormaps[figures.COLORMAP](scaled)[..., :3] * 255)
+    for y, x in ((0, 0), (3, 4), (4, 3), (29, 29), (15, 26)):
+        np.testing.assert_array_equal(blend[y, x], colours[8 * y // 30, 8 * x // 30])
+
+
+def test_overlay_refuses_a_map_finer_than_the_image():
+    with pytest.raises(ValueError, match=r"A heat map \(9, 3\) cannot be stretched over an image \(8, 8, 1\)"):
+        figures.overlay(np.zeros((8, 8)), np.zeros((9, 3)))
 
 
 def test_attention_figure_has_a_panel_per_head_and_checks_its_labels(rng):

@@ -176,6 +176,8 @@ def image_summaries(images):
     * A ViT's blocks `(batch, heads, 1 + P, 1 + P)`: the attention rollout
       from the class token to the patches, over the image
       ("attention_rollout/example_<i>"), from `zoo.attention_rollout`.
+    * A CNN's class activation map of the predicted class, over the image
+      ("class_activation/example_<i>"; Zhou et al. 2016).
     """
     images = np.asarray(images)
 
@@ -189,6 +191,10 @@ def image_summaries(images):
                 stages.setdefault(layer.split("_block")[0], []).append((layer, kinds["channel"]))
             if "self" in kinds:  # a ViT block
                 self_attention.append(kinds["self"])
+            if "class_activation" in kinds:  # a ResNet's logits on mean-pooled features
+                for i, image in enumerate(images):
+                    predicted = kinds["class_activation"][i, ..., int(np.argmax(outputs[i]))]
+                    yield f"class_activation/example_{i}", figures.overlay(image, predicted)
         for stage, blocks in stages.items():
             channels = np.stack([weights for _, weights in blocks], axis=1)  # (batch, blocks, C)
             names = [layer for layer, _ in blocks]

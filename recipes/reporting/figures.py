@@ -140,24 +140,25 @@ def plot_confusion_matrix(counts, class_names, title="Confusion matrix"):
 def overlay(image, heat, scale=4, alpha=0.5):
     """`heat` over `image`: an RGB uint8 array `scale` times the image's size.
 
-    `heat` (a coarser `(h, w)` map whose sides divide the image's, e.g. CBAM's
-    spatial attention at a stage's resolution or the ViT's patch grid) is
-    stretched to the image by repeating each cell, min-max scaled to 0..1 and
+    `heat` (a coarser `(h, w)` map, e.g. CBAM's spatial attention or a class
+    activation map at a stage's resolution, or the ViT's patch grid) is
+    stretched to the image, pixel (y, x) taking cell (floor(y h / H), floor(x w / W))
+    (each cell repeated where the sides divide), min-max scaled to 0..1 and
     coloured with `COLORMAP`; the result is ``(1 - alpha) * image + alpha *
     colour`` (an RGB image in colour, any other in gray, the mean of its
     channels), so the input stays visible under the map.
 
     Args:
         image: `(H, W)` or `(H, W, C)` raw pixels, 0..255.
-        heat: `(h, w)` weights, `H % h == W % w == 0`.
+        heat: `(h, w)` weights, at most `H x W`.
     """
     image = np.asarray(image, "float64")
     image = image[..., None] if image.ndim == 2 else image
     heat = np.asarray(heat, "float64")
     (height, width), (h, w) = image.shape[:2], heat.shape
-    if heat.ndim != 2 or height % h or width % w:
+    if heat.ndim != 2 or h > height or w > width:
         raise ValueError(f"A heat map {heat.shape} cannot be stretched over an image {image.shape}.")
-    heat = np.repeat(np.repeat(heat, height // h, axis=0), width // w, axis=1)
+    heat = heat[np.arange(height) * h // height][:, np.arange(width) * w // width]
     span = heat.max() - heat.min()
     heat = (heat - heat.min()) / span if span > 0 else np.zeros_like(heat)
     colour = matplotlib.colormaps[COLORMAP](heat)[..., :3]
