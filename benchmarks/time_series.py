@@ -1,23 +1,14 @@
-"""Benchmark: time-series classifiers on six UCR/UEA datasets aeon bundles, each on the recipe's default schedule.
+"""Benchmark: time-series classifiers on six UCR/UEA datasets aeon bundles, every model on one schedule.
 
-Each model is trained once per dataset with the same settings (the recipe's defaults: 100 epochs of AdamW, batch
-16, 20% of the official training split held out to pick the best epoch) and scored on the official test split.
-Writes `benchmarks/results/time_series_<model>_<dataset>.json`. Not a test.
+Each model is trained once per dataset with the same settings (by default the recipe's: 100 epochs of AdamW, batch
+16, 20% of the official training split held out to pick the best epoch; `--tag full --set validation_fraction=0`:
+the whole training split, the epoch of lowest training loss kept, as the published figures were measured) and
+scored on the official test split. Writes `benchmarks/results/time_series_<model>_<dataset>[_<tag>].json`. Not a test.
 
     python benchmarks/time_series.py [--datasets NAME ...] [--models NAME ...] [--tag TAG] [--set key=value ...]
 
-References (test accuracy): ResNet and FCN of Ismail Fawaz et al., "Deep learning for time series classification:
-a review", 2019, the means over their runs in github.com/hfawaz/dl-4-tsc results/results-ucr-128.csv (UCR 2018, 5
-runs) and results/results-mts.csv (MTS archive, 10 runs); InceptionTime (Ismail Fawaz et al., 2020), an ensemble of
-five networks, from github.com/hfawaz/InceptionTime results-InceptionTime-128.csv (UCR 2018). BasicMotions (UEA
-2018) is in none of these files; JapaneseVowels not in InceptionTime's.
-
-    dataset            ResNet   FCN     InceptionTime
-    GunPoint           99.1     100.0   100.0
-    ArrowHead          83.8     84.3    84.6
-    OSULeaf            98.0     97.9    94.2
-    ItalyPowerDemand   96.2     96.3    96.5
-    JapaneseVowels     99.2     99.3    -
+The published figures the README sets beside these (ResNet, FCN, InceptionTime) and their sources:
+`results_table.PUBLISHED_SERIES`; `python benchmarks/results_table.py --write` renders a table per setting (tag).
 """
 
 import argparse
@@ -27,7 +18,10 @@ from common import run_benchmarks
 from recipes.task import get_task
 
 DATASETS = ["GunPoint", "ArrowHead", "OSULeaf", "ItalyPowerDemand", "JapaneseVowels", "BasicMotions"]
-MODELS = ["se_fcn", "eca_fcn", "resnet1d", "se_resnet1d", "eca_resnet1d", "series_transformer", "series_bilstm_attention"]
+MODELS = [
+    "se_fcn", "eca_fcn", "resnet1d", "se_resnet1d", "eca_resnet1d", "series_transformer", "series_bilstm_attention",
+    "series_linformer", "series_performer", "series_window_transformer",
+]
 
 
 def figures(metrics):

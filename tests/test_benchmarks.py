@@ -165,9 +165,21 @@ def test_the_evaluation_set_is_named_from_the_config():
     lists = {"test_accuracy": 0.35, "train_examples_per_second": 90.0}
     assert results_table.listops(lists | {"config": {"model_options": {}}})[0] == "ListOps test, full attention"
     assert results_table.listops(lists | {"config": {"model_options": {"attention": "window"}}})[0] == "ListOps test, window attention"
-    series = {"test_accuracy": 0.9, "train_series_per_second": 100.0}
-    assert results_table.time_series(series | {"config": {"dataset": "GunPoint", "test_file": None}})[0] == "GunPoint test"
-    assert results_table.time_series(series | {"config": {"dataset": "GunPoint", "test_file": "/d/test.ts"}})[0] == "test.ts (own data)"
+
+
+def test_the_time_series_records_make_a_table_per_setting_beside_the_published_figures(tmp_path, monkeypatch):
+    records = [("se_fcn", "GunPoint", "", 0.95), ("se_resnet1d", "GunPoint", "", 0.97), ("se_fcn", "ArrowHead", "", 0.6),
+               ("resnet1d", "GunPoint", "_full", 0.99)]
+    for model, dataset, tag, accuracy in records:
+        record = {"model": model, "test_accuracy": accuracy, "config": {"dataset": dataset}}
+        (tmp_path / f"time_series_{model}_{dataset.lower()}{tag}.json").write_text(json.dumps(record))
+    monkeypatch.setattr(results_table, "RESULTS", tmp_path)
+    full, defaults = results_table.render_time_series().split("\n\nTime series, ")  # the whole-split table first
+    assert "| dataset | `resnet1d` | ResNet | FCN | InceptionTime |" in full and "| GunPoint | **99.0** | 99.1 | 100.0 | 100.0 |" in full
+    assert "| dataset | `se_fcn` | `se_resnet1d` | ResNet | FCN | InceptionTime |" in defaults
+    assert "| GunPoint | 95.0 | **97.0** | 99.1 | 100.0 | 100.0 |" in defaults
+    assert "| ArrowHead | **60.0** | - | 83.8 | 84.3 | 84.6 |" in defaults
+    assert "| BasicMotions | - | - | 100.0 | - | 100.0 |" in defaults
 
 
 def test_the_time_series_benchmark_runs_each_dataset_and_a_records_command_runs_its_own(monkeypatch):

@@ -21,6 +21,7 @@ def test_readme_results_table_is_generated_from_benchmark_results():
     table = results_table.render()
     assert table.count("\n| SST-2 dev |") == len(list(results_table.RESULTS.glob("text_classification_*.json"))) > 0
     assert table in README
+    assert results_table.render_time_series() in README
 
 
 def test_readme_python_runs_as_written():
