@@ -18,7 +18,7 @@ from pathlib import Path
 TESTS = Path(__file__).parent
 # The files the JAX rerun reads, each with the tests it runs there (None: all but the markers' exclusions).
 # test_inspection.py: `zoo.attention_maps` re-runs a functional model's graph, the same Python on every backend;
-# the test of every attention kind runs that graph on JAX for each layer. test_translation.py: the Transformer's
+# the test of every attention kind runs that graph on JAX for each layer, an image ResNet's for its class activation maps. test_translation.py: the Transformer's
 # cached decoding (the step function beam search and greedy decoding use), its jitted form, the loss and the schedule.
 # The recipe itself, and its WordPiece vocabularies, use tf.data and TensorFlow tokenizers: they stay on TensorFlow.
 # test_efficient.py, test_series_layers.py: the efficient attention and series layers' numerics. test_benchmarks.py: the attention scaling benchmark
@@ -33,7 +33,7 @@ JAX_RUN = {
     "test_series_layers.py": "not time_series_models",
     "test_masking_properties.py": None,
     "test_zoo.py": "round_trip",
-    "test_inspection.py": "each_kind or without_attention",
+    "test_inspection.py": "each_kind or without_attention or class_activation_maps_of_an_image",
     "test_translation.py": "loss_averages or schedule or ((cached or compiled_decoder) and transformer])",
     "test_benchmarks.py": "scaling_benchmark",
     "test_checkpoints.py": "reference",
