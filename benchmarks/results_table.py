@@ -34,8 +34,8 @@ PUBLISHED_NETWORKS = ("ResNet", "FCN", "InceptionTime")
 
 # The settings of the time-series records, by the tag that ends their file names (benchmarks/time_series.py --tag).
 SERIES_SETTINGS = {
-    "full": "the published networks' protocol, as `--tag full --set validation_fraction=0`: 100 epochs on the whole "
-    "official training split, the epoch of lowest training loss kept",
+    "full": "as the published networks were trained, `--tag full --set validation_fraction=0`: the whole official "
+    "training split, the epoch of lowest training loss kept, but 100 epochs (theirs: 1,500 for ResNet, 2,000 for FCN)",
     "": "the recipe's defaults: 100 epochs on 80% of the official training split, the epoch of lowest validation loss kept",
     "long": "`--tag long --set epochs=500`: 500 epochs on 80% of the training split",
 }
@@ -132,29 +132,32 @@ def series_setting(path, record):
 
 
 def series_accuracies():
-    """`{setting: {dataset: {model: test accuracy in %}}}` of the time-series records."""
+    """`{setting: {dataset: {model: test accuracy in %}}}` of the time-series records (a record on your own files
+    under their test file's name)."""
     table = {}
     for path in sorted(RESULTS.glob("time_series_*.json")):
         record = json.loads(path.read_text())
-        setting = series_setting(path, record)
-        table.setdefault(setting, {}).setdefault(record["config"]["dataset"], {})[record["model"]] = 100 * record["test_accuracy"]
+        dataset = own_test_data(record, "test_file") or record["config"]["dataset"]
+        table.setdefault(series_setting(path, record), {}).setdefault(dataset, {})[record["model"]] = 100 * record["test_accuracy"]
     return table
 
 
 def render_time_series():
-    """A table per setting of `SERIES_SETTINGS`: a row per dataset, a column per model (its best in bold), then the
-    published networks."""
+    """A table per setting (those of `SERIES_SETTINGS` first): a row per dataset (those with published figures
+    first), a column per model (its best in bold), then the published networks."""
     tables = []
-    for setting, accuracies in sorted(series_accuracies().items(), key=lambda item: list(SERIES_SETTINGS).index(item[0])):
+    order = {setting: index for index, setting in enumerate(SERIES_SETTINGS)}
+    for setting, accuracies in sorted(series_accuracies().items(), key=lambda item: (order.get(item[0], len(order)), item[0])):
         models = sorted({model for row in accuracies.values() for model in row})
+        datasets = [*PUBLISHED_SERIES, *sorted(set(accuracies) - set(PUBLISHED_SERIES))]
         lines = [
-            f"Time series, {SERIES_SETTINGS[setting]} (test accuracy, %):",
+            f"Time series, {SERIES_SETTINGS.get(setting, f'`--tag <dataset>_{setting}`')} (test accuracy, %):",
             "",
             "| dataset | " + " | ".join(f"`{model}`" for model in models) + " | " + " | ".join(PUBLISHED_NETWORKS) + " |",
             "| --- |" + " --- |" * (len(models) + len(PUBLISHED_NETWORKS)),
         ]
-        for dataset, published in PUBLISHED_SERIES.items():
-            row = accuracies.get(dataset, {})
+        for dataset in datasets:
+            row, published = accuracies.get(dataset, {}), PUBLISHED_SERIES.get(dataset, (None,) * len(PUBLISHED_NETWORKS))
             best = max(row.values(), default=None)
             cells = ["-" if model not in row else f"**{row[model]:.1f}**" if row[model] == best else f"{row[model]:.1f}" for model in models]
             cells += ["-" if value is None else f"{value:.1f}" for value in published]

@@ -198,7 +198,7 @@ def test_a_resnets_class_activation_of_the_predicted_class_is_drawn_over_the_ima
     predicted = np.argmax(model.predict(images, verbose=0), axis=-1)
     for i, image in enumerate(images):
         expected = figures.overlay(image, activation[i, ..., predicted[i]])
-        np.testing.assert_allclose(logged[f"class_activation/example_{i}", 0] * 255, expected, atol=1.0)
+        np.testing.assert_allclose(logged[f"class_activation/pool/example_{i}", 0] * 255, expected, atol=1.0)
 
 
 def test_vit_rollout_from_the_class_token_is_drawn_over_the_image(tmp_path, rng):

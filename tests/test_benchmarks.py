@@ -169,12 +169,16 @@ def test_the_evaluation_set_is_named_from_the_config():
 
 def test_the_time_series_records_make_a_table_per_setting_beside_the_published_figures(tmp_path, monkeypatch):
     records = [("se_fcn", "GunPoint", "", 0.95), ("se_resnet1d", "GunPoint", "", 0.97), ("se_fcn", "ArrowHead", "", 0.6),
-               ("resnet1d", "GunPoint", "_full", 0.99)]
+               ("resnet1d", "GunPoint", "_full", 0.99), ("se_fcn", "Coffee", "_x", 1.0)]
     for model, dataset, tag, accuracy in records:
         record = {"model": model, "test_accuracy": accuracy, "config": {"dataset": dataset}}
         (tmp_path / f"time_series_{model}_{dataset.lower()}{tag}.json").write_text(json.dumps(record))
+    own = {"model": "se_fcn", "test_accuracy": 0.5, "config": {"dataset": "GunPoint", "test_file": "/d/mine_TEST.ts"}}
+    (tmp_path / "time_series_se_fcn_gunpoint_own.json").write_text(json.dumps(own))
     monkeypatch.setattr(results_table, "RESULTS", tmp_path)
-    full, defaults = results_table.render_time_series().split("\n\nTime series, ")  # the whole-split table first
+    full, defaults, own_table, other = results_table.render_time_series().split("\n\nTime series, ")  # known settings first
+    assert "| mine_TEST.ts (own data) | **50.0** | - | - | - |" in own_table and "| GunPoint | - |" in own_table
+    assert other.startswith("`--tag <dataset>_x`") and "| Coffee | **100.0** | - | - | - |" in other
     assert "| dataset | `resnet1d` | ResNet | FCN | InceptionTime |" in full and "| GunPoint | **99.0** | 99.1 | 100.0 | 100.0 |" in full
     assert "| dataset | `se_fcn` | `se_resnet1d` | ResNet | FCN | InceptionTime |" in defaults
     assert "| GunPoint | 95.0 | **97.0** | 99.1 | 100.0 | 100.0 |" in defaults

@@ -30,15 +30,15 @@ def test_overlay_keeps_colour_images_and_a_flat_map():
     np.testing.assert_array_equal(blend, np.broadcast_to(flat, (4, 4, 3)))
 
 
-def test_overlay_stretches_a_map_whose_sides_do_not_divide_the_image_to_the_cell_each_pixel_falls_in(rng):
-    """A stage of a strided network over an image of 30 pixels has ceil(30 / 4) = 8 cells: pixel y takes cell
-    floor(8 y / 30), every cell shown, the last ones narrower."""
+def test_overlay_stretches_a_map_whose_sides_do_not_divide_the_image_as_strided_cells_cover_it(rng):
+    """A stage of stride 4 over an image of 30 pixels has ceil(30 / 4) = 8 cells: cell k covers pixels 4k to 4k + 3,
+    the last one pixels 28 and 29."""
     heat = rng.random((8, 8))
     blend = figures.overlay(np.zeros((30, 30)), heat, scale=1, alpha=1.0)
     scaled = (heat - heat.min()) / (heat.max() - heat.min())
     colours = np.round(matplotlib.colormaps[figures.COLORMAP](scaled)[..., :3] * 255)
-    for y, x in ((0, 0), (3, 4), (4, 3), (29, 29), (15, 26)):
-        np.testing.assert_array_equal(blend[y, x], colours[8 * y // 30, 8 * x // 30])
+    for y, x in ((0, 0), (3, 4), (4, 3), (29, 29), (15, 27), (11, 12)):
+        np.testing.assert_array_equal(blend[y, x], colours[y // 4, x // 4])
 
 
 def test_overlay_refuses_a_map_finer_than_the_image():

@@ -184,13 +184,24 @@ def test_class_activation_maps_of_an_image_resnet_are_over_its_last_feature_grid
 
 
 def test_a_hidden_layer_on_pooled_features_gives_no_class_activation_maps(rng):
-    """Only a `Dense` layer whose output is the model's maps pooled features to classes."""
+    """Only a linear `Dense` layer whose output is the model's maps pooled features to classes: not a hidden layer, nor a
+    nested model's last layer that feeds the outer model's classifier. A quantized classifier's maps are its own
+    (int8: the mean of the maps is the logit up to the rounding of each position's features)."""
     inputs = keras.Input((6, 3))
     pooled = keras.layers.GlobalAveragePooling1D(name="pool")(keras.layers.Conv1D(4, 3, padding="same")(inputs))
-    hidden = keras.layers.Dense(5, activation="relu", name="hidden")(pooled)
+    hidden = keras.layers.Dense(5, name="hidden")(pooled)
     x = rng.normal(size=(2, 6, 3)).astype("float32")
     assert zoo.attention_maps(keras.Model(inputs, keras.layers.Dense(2)(hidden)), x)[1] == {}
-    assert list(zoo.attention_maps(keras.Model(inputs, hidden), x)[1]) == ["pool"]
+    assert zoo.attention_maps(keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(pooled)), x)[1] == {}  # not logits
+    backbone = keras.Model(inputs, hidden)
+    assert list(zoo.attention_maps(backbone, x)[1]) == ["pool"]
+    outer_inputs = keras.Input((6, 3))
+    assert zoo.attention_maps(keras.Model(outer_inputs, keras.layers.Dense(2)(backbone(outer_inputs))), x)[1] == {}
+    classifier = keras.Model(inputs, keras.layers.Dense(3, name="logits")(pooled))
+    classifier.quantize("int8")
+    logits, maps = zoo.attention_maps(classifier, x)
+    bias = keras.ops.convert_to_numpy(classifier.get_layer("logits").bias)
+    np.testing.assert_allclose(maps["pool"]["class_activation"].mean(axis=1) + bias, logits, rtol=0.05, atol=0.05)
 
 
 def test_each_kind_is_what_the_layer_returns_on_its_own_inputs(rng):

@@ -22,7 +22,14 @@ def test_history_keeps_the_last_record_of_each_epoch(tmp_path):
     assert run.read_history() == {"loss": [2.0, 1.4, 1.0], "epoch_seconds": [10.0, 12.0, 9.0]}
 
 
-@pytest.mark.parametrize("last_line", ["2,1.0", "x,1.0,9", "2,1.0,9,7"])
+def test_a_run_without_validation_has_no_validation_history(tmp_path):
+    """Keras' CSVLogger adds `val_` columns of "NA" to a run without validation; only there is "NA" no number."""
+    run = RunDirectory(tmp_path)
+    run.history_file.write_text("epoch,loss,val_loss\n0,2.0,NA\n1,1.5,NA\n")
+    assert run.read_history() == {"loss": [2.0, 1.5]}
+
+
+@pytest.mark.parametrize("last_line", ["2,1.0", "x,1.0,9", "2,1.0,9,7", "2,NA,9"])
 def test_a_history_row_cut_short_or_edited_is_named_by_its_line(tmp_path, last_line):
     run = RunDirectory(tmp_path)
     run.history_file.write_text(f"epoch,loss,epoch_seconds\n0,2.0,10\n1,1.5,11\n{last_line}")

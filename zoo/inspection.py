@@ -84,47 +84,45 @@ class _ClassActivation(keras.layers.Layer):
     """Class activation maps (Zhou et al., "Learning Deep Features for Discriminative Localization", CVPR 2016) of
     the linear layer `dense` on globally average-pooled features: for features `f_k(x)` at each position x,
     ``M_c(x) = sum_k w_kc f_k(x)`` with `dense`'s kernel `w`, `(batch, *positions, classes)`. The mean of `M_c` over
-    the pooled positions plus the bias is the logit of class c."""
+    the pooled positions plus the bias is the logit of class c. Computed as `dense` itself on each position's
+    features, less its bias: a quantized or LoRA layer gives its own numbers."""
 
     def __init__(self, dense):
-        super().__init__(name=f"{dense.name}_class_activation", dtype=dense.dtype_policy)
+        super().__init__(name=f"{dense.name}_class_activation", dtype=dense.compute_dtype)
         self.dense = dense
         self.supports_masking = True  # the features' mask (a series' padding) is the pooling's
         self.built = True
 
     def call(self, features):
-        return ops.matmul(ops.cast(features, self.compute_dtype), self.dense.kernel)
+        activation = self.dense(features)
+        return activation - self.dense.bias if self.dense.use_bias else activation
 
     def compute_mask(self, *args, **kwargs):
         return None
 
 
 class _PooledHeads:
-    """Follows the calls of a model's layers from each global average pooling, through layers that pass it on
-    unchanged in inference, to a `Dense` layer on it: the class activation maps of those whose output is the model's."""
+    """Follows the calls of a model's layers from each global average pooling (channels last), through layers that
+    pass it on unchanged in inference, to a linear `Dense` layer on it (logits), whose class activation maps it
+    makes."""
 
     def __init__(self):
         self.pooled = {}  # id of a pooled tensor -> (the tensor, the pooling layer's name, the features it pooled)
-        self.heads = []  # (Dense output, pooling layer's name, class activation maps)
 
     def follow(self, layer, args, outputs):
-        """Notes the call `outputs = layer(*args)`."""
-        if isinstance(layer, GLOBAL_AVERAGE_POOLINGS):
+        """Notes the call `outputs = layer(*args)`; for a `Dense` layer on pooled features, returns `(the pooling
+        layer's name, class activation maps)`."""
+        if isinstance(layer, GLOBAL_AVERAGE_POOLINGS) and layer.data_format == "channels_last":
             self.pooled[id(outputs)] = (outputs, layer.name, args[0])
-            return
+            return None
         source = self.pooled.get(id(args[0])) if args else None
         if source is None or source[0] is not args[0]:
-            return
+            return None
         if isinstance(layer, INFERENCE_IDENTITIES):
             self.pooled[id(outputs)] = (outputs, *source[1:])
-        elif isinstance(layer, keras.layers.Dense):
-            self.heads.append((outputs, source[1], _ClassActivation(layer)(source[2])))
-
-    def class_activations(self, model_outputs):
-        """`[(pooling layer's name, class activation maps)]` of the heads whose output is one of `model_outputs`
-        (a hidden layer on the pooled features maps them to no class)."""
-        outputs = tree.flatten(model_outputs)
-        return [(name, activation) for output, name, activation in self.heads if any(output is o for o in outputs)]
+        elif isinstance(layer, keras.layers.Dense) and layer.activation is keras.activations.linear:
+            return source[1], _ClassActivation(layer)(source[2])
+        return None
 
 
 def _is_functional(layer):
@@ -136,8 +134,10 @@ def _with_attention_weights(model):
     """`(extractor, recorded)`: a functional model on `model`'s layers returning `[outputs, weights]`,
     and `[(layer name, kinds)]` of the weights, in the order the layers run (`extractor` is a model
     returning the outputs alone when no layer has weights). A `Dense` layer on global average pooling (through
-    dropout, say) adds its class activation maps, under the pooling layer's name."""
-    recorded, weights = [], []
+    dropout, say) whose output is the model's adds its class activation maps, under the pooling layer's name (a
+    hidden layer on the pooled features maps them to no class; a nested model's count where its output is the
+    model's)."""
+    found = []  # (layer name, kinds, weights, None or the tensors of which one must be the model's output)
     heads = _PooledHeads()
 
     def call_function(layer, *args, **kwargs):
@@ -146,11 +146,13 @@ def _with_attention_weights(model):
             if not nested_recorded:
                 return layer(*args, **kwargs)
             outputs, nested_weights = nested(*args, **kwargs)
-            recorded.extend(nested_recorded)
-            weights.extend(nested_weights)
+            for (name, kinds), extra in zip(nested_recorded, nested_weights):
+                found.append((name, kinds, extra, tree.flatten(outputs) if "class_activation" in kinds else None))
             return outputs
         outputs = layer(*args, **kwargs)
-        heads.follow(layer, args, outputs)
+        head = heads.follow(layer, args, outputs)
+        if head is not None:
+            found.append((head[0], ("class_activation",), [head[1]], [outputs]))
         if returns_attention(layer) and not kwargs.get("return_attention_scores"):
             extra = list(_AttentionWeights(layer, len(tree.flatten(outputs)))(*args, **kwargs))
             if extra:
@@ -162,15 +164,18 @@ def _with_attention_weights(model):
                         f"Layer {layer.name!r} ({type(layer).__name__}) declares the attention kinds {kinds} for "
                         f"the {len(extra)} weights it returns: it must name each once, from {KINDS}."
                     )
-                recorded.append((layer.name, kinds))
-                weights.append(extra)
+                found.append((layer.name, kinds, extra, None))
         return outputs
 
     # `clone_function` keeps the model's own layers (and weights); `call_function` sees every call.
     clone = keras.models.clone_model(model, clone_function=lambda layer: layer, call_function=call_function)
-    for pooling_name, activation in heads.class_activations(clone.outputs):
-        recorded.append((pooling_name, ("class_activation",)))
-        weights.append([activation])
+    model_outputs = tree.flatten(clone.outputs)
+    found = [
+        entry for entry in found
+        if entry[3] is None or any(tensor is output for tensor in entry[3] for output in model_outputs)
+    ]
+    recorded = [(name, kinds) for name, kinds, _, _ in found]
+    weights = [extra for _, _, extra, _ in found]
     if not recorded:
         return clone, []
     return keras.Model(clone.input, [clone.output, weights], name=f"{model.name}_attention"), recorded

@@ -177,7 +177,7 @@ def image_summaries(images):
       from the class token to the patches, over the image
       ("attention_rollout/example_<i>"), from `zoo.attention_rollout`.
     * A CNN's class activation map of the predicted class, over the image
-      ("class_activation/example_<i>"; Zhou et al. 2016).
+      ("class_activation/<pooling layer>/example_<i>"; Zhou et al. 2016).
     """
     images = np.asarray(images)
 
@@ -194,7 +194,7 @@ def image_summaries(images):
             if "class_activation" in kinds:  # a ResNet's logits on mean-pooled features
                 for i, image in enumerate(images):
                     predicted = kinds["class_activation"][i, ..., int(np.argmax(outputs[i]))]
-                    yield f"class_activation/example_{i}", figures.overlay(image, predicted)
+                    yield f"class_activation/{layer}/example_{i}", figures.overlay(image, predicted)
         for stage, blocks in stages.items():
             channels = np.stack([weights for _, weights in blocks], axis=1)  # (batch, blocks, C)
             names = [layer for layer, _ in blocks]

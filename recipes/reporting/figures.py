@@ -142,8 +142,9 @@ def overlay(image, heat, scale=4, alpha=0.5):
 
     `heat` (a coarser `(h, w)` map, e.g. CBAM's spatial attention or a class
     activation map at a stage's resolution, or the ViT's patch grid) is
-    stretched to the image, pixel (y, x) taking cell (floor(y h / H), floor(x w / W))
-    (each cell repeated where the sides divide), min-max scaled to 0..1 and
+    stretched to the image as a strided network's cells cover it, cell k of a side
+    the pixels from k s to k s + s - 1 for s = ceil(H / h) (each cell repeated
+    where the sides divide; the last cells of a side cut short), min-max scaled to 0..1 and
     coloured with `COLORMAP`; the result is ``(1 - alpha) * image + alpha *
     colour`` (an RGB image in colour, any other in gray, the mean of its
     channels), so the input stays visible under the map.
@@ -158,7 +159,9 @@ def overlay(image, heat, scale=4, alpha=0.5):
     (height, width), (h, w) = image.shape[:2], heat.shape
     if heat.ndim != 2 or h > height or w > width:
         raise ValueError(f"A heat map {heat.shape} cannot be stretched over an image {image.shape}.")
-    heat = heat[np.arange(height) * h // height][:, np.arange(width) * w // width]
+    rows = np.minimum(np.arange(height) // -(-height // h), h - 1)
+    columns = np.minimum(np.arange(width) // -(-width // w), w - 1)
+    heat = heat[rows][:, columns]
     span = heat.max() - heat.min()
     heat = (heat - heat.min()) / span if span > 0 else np.zeros_like(heat)
     colour = matplotlib.colormaps[COLORMAP](heat)[..., :3]

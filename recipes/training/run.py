@@ -178,9 +178,9 @@ class RunDirectory:
 
         An epoch logged twice (the process stopped after logging it, before its
         backup, and it ran again) counts once, with the values of its last run.
-        A row that is not all numbers gives a `RunError` naming its line. "NA", which
-        Keras' `CSVLogger` writes in the `val_` columns it adds to a run without
-        validation, is no value: a name without a value in every epoch is left out.
+        A row that is not all numbers gives a `RunError` naming its line. "NA" in a `val_`
+        column, which Keras' `CSVLogger` adds to a run without validation, is no value: a
+        name without a value in every epoch is left out.
         """
         if not self.history_file.is_file():
             raise RunError(f"Missing training history {self.history_file}.")
@@ -189,7 +189,10 @@ class RunDirectory:
             reader = csv.DictReader(file)
             for row in reader:
                 try:
-                    rows[int(row["epoch"])] = {name: float(value) for name, value in row.items() if name != "epoch" and value != "NA"}
+                    rows[int(row["epoch"])] = {
+                        name: float(value) for name, value in row.items()
+                        if name != "epoch" and not (value == "NA" and name.startswith("val_"))
+                    }
                 except (KeyError, TypeError, ValueError):
                     raise RunError(
                         f"{self.history_file}, line {reader.line_num}: not an epoch number and one number per column "
