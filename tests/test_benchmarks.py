@@ -177,13 +177,13 @@ def test_the_time_series_records_make_a_table_per_setting_beside_the_published_f
     (tmp_path / "time_series_se_fcn_gunpoint_own.json").write_text(json.dumps(own))
     monkeypatch.setattr(results_table, "RESULTS", tmp_path)
     full, defaults, own_table, other = results_table.render_time_series().split("\n\nTime series, ")  # known settings first
-    assert "| mine_TEST.ts (own data) | **50.0** | - | - | - |" in own_table and "| GunPoint | - |" in own_table
-    assert other.startswith("`--tag <dataset>_x`") and "| Coffee | **100.0** | - | - | - |" in other
-    assert "| dataset | `resnet1d` | ResNet | FCN | InceptionTime |" in full and "| GunPoint | **99.0** | 99.1 | 100.0 | 100.0 |" in full
+    assert "| mine_TEST.ts (own data) | **50.00** | - | - | - |" in own_table and "| GunPoint | - |" in own_table
+    assert other.startswith("`--tag <dataset>_x`") and "| Coffee | **100.00** | - | - | - |" in other
+    assert "| dataset | `resnet1d` | ResNet | FCN | InceptionTime |" in full and "| GunPoint | **99.00** | 99.07 | 100.00 | 100.00 |" in full
     assert "| dataset | `se_fcn` | `se_resnet1d` | ResNet | FCN | InceptionTime |" in defaults
-    assert "| GunPoint | 95.0 | **97.0** | 99.1 | 100.0 | 100.0 |" in defaults
-    assert "| ArrowHead | **60.0** | - | 83.8 | 84.3 | 84.6 |" in defaults
-    assert "| BasicMotions | - | - | 100.0 | - | 100.0 |" in defaults
+    assert "| GunPoint | 95.00 | **97.00** | 99.07 | 100.00 | 100.00 |" in defaults
+    assert "| ArrowHead | **60.00** | - | 83.77 | 84.34 | 84.57 |" in defaults
+    assert "| BasicMotions | - | - | 100.00 | - | 100.00 |" in defaults
 
 
 def test_the_time_series_benchmark_runs_each_dataset_and_a_records_command_runs_its_own(monkeypatch):
