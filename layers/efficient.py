@@ -280,19 +280,19 @@ class LinformerAttention(_LongSequenceAttention):
 # ---------------------------------------------------------------------------------------------------- sliding window
 
 
-def _blocked(x, block, blocks, before=0, after=0, fill=0):
-    """`x` `(batch, T, ...)` as `(batch, before + blocks + after, block, ...)`: `before` blocks of `fill`, `x`
-    padded with `fill` to `blocks` blocks of `block` steps, `after` blocks of `fill`."""
-    widths = [(0, 0), (before * block, (blocks + after) * block - ops.shape(x)[1])] + [(0, 0)] * (len(x.shape) - 2)
-    padded = ops.pad(x, widths, constant_values=fill)
-    return ops.reshape(padded, (ops.shape(x)[0], before + blocks + after, block, *x.shape[2:]))
+# Query blocks per chunk on the memory-lean path of `SlidingWindowAttention`: 8 blocks of 128 queries
+# score 8 x 128 x 640 keys a head at a time (measured at n = 8192, w = 256: 263 MiB for the gradient step; 4 blocks:
+# 265 MiB, 16: 341 MiB; one chunk for the whole sequence: 890 MiB).
+CHUNK_BLOCKS = 8
 
 
-def _neighbourhoods(x, block, blocks, before, after, fill=0):
-    """`(batch, blocks, (before + 1 + after) * block, ...)`: for each block of `block` steps of `x` `(batch, T, ...)`,
-    the steps of the `before` blocks before it, its own and the `after` blocks after it; steps outside `x` are `fill`."""
-    padded = _blocked(x, block, blocks, before=before, after=after, fill=fill)
-    return ops.concatenate([padded[:, i : i + blocks] for i in range(before + 1 + after)], axis=2)
+def _frames(x, step, count, start, width, fill=0):
+    """`(batch, count, width, ...)`: frame ``i`` holds steps ``i step - start`` ... ``i step - start + width - 1``
+    of `x` `(batch, T, ...)`, with `fill` outside `x` (`count` frames cover `x` when ``count step >= T`` and
+    ``width >= step + start``)."""
+    end = (count - 1) * step + width - start - ops.shape(x)[1]
+    padded = ops.pad(x, [(0, 0), (start, end)] + [(0, 0)] * (len(x.shape) - 2), constant_values=fill)
+    return ops.take(padded, ops.arange(count)[:, None] * step + ops.arange(width)[None, :], axis=1)
 
 
 @keras.saving.register_keras_serializable(package="layers")
@@ -302,8 +302,10 @@ class SlidingWindowAttention(_LongSequenceAttention):
 
     Computed in blocks of `block_size` queries, each against the keys of its block and of the neighbouring blocks
     its window reaches (Beltagy et al., 2020, Section 3.2's "sliding chunks"), so time and memory grow as O(n w), not
-    as a full matrix with a band mask; the numbers are those of full attention under the band mask. Queries and keys
-    are one sequence (self-attention: `T_q == T_k`).
+    as a full matrix with a band mask; the numbers are those of full attention under the band mask. Without returned
+    weights or active dropout the blocks go in chunks of `CHUNK_BLOCKS`, one after another, and the gradient
+    recomputes each chunk's scores instead of keeping them (`keras.remat`): the memory of a training step holds one
+    chunk's scores, not the sequence's. Queries and keys are one sequence (self-attention: `T_q == T_k`).
 
     Paper: Beltagy, Peters, Cohan, "Longformer: The Long-Document Transformer", arXiv:2004.05150, 2020.
 
@@ -349,41 +351,70 @@ class SlidingWindowAttention(_LongSequenceAttention):
             )
         window = self.window
         block = min(window, self.block_size)
-        before = -(-window // block)  # the blocks a query block reaches on each side
-        after = 0 if use_causal_mask else before
+        reach = -(-window // block) * block  # the steps of the neighbouring blocks a query block reaches before it
+        ahead = 0 if use_causal_mask else reach  # and after it
         length = ops.shape(query)[1]
         blocks = (length + block - 1) // block
         if value_mask is None:
             value_mask = ops.ones(ops.shape(key)[:2], dtype="bool")
-        queries = _blocked(query, block, blocks)
-        keys = _neighbourhoods(key, block, blocks, before, after)
-        values = _neighbourhoods(value, block, blocks, before, after)
-        # Key c of a block's neighbourhood is position (block index - before) * block + c: query r of the block is
-        # `offset = c - before * block - r` steps before it, and may see it when -window <= offset <= window (0 when
-        # causal).
-        offsets = np.arange((before + 1 + after) * block)[None, :] - before * block - np.arange(block)[:, None]
+        # Without weights or dropout the queries go in chunks of `CHUNK_BLOCKS` blocks, one after another, each
+        # recomputed for the gradient rather than kept: memory then holds one chunk's scores, not the sequence's.
+        lean = not (return_attention_scores or (self.dropout > 0 and bool(training)))
+        if not lean:
+            chunk_blocks = blocks
+        elif isinstance(blocks, int):
+            chunk_blocks = min(blocks, CHUNK_BLOCKS)
+        else:  # a TensorFlow graph of sequences of any length
+            chunk_blocks = ops.minimum(blocks, CHUNK_BLOCKS)
+        span = chunk_blocks * block
+        chunks = (blocks + chunk_blocks - 1) // chunk_blocks
+        width = reach + span + ahead
+        keys_allowed = ops.cast(value_mask, query.dtype)  # a number: TensorFlow's `remat` differentiates its arguments
+        # (batch, chunks, steps, ...): each chunk's queries, and the keys, values and mask its windows reach.
+        framed = (
+            _frames(query, span, chunks, 0, span),
+            *(_frames(x, span, chunks, reach, width) for x in (key, value, keys_allowed)),
+        )
+        # Key c of a block's neighbourhood is `offset = c - reach - r` steps from query r of the block, which may
+        # see it when -window <= offset <= window (0 when causal).
+        neighbourhood = reach + block + ahead
+        offsets = np.arange(neighbourhood)[None, :] - reach - np.arange(block)[:, None]
         band = (offsets >= -window) & (offsets <= (0 if use_causal_mask else window))
-        keys_allowed = _neighbourhoods(value_mask, block, blocks, before, after, False)
-        mask = ops.logical_and(band[None, None], keys_allowed[:, :, None, :])  # (batch, blocks, block, neighbourhood)
-        scores = ops.einsum("bnqhd,bnkhd->bhnqk", queries, keys) * ops.cast(1.0 / math.sqrt(self.key_dim), query.dtype)
-        weights = core.masked_softmax(scores, mask[:, None])
-        dropped = self._dropout_layer(weights, training=training)
-        context = ops.einsum("bhnqk,bnkhd->bnqhd", dropped, values)
-        context = ops.reshape(context, (ops.shape(query)[0], blocks * block, *context.shape[3:]))[:, :length]
-        if not return_attention_scores:
-            return context, None
-        # The compact layout: key i - window + o of query i, for o = 0 ... 2 window, is column
-        # c = o - window + before * block + r of query r's row; a causal neighbourhood ends at the query (0 after).
-        width = 2 * window + 1
-        columns = np.arange(block)[:, None] + np.arange(width)[None, :] + before * block - window
-        reached = columns < (before + 1 + after) * block
-        compact = ops.take_along_axis(weights, ops.convert_to_tensor(np.where(reached, columns, 0)[None, None, None]), axis=-1)
-        compact = ops.where(reached, compact, ops.zeros_like(compact))
-        compact = ops.reshape(compact, (*ops.shape(compact)[:2], blocks * block, width))
-        return context, compact[:, :, :length]
+        scale = 1.0 / math.sqrt(self.key_dim)
+
+        def attend_chunk(queries, keys, values, allowed):
+            """`(context (batch, span, H, d_v), weights (batch, H, blocks, block, neighbourhood))` of one chunk."""
+            queries = _frames(queries, block, chunk_blocks, 0, block)
+            keys, values, allowed = (_frames(x, block, chunk_blocks, 0, neighbourhood) for x in (keys, values, allowed))
+            mask = ops.logical_and(band[None, None], allowed[:, :, None, :] > 0)  # (batch, blocks, block, neighbourhood)
+            scores = ops.einsum("bnqhd,bnkhd->bhnqk", queries, keys) * ops.cast(scale, queries.dtype)
+            weights = core.masked_softmax(scores, mask[:, None])
+            context = ops.einsum("bhnqk,bnkhd->bnqhd", self._dropout_layer(weights, training=training), values)
+            return ops.reshape(context, (ops.shape(context)[0], span, *context.shape[3:])), weights
+
+        if lean:
+            remat_context = keras.remat(lambda *chunk: attend_chunk(*chunk)[0])
+            context = ops.map(lambda chunk: remat_context(*chunk), tuple(ops.moveaxis(x, 1, 0) for x in framed))
+            context = ops.reshape(ops.moveaxis(context, 0, 1), (ops.shape(query)[0], chunks * span, *context.shape[3:]))
+            return context[:, :length], None
+        context, weights = attend_chunk(*(x[:, 0] for x in framed))
+        return context[:, :length], (_compact_weights(weights, window, reach)[:, :, :length] if return_attention_scores else None)
 
     def get_config(self):
         return {**super().get_config(), "window": self.window, "block_size": self.block_size}
+
+
+def _compact_weights(weights, window, reach):
+    """`SlidingWindowAttention`'s compact layout `(batch, H, blocks x block, 2 window + 1)` of the weights of its blocks
+    `(batch, H, blocks, block, neighbourhood)`, whose neighbourhoods start `reach` keys before their blocks: key
+    ``i - window + o`` of query ``i`` is column ``c = o - window + reach + r`` of query ``r``'s row; a causal
+    neighbourhood ends at the query (0 after)."""
+    block, neighbourhood = weights.shape[-2:]
+    columns = np.arange(block)[:, None] + np.arange(2 * window + 1)[None, :] + reach - window
+    reached = columns < neighbourhood
+    compact = ops.take_along_axis(weights, ops.convert_to_tensor(np.where(reached, columns, 0)[None, None, None]), axis=-1)
+    compact = ops.where(reached, compact, ops.zeros_like(compact))
+    return ops.reshape(compact, (*ops.shape(compact)[:2], -1, 2 * window + 1))
 
 
 def window_weights_as_matrix(weights):

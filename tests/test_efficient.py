@@ -89,17 +89,49 @@ def test_linformer_outputs_do_not_depend_on_padding(rng):
 
 
 @pytest.mark.parametrize("causal", [False, True])
-@pytest.mark.parametrize("window, length, block_size", [(3, 11, 128), (4, 8, 128), (1, 9, 128), (16, 10, 128), (5, 13, 2), (7, 12, 3)])
+@pytest.mark.parametrize("window, length, block_size", [
+    (3, 11, 128), (4, 8, 128), (1, 9, 128), (16, 10, 128), (5, 13, 2), (7, 12, 3), (3, 45, 2), (4, 70, 3),
+])
 def test_sliding_window_equals_full_attention_under_the_band_mask(window, length, block_size, causal, rng):
-    """Blocks of the window's size, and blocks smaller than it (a block then reaches several blocks on each side)."""
+    """Blocks of the window's size, and blocks smaller than it (a block then reaches several blocks on each side);
+    the last two lengths span several chunks of `CHUNK_BLOCKS` blocks on the path without weights."""
     query, value, query_mask, value_mask = sequences(rng, length=length)
     layer = SlidingWindowAttention(HEADS, KEY_DIM, window=window, block_size=block_size)
-    output, weights = layer(query, query, query_mask=query_mask, value_mask=query_mask, use_causal_mask=causal, return_attention_scores=True)
+    options = {"query_mask": query_mask, "value_mask": query_mask, "use_causal_mask": causal}
+    output, weights = layer(query, query, return_attention_scores=True, **options)
     mask = ref.full_mask(2, length, length, query_mask, query_mask) & ref.band_mask(length, window, causal)[None]
     expected, expected_weights = ref.multi_head(query, query, query, layer.get_weights(), mask)
     np.testing.assert_allclose(numpy_of(output), expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(numpy_of(layer(query, query, **options)), expected, rtol=1e-5, atol=1e-5)
     assert weights.shape == (2, HEADS, length, 2 * window + 1)
     np.testing.assert_allclose(window_weights_as_matrix(numpy_of(weights)), expected_weights, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_sliding_window_trains_as_keras_multi_head_attention_with_its_band(causal, rng):
+    """One SGD step on sequences of several chunks, with padding: the chunked path, whose gradient recomputes each
+    chunk's scores, moves every weight as Keras' layer under the same band (`sliding_window=w + 1`, a dense mask),
+    from weights of scale 0.5 (with Keras' initial ones the query and key kernels move by 1e-7)."""
+    window, length = int(rng.integers(1, 5)), 53
+    ids = rng.integers(1, 30, size=(2, length))
+    ids[1, int(rng.integers(20, 45)):] = 0
+    targets = rng.normal(size=(2, length, WIDTH)).astype("float32")
+
+    def trained(attention):
+        inputs = keras.Input((length,), dtype="int32")
+        embedded = keras.layers.Embedding(30, WIDTH, mask_zero=True)(inputs)
+        model = keras.Model(inputs, attention(embedded, embedded, use_causal_mask=causal))
+        model.compile(optimizer=keras.optimizers.SGD(0.5), loss="mse")
+        return model
+
+    ours = trained(SlidingWindowAttention(HEADS, KEY_DIM, window=window, block_size=2))
+    theirs = trained(keras.layers.MultiHeadAttention(HEADS, KEY_DIM, sliding_window=window + 1))
+    initial = [rng.normal(size=w.shape).astype("float32") * 0.5 for w in ours.get_weights()]  # peaked weights
+    for model in (ours, theirs):
+        model.set_weights(initial)
+        model.train_on_batch(ids, targets)
+    for start, mine, keras_weight in zip(initial, ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(mine - start, keras_weight - start, rtol=1e-4, atol=1e-6)
 
 
 @pytest.mark.parametrize("causal", [False, True])

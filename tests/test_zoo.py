@@ -212,12 +212,14 @@ def test_keras_round_trip_gives_identical_outputs(name, rng, tmp_path):
 
 @pytest.mark.parametrize("name", marking_covered_on_jax(VISION_MODELS))
 def test_vision_keras_round_trip_gives_identical_outputs(name, rng, tmp_path):
-    # The ImageNet models at one block per stage / one layer on small images keep the files
-    # small; every layer type of the paper model is still in the file.
-    smaller = {"resnet50": {"blocks": (1, 1, 1, 1)}, "patch16": {"num_layers": 1}}
+    # The ImageNet models at one block per stage / one layer on small images, the CIFAR ResNets at one block per
+    # stage (depth 8), keep the files small and the calls short; every layer type of the paper model is still there.
+    small_images = {"input_shape": (32, 32, 3), "num_classes": 5}
+    smaller = {
+        "resnet50": {"blocks": (1, 1, 1, 1), **small_images}, "patch16": {"num_layers": 1, **small_images},
+        **dict.fromkeys(["resnet20", "resnet56", "resnet110"], {"depth": 8}),
+    }
     overrides = next((o for key, o in smaller.items() if name.endswith(key)), {})
-    if overrides:
-        overrides |= {"input_shape": (32, 32, 3), "num_classes": 5}
     model = zoo.build(name, **overrides)
     images = rng.standard_normal((2, *model.input_shape[1:])).astype("float32")
     path = tmp_path / f"{name}.keras"
