@@ -118,8 +118,9 @@ def scaling(options):
 
 
 def ratios_at(results, length, baseline):
-    """`{contender: (baseline time / its time, baseline bytes / its bytes)}` at `length`, where both ran."""
-    base = results[baseline].get(length)
+    """`{contender: (baseline time / its time, baseline bytes / its bytes)}` at `length`, where both ran (none where
+    the baseline is not among the contenders)."""
+    base = results.get(baseline, {}).get(length)
     if base is None or "seconds" not in base:
         return {}
     return {

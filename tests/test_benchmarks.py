@@ -246,3 +246,4 @@ def test_the_scaling_benchmark_stops_a_contender_over_its_budget_and_compares_th
     assert list(results["window"]) == [32, 64, 128] and all("seconds" in r for r in results["window"].values())
     assert set(attention_scaling.ratios_at(results, 32, "full_explicit")) == {"window"}
     assert attention_scaling.ratios_at(results, 64, "full_explicit") == {}
+    assert attention_scaling.ratios_at(results, 32, "full_fused") == {}  # not a contender of this run
