@@ -224,12 +224,6 @@ class Task:
         probed = splits["validation"] if len(splits["validation"]) else splits["train"]
         return {"loggers": self.attention_loggers(run, probed, prepared, config) if config.attention_probes else []}
 
-    def monitored(self, splits):
-        """`(metric, mode)` that picks the best epoch: `monitor` and `monitor_mode` on the validation split; in a run
-        without one (a task's `validation_fraction` of 0, training on the whole training split as the UCR
-        benchmarks of Ismail Fawaz et al. 2019 do), the lowest training loss."""
-        return (self.monitor, self.monitor_mode) if len(splits["validation"]) else ("loss", "min")
-
     def evaluation_report(self, model, test, prepared, config):
         """The test metrics `evaluate` returns; by default those of `test_report`."""
         return self.test_report(model, test, prepared, config)
@@ -302,8 +296,12 @@ class Task:
             prepared = self.prepare(run, splits, config, resuming=resuming)
             order = EpochOrder(config.seed)
             train_data = self.make_dataset(splits["train"], prepared, config, order=order)
-            validation_data = self.make_dataset(splits["validation"], prepared, config) if len(splits["validation"]) else None
-            monitor, mode = self.monitored(splits)
+            # The best epoch: `monitor` on the validation split; in a run without one (a task's `validation_fraction`
+            # of 0, training on the whole training split as the UCR benchmarks of Ismail Fawaz et al. 2019 do), the
+            # lowest training loss.
+            validating = len(splits["validation"]) > 0
+            validation_data = self.make_dataset(splits["validation"], prepared, config) if validating else None
+            monitor, mode = (self.monitor, self.monitor_mode) if validating else ("loss", "min")
             with placement:  # one device, or data parallel on several
                 model = self.compiled_model(config, prepared, splits["train"], steps_per_epoch=int(train_data.cardinality()))
                 fit(
