@@ -156,6 +156,12 @@ def attend(scores, value, mask=None, *, dropout=None, training=None):
     return context, weights
 
 
+def dropout_active(dropout, training):
+    """Whether `dropout` (a `keras.layers.Dropout` on the attention weights, or None) drops anything in this call:
+    the weights must then be formed explicitly."""
+    return dropout is not None and dropout.rate > 0 and bool(training)
+
+
 def scaled_dot_product(
     query,
     key,
@@ -183,10 +189,9 @@ def scaled_dot_product(
     Returns:
         `(context, weights)`; `weights` is `None` on the fused path.
     """
-    dropout_active = dropout is not None and dropout.rate > 0 and bool(training)
     # JAX's fused kernel needs values as wide as keys.
     fusable = query.shape[-1] == value.shape[-1]
-    if return_attention_scores or dropout_active or not fusable:
+    if return_attention_scores or dropout_active(dropout, training) or not fusable:
         scores = ops.einsum("btnh,bsnh->bnts", query, key) * ops.cast(scale, query.dtype)
         return attend(scores, value, mask, dropout=dropout, training=training)
     if mask is None:

@@ -359,7 +359,7 @@ class SlidingWindowAttention(_LongSequenceAttention):
             value_mask = ops.ones(ops.shape(key)[:2], dtype="bool")
         # Without weights or dropout the queries go in chunks of `CHUNK_BLOCKS` blocks, one after another, each
         # recomputed for the gradient rather than kept: memory then holds one chunk's scores, not the sequence's.
-        lean = not (return_attention_scores or (self.dropout > 0 and bool(training)))
+        lean = not (return_attention_scores or core.dropout_active(self._dropout_layer, training))
         if not lean:
             chunk_blocks = blocks
         elif isinstance(blocks, int):
