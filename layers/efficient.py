@@ -467,8 +467,6 @@ class OrthogonalRandomFeatures(keras.initializers.Initializer):
         return {"seed": self.seed}
 
 
-
-
 def _positive_features(x, features, mask=None, over_steps=False):
     """FAVOR+'s positive random features of `x` `(batch, T, H, d)` (float32), Lemma 1:
     ``phi(x) = exp(w_i . x - |x|^2 / 2) / sqrt(m)`` for the `m` rows ``w_i`` of `features`, with ``x`` scaled by

@@ -108,6 +108,27 @@ def test_sliding_window_equals_full_attention_under_the_band_mask(window, length
 
 
 @pytest.mark.parametrize("causal", [False, True])
+def test_sliding_window_attention_dropout_is_unbiased_and_only_in_training(causal, rng):
+    """Attention dropout (rate p) on a sequence of several chunks: inference gives full attention under the band mask;
+    training drops weights and scales the kept ones by 1 / (1 - p), so each training output differs from it and their
+    mean over 256 independent draws (the batch's copies) is it, within 6 standard errors of that mean."""
+    copies, length, window = 256, 70, int(rng.integers(2, 6))
+    query = np.repeat(rng.normal(size=(1, length, WIDTH)).astype("float32"), copies, axis=0)
+    query_mask = np.repeat(np.arange(length)[None] < rng.integers(40, length), copies, axis=0)
+    layer = SlidingWindowAttention(HEADS, KEY_DIM, window=window, block_size=3, dropout=0.5)
+    options = {"query_mask": query_mask, "value_mask": query_mask, "use_causal_mask": causal}
+    inference = numpy_of(layer(query, query, **options))
+    mask = ref.full_mask(1, length, length, query_mask[:1], query_mask[:1]) & ref.band_mask(length, window, causal)[None]
+    expected, _ = ref.multi_head(query[:1], query[:1], query[:1], layer.get_weights(), mask)
+    np.testing.assert_allclose(inference, np.repeat(expected, copies, axis=0), rtol=1e-5, atol=1e-5)
+    trained = numpy_of(layer(query, query, training=True, **options))
+    real = query_mask[0]
+    assert np.all(np.abs(trained - expected)[:, real].max(axis=(1, 2)) > 1e-3)  # every draw drops something
+    standard_error = trained.std(axis=0, ddof=1) / np.sqrt(copies)
+    assert np.all(np.abs(trained.mean(axis=0) - expected[0]) <= 6 * standard_error + 1e-6)
+
+
+@pytest.mark.parametrize("causal", [False, True])
 def test_sliding_window_trains_as_keras_multi_head_attention_with_its_band(causal, rng):
     """One SGD step on sequences of several chunks, with padding: the chunked path, whose gradient recomputes each
     chunk's scores, moves every weight as Keras' layer under the same band (`sliding_window=w + 1`, a dense mask),
