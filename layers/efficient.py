@@ -28,8 +28,9 @@ class _LongSequenceAttention(MultiHeadAttention):
     """What the efficient layers share: the projections of `MultiHeadAttention`, the call convention with padding
     and causal masks, and the zero rows of padded queries. A subclass implements `attend_heads`."""
 
-    # Whether `use_causal_mask=True` is possible, and why not when it is not.
+    # Whether `use_causal_mask=True` is possible, and why not when it is not; likewise attention dropout (`dropout`).
     causal_refusal = None
+    dropout_refusal = None
 
     def attend_heads(self, query, key, value, value_mask, use_causal_mask, training, return_attention_scores):
         """`(context, weights)`: the heads' contexts `(batch, T_q, H, d_v)` from their queries, keys and values
@@ -525,15 +526,13 @@ class PerformerAttention(_LongSequenceAttention):
     """
 
     cost = "O(n m)"
+    dropout_refusal = "it never forms the attention weights, so it has no attention dropout"
 
     def __init__(self, num_heads, key_dim, num_features=256, redraw_features=False, seed=None, **kwargs):
         super().__init__(num_heads, key_dim, **kwargs)
         check_positive_int(num_features=num_features)
         if self.dropout:
-            raise ValueError(
-                f"PerformerAttention never forms the attention weights, so it has no attention dropout: `dropout` "
-                f"must be 0; received dropout={self.dropout}."
-            )
+            raise ValueError(f"PerformerAttention's `dropout` must be 0 ({self.dropout_refusal}); received dropout={self.dropout}.")
         self.num_features = num_features
         self.redraw_features = bool(redraw_features)
         self.seed = seed

@@ -224,7 +224,7 @@ class TransformerEncoderBlock(_TransformerBlock):
         attention_options: that layer's own arguments, e.g. `{"max_length": 4096,
             "projected_length": 256}` (Linformer, `max_length` required), `{"window": 128}`,
             `{"num_features": 256}`; `attention_mask` and, for Linformer, causal
-            masks are not theirs to take.
+            masks are not theirs to take, nor, for the Performer, `attention_dropout`.
 
     Call arguments:
         inputs: `(batch, T, d_model)`.
@@ -260,6 +260,12 @@ class TransformerEncoderBlock(_TransformerBlock):
         super().__init__(num_heads, intermediate_dim, **kwargs)
         attention_options = {} if attention_options is None else attention_options
         check_attention(attention, attention_options)
+        dropout_refusal = getattr(ATTENTION_LAYERS[attention], "dropout_refusal", None)
+        if self.attention_dropout and dropout_refusal:
+            raise ValueError(
+                f"attention={attention!r} takes no `attention_dropout` ({dropout_refusal}): it must be 0; "
+                f"received attention_dropout={self.attention_dropout}."
+            )
         self.attention_type = attention
         self.attention_options = dict(attention_options)
         kinds = ATTENTION_LAYERS[attention].attention_kinds

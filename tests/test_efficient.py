@@ -273,7 +273,7 @@ def test_sixteen_bit_policies_stay_finite_and_near_float32(name, policy, rng):
     (lambda x: LinformerAttention(2, 4, max_length=8)(x, x), ("max_length=8", "received 10")),
     (lambda x: SlidingWindowAttention(2, 4, window=2)(x, x, attention_mask=np.ones((1, 10, 10), bool)), ("attention_mask", "n^2")),
     (lambda x: SlidingWindowAttention(2, 4, window=2)(x[:, :6], x), ("same length", "6 queries and 10 keys")),
-    (lambda x: PerformerAttention(2, 4, dropout=0.1), ("`dropout` must be 0", "dropout=0.1")),
+    (lambda x: PerformerAttention(2, 4, dropout=0.1), ("`dropout` must be 0", "no attention dropout", "dropout=0.1")),
     (lambda x: LinformerAttention(2, 4, max_length=16, sharing="layers"), ("`sharing`", "'headwise'", "'layers'")),
     (lambda x: SlidingWindowAttention(2, 4, window=0), ("`window`", "positive integer")),
     (lambda x: PerformerAttention(2, 4, num_features=0), ("`num_features`", "positive integer")),
@@ -342,8 +342,10 @@ def test_an_encoder_block_keeps_its_attention_through_a_keras_file(attention, op
     ({"attention": "window", "attention_options": {"windw": 3}}, ("unknown options ['windw']", "takes ['window', 'block_size']")),
     ({"attention_options": {"window": 3}}, ("unknown options ['window']", "attention='full' takes no options")),
     ({"attention": "window", "attention_options": 3}, ("`attention_options` must be a dict", "received 3")),
+    ({"attention": "performer", "attention_dropout": 0.1}, ("no `attention_dropout`", "never forms the attention weights", "received attention_dropout=0.1")),
 ])
 def test_an_encoder_block_refuses_attention_it_cannot_build(arguments, mentioned):
+    """When the block is made, not when it first runs, in the block's argument names."""
     with raises_mentioning(*mentioned):
         TransformerEncoderBlock(HEADS, 16, **arguments)
 
