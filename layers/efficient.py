@@ -28,9 +28,8 @@ class _LongSequenceAttention(MultiHeadAttention):
     """What the efficient layers share: the projections of `MultiHeadAttention`, the call convention with padding
     and causal masks, and the zero rows of padded queries. A subclass implements `attend_heads`."""
 
-    # Whether `use_causal_mask=True` is possible, and why not when it is not; likewise attention dropout (`dropout`).
+    # Whether `use_causal_mask=True` is possible, and why not when it is not.
     causal_refusal = None
-    dropout_refusal = None
 
     def attend_heads(self, query, key, value, value_mask, use_causal_mask, training, return_attention_scores):
         """`(context, weights)`: the heads' contexts `(batch, T_q, H, d_v)` from their queries, keys and values

@@ -98,6 +98,8 @@ class MultiHeadAttention(TracedOutputSpec, keras.layers.Layer):
 
     # Time and memory against the sequence length n (queries and keys), for `zoo.describe`.
     cost = "O(n^2)"
+    # Why this layer takes no attention dropout (`dropout` must be 0), or None where it drops weights.
+    dropout_refusal = None
 
     def __init__(
         self,

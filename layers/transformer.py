@@ -260,7 +260,7 @@ class TransformerEncoderBlock(_TransformerBlock):
         super().__init__(num_heads, intermediate_dim, **kwargs)
         attention_options = {} if attention_options is None else attention_options
         check_attention(attention, attention_options)
-        dropout_refusal = getattr(ATTENTION_LAYERS[attention], "dropout_refusal", None)
+        dropout_refusal = ATTENTION_LAYERS[attention].dropout_refusal
         if self.attention_dropout and dropout_refusal:
             raise ValueError(
                 f"attention={attention!r} takes no `attention_dropout` ({dropout_refusal}): it must be 0; "
